@@ -1,0 +1,35 @@
+// One lint setup for the whole repository. The layering rule keeps imports flowing down the package list of
+// DESIGN.md: engine ← studio ← server ← web/cli; a lower layer never imports a higher one.
+import tseslint from 'typescript-eslint';
+
+const layers = ['engine', 'studio', 'server', 'web', 'cli'];
+
+function forbidHigherLayers(layer) {
+  const higher = layers.slice(layers.indexOf(layer) + 1);
+  return {
+    files: [`packages/${layer}/**/*.ts`, `packages/${layer}/**/*.tsx`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: higher.flatMap((name) => [
+            { group: [`@ownlm/${name}`, `@ownlm/${name}/*`], message: `${layer} must not import ${name} (DESIGN.md layout).` },
+            { group: [`**/packages/${name}/**`, `../../${name}/**`, `../../../${name}/**`], message: `${layer} must not import ${name} (DESIGN.md layout).` },
+          ]),
+        },
+      ],
+    },
+  };
+}
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  ...layers.slice(0, -1).map(forbidHigherLayers),
+);
