@@ -1,6 +1,7 @@
 // The PyTorch peer for benchmarks: Debian's python3-torch on the CPU, installed with apt when missing, run as a
 // child process that prints one JSON object on its last stdout line.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const python = '/usr/bin/python3';
@@ -10,16 +11,27 @@ function torchVersion(): string | null {
   return probe.status === 0 ? probe.stdout.trim() : null;
 }
 
-/** Returns the torch version, installing Debian's python3-torch first when it is missing. */
+const openblas = '/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3';
+
+/**
+ * Returns the torch version, installing Debian's python3-torch first when it is missing. Debian's torch calls
+ * whatever libblas.so.3 is installed, and the default one is the unoptimized reference BLAS (about 5 GFLOP/s),
+ * so OpenBLAS is installed too: the peer must be PyTorch at its best on this machine, not a strawman.
+ */
 export function ensureTorch(): string {
   const found = torchVersion();
-  if (found) return found;
-  console.log('bench: installing the PyTorch peer (apt-get install python3-torch)…');
+  if (found && existsSync(openblas)) return found;
+  console.log('bench: installing the PyTorch peer (apt-get install python3-torch libopenblas0-pthread)…');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  const install = spawnSync('apt-get', ['install', '-y', '-qq', 'python3-torch'], { stdio: 'inherit', env });
+  const install = spawnSync('apt-get', ['install', '-y', '-qq', 'python3-torch', 'libopenblas0-pthread'], {
+    stdio: 'inherit',
+    env,
+  });
   const version = torchVersion();
-  if (install.status !== 0 || !version) throw new Error('could not install python3-torch with apt-get; run the bench as root');
+  if (install.status !== 0 || !version || !existsSync(openblas)) {
+    throw new Error('could not install python3-torch and libopenblas0-pthread with apt-get; run the bench as root');
+  }
   return version;
 }
 
