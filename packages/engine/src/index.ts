@@ -18,6 +18,7 @@ export { dropout } from './ops/dropout.ts';
 export { llamaConfig, parameterCount, trainingFlopsPerToken, type LlamaConfig, type LlamaConfigInput } from './model/config.ts';
 export { LlamaModel, type LlamaModelOptions, type ForwardOptions } from './model/llama.ts';
 export { KVCache } from './model/kv-cache.ts';
+export { modelPresets, type ModelPreset, type ModelPresetName } from './model/presets.ts';
 
 export { AdamW, type AdamWOptions, type AdamWState, type ParameterGroup } from './optim/adamw.ts';
 export { clipGradNorm } from './optim/clip.ts';

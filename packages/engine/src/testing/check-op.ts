@@ -147,7 +147,7 @@ export function checkOp(check: OpCheck): void {
         const minus = lossValue(check, inputs, weights);
         x.data[j] = original;
         const numeric = (plus - minus) / (2 * fd.eps);
-        const analytic = grad[j];
+        const analytic: number = grad[j];
         if (Math.abs(numeric - analytic) > fd.atol + fd.rtol * Math.abs(numeric)) {
           assert.fail(`gradient of input ${index} at ${j}: backward ${analytic}, finite difference ${numeric}`);
         }
