@@ -84,6 +84,17 @@ export class Tensor {
     return view;
   }
 
+  /** Row-major strides in elements: tensors are contiguous, and views (reshape) keep that layout. */
+  get strides(): number[] {
+    const strides = new Array<number>(this.shape.length);
+    let step = 1;
+    for (let i = this.shape.length - 1; i >= 0; i--) {
+      strides[i] = step;
+      step *= this.shape[i];
+    }
+    return strides;
+  }
+
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new Error(`item() needs a one-element tensor, got shape ${describe(this.shape)}`);

@@ -7,6 +7,8 @@ import { generate, generateTokens } from '../generate/generate.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { clipGradNorm } from '../optim/clip.ts';
 import { Random } from '../random.ts';
+import { memoryStats, resetPeakMemory } from '../memory.ts';
+import { scale } from '../ops/elementwise.ts';
 import { noGrad } from '../tensor.ts';
 import { assertClose } from '../testing/check-op.ts';
 import { parameterCount, type LlamaConfigInput } from './config.ts';
@@ -147,6 +149,44 @@ describe('Llama model', () => {
       optimizer.zeroGrad();
     }
     assert.ok(last < 0.05, `loss ${last} after training`);
+  });
+});
+
+describe('training memory and accumulation', () => {
+  test('two accumulated half-batches give the full batch gradient', () => {
+    const model = new LlamaModel(tiny, { seed: 4 });
+    const [batch, seq] = [4, 6];
+    const { inputs, targets } = batchOf(tiny.vocab_size, batch, seq, 8);
+    const full = lossAndGrads(model, inputs, targets, batch, seq).grads;
+    for (const p of model.parameters.values()) p.grad = null;
+    const half = (batch / 2) * seq;
+    for (const part of [0, 1]) {
+      const range = [part * half, (part + 1) * half] as const;
+      // Each half's mean loss weighs 1/2 of the full-batch mean (every target counted, none ignored).
+      scale(model.loss(inputs.subarray(...range), targets.subarray(...range), { batch: batch / 2, seq }), 0.5).backward();
+    }
+    for (const [name, p] of model.parameters) assertClose(p.grad!, full.get(name)!, { atol: 1e-6, rtol: 1e-4 }, name);
+  });
+
+  test('activations return to the pool after backward, and steps after the first allocate nothing new', () => {
+    const model = new LlamaModel(tiny, { seed: 6 });
+    const optimizer = new AdamW(model.parameterGroups(0), { lr: 1e-3 });
+    const [batch, seq] = [2, 8];
+    const { inputs, targets } = batchOf(tiny.vocab_size, batch, seq, 5);
+    const step = () => {
+      model.loss(inputs, targets, { batch, seq }).backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+    };
+    step();
+    const before = memoryStats();
+    resetPeakMemory();
+    step();
+    step();
+    const after = memoryStats();
+    assert.equal(after.liveBytes, before.liveBytes, 'no pooled buffer is left live after a step');
+    assert.equal(after.pooledBytes, before.pooledBytes, 'the pool did not grow: every buffer was reused');
+    assert.ok(after.peakLiveBytes > after.liveBytes, 'the step used pooled activations');
   });
 });
 
