@@ -1,0 +1,15 @@
+// The one error class of the corpus pipeline. Codes are a closed set so callers (CLI, server jobs) can map
+// them without parsing messages; every message names the file, line or field and says how to fix it.
+
+export type DataErrorCode =
+  'input-not-found' | 'input-unsupported' | 'input-invalid' | 'options-invalid' | 'output-exists' | 'aborted';
+
+export class DataError extends Error {
+  constructor(
+    readonly code: DataErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
