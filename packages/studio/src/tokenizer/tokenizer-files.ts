@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainedBpe } from './bpe-trainer.ts';
-import { LLAMA3_PATTERN } from './pretokenize.ts';
+import { LLAMA3_CPP_PATTERN } from './pretokenize.ts';
 
 /**
  * ChatML (CONVENTIONS §8.2), as transformers documents it and llama.cpp's template tests expect; written only
@@ -38,7 +38,7 @@ export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]):
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
-        { type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'Split', pattern: { Regex: LLAMA3_CPP_PATTERN }, behavior: 'Isolated', invert: false },
         { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },

@@ -2,7 +2,7 @@
 // tokenizer.json + tokenizer_config.json (ChatML template) that load unchanged in tokenizers, tokenizers.js,
 // transformers and, through a GGUF, llama.cpp.
 //
-// Pre-tokenizer: the Llama 3 regex (LLAMA3_PATTERN) with `ignore_merges: true`, which is llama.cpp's
+// Pre-tokenizer: the Llama 3 regex with `ignore_merges: true`, which is llama.cpp's
 // `tokenizer.ggml.pre = "llama-bpe"`. Why this one:
 // - llama.cpp splits exactly this regex with a hand-written matcher (`unicode_regex_split_custom_llama3`) that
 //   its tokenizer tests hold to Hugging Face's output. The Qwen 2 regex instead goes through std::regex on a
@@ -13,14 +13,15 @@
 // - `llama-bpe` also turns add_bos on by default. These tokenizers have no BOS (ChatML, as Qwen 2), so
 //   tokenizer_config.json says `add_bos_token: false`; a GGUF must carry `tokenizer.ggml.add_bos_token = false`
 //   (the HF converter copies it from there). Its `clean_spaces` only affects llama.cpp's detokenize call.
-// - Known divergence: Oniguruma's case folding makes "'ſ" (U+017F) the contraction 's, and llama.cpp's matcher
-//   does not. ownlm follows Hugging Face, the reference its parity tests check.
+// - The regex is stored as llama.cpp spells it (LLAMA3_CPP_PATTERN, contractions as '[sS] rather than (?i:'s)):
+//   under (?i:…) Oniguruma's case folding makes "'ſ" a contraction while llama.cpp and tokenizers.js do not;
+//   spelled out, tokenizers, tokenizers.js, llama.cpp and ownlm split every string alike.
 import { availableParallelism } from 'node:os';
 import type { CountRequest, CountWorkerData } from './count-worker.ts';
 import { DataError } from '../data/errors.ts';
 import { trainBpe } from './bpe-trainer.ts';
 import { chunkTexts, readChunks, resolveCorpusFiles, type CorpusFile } from './corpus-reader.ts';
-import { LLAMA3_PATTERN } from './pretokenize.ts';
+import { LLAMA3_CPP_PATTERN } from './pretokenize.ts';
 import { abandonOutput, finishOutput, startOutput } from './publish.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { DEFAULT_SPECIAL_TOKENS, writeTokenizerFiles } from './tokenizer-files.ts';
@@ -133,7 +134,7 @@ async function countWords(
     done += bytes;
     onProgress?.({ phase: 'count', done, total });
   };
-  const counter = new WordCounter(LLAMA3_PATTERN, specialTokens, maxWords);
+  const counter = new WordCounter(LLAMA3_CPP_PATTERN, specialTokens, maxWords);
   if (workers === 0) {
     for (const file of files) {
       for await (const chunk of readChunks(file)) {
@@ -143,7 +144,7 @@ async function countWords(
     }
     return counter;
   }
-  const data: CountWorkerData = { pattern: LLAMA3_PATTERN, specialTokens, maxWords };
+  const data: CountWorkerData = { pattern: LLAMA3_CPP_PATTERN, specialTokens, maxWords };
   const pool = new WorkerPool(new URL('./count-worker.ts', import.meta.url), data, workers);
   try {
     // Two chunks per worker in flight keep every thread busy while bounding memory.
