@@ -42,8 +42,8 @@ export type CorpusConfigInput = { [K in keyof CorpusConfig]?: Partial<CorpusConf
 
 export const defaultCorpusConfig: CorpusConfig = {
   filters: defaultFilterOptions,
-  // 0.8 on 5-word shingles with 128 permutations (9 bands × 13 rows) is the common setting for web text
-  // (GPT-3, The Pile and datatrove use 0.7–0.8 on 5-grams).
+  // 0.8 on 5-word shingles with 128 permutations (14 bands × 9 rows, see lshParameters) is the common setting
+  // for web text (GPT-3, The Pile and datatrove use 0.7–0.8 on 5-grams).
   dedup: { near: true, threshold: 0.8, permutations: 128, shingleSize: 5, seed: 1, keep: 'first' },
   pii: { scrub: true },
   split: { validationFraction: 0.02 },

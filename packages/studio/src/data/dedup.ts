@@ -3,9 +3,10 @@
 // and duplicates are clustered with union-find so each cluster keeps exactly one document.
 //
 // Memory: signatures live in a temporary file (4·permutations bytes per document, read back only to verify a
-// candidate); RAM holds the bucket table (12 bytes per slot, at most half full: ≤ 24·bands bytes per document
-// right after a resize, 12·bands/0.5 on average) plus 8 bytes per document (parent and length). At the default
-// 128 permutations (9 bands) that is ~0.2–0.45 KB per document: 10 million documents fit in ~2–4.5 GB.
+// candidate); RAM holds the bucket table (12 bytes per slot, between a quarter and half of the slots used:
+// 24–48 bytes per band and document) plus 8 bytes per document (parent and length). At the defaults (128
+// permutations, 14 bands) that is 0.35–0.7 KB per document that reaches near dedup: a million documents take
+// ~0.5 GB, ten million ~5 GB. Beyond that, lower `permutations` or raise `threshold` (fewer bands).
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { U64Map } from './hash-table.ts';
 import { bandHash, estimateJaccard, lshParameters, type LshParameters } from './minhash.ts';

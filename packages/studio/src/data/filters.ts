@@ -12,8 +12,8 @@ export type FilterReason =
   | 'regex'
   | 'non-letters'
   | 'language'
-  | 'duplicate-lines'
   | 'duplicate-paragraphs'
+  | 'duplicate-lines'
   | 'top-ngram'
   | 'duplicate-ngrams';
 
@@ -24,8 +24,8 @@ export const filterReasons: readonly FilterReason[] = [
   'regex',
   'non-letters',
   'language',
-  'duplicate-lines',
   'duplicate-paragraphs',
+  'duplicate-lines',
   'top-ngram',
   'duplicate-ngrams',
 ];
@@ -73,6 +73,18 @@ export const defaultFilterOptions: FilterOptions = {
   maxDuplicateNgramCharFraction: { 5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1 },
   rejectPatterns: [],
 };
+
+/** Gopher repetition statistics: shares of a text's characters (or of its lines/paragraphs) that repeat. */
+export interface RepetitionStats {
+  duplicateParagraphFraction: number;
+  duplicateParagraphCharFraction: number;
+  duplicateLineFraction: number;
+  duplicateLineCharFraction: number;
+  /** n → characters in all occurrences of the most frequent n-gram (0 unless it occurs twice) / text length. */
+  topNgramCharFraction: Record<number, number>;
+  /** n → characters in n-grams equal to an earlier one (scanning on past each repeat) / text length. */
+  duplicateNgramCharFraction: Record<number, number>;
+}
 
 export interface FilterVerdict {
   reason: FilterReason;
@@ -162,52 +174,86 @@ export class DocumentFilter {
     return this.repetition(text, words);
   }
 
+  /** The Gopher repetition statistics of a normalized prose text. */
+  repetitionStats(text: string): RepetitionStats {
+    return this.measureRepetition(text, this.scanWords(text).words);
+  }
+
+  private measureRepetition(text: string, words: number): RepetitionStats {
+    const paragraphs = duplicateShares(text.split(/\n{2,}/), text.length);
+    const lines = duplicateShares(text.split(/\n+/), text.length);
+    const topNgramCharFraction: Record<number, number> = {};
+    for (const [n] of this.topNgrams) topNgramCharFraction[n] = this.topNgramChars(words, n) / text.length;
+    const duplicateNgramCharFraction: Record<number, number> = {};
+    let none = false;
+    for (const [n] of this.duplicateNgrams) {
+      // A repeated longer n-gram starts with a repeated shorter one, so none repeats once an n had none.
+      const chars: number = none ? 0 : this.duplicateNgramChars(words, n);
+      none = chars === 0;
+      duplicateNgramCharFraction[n] = chars / text.length;
+    }
+    return {
+      duplicateParagraphFraction: paragraphs.fraction,
+      duplicateParagraphCharFraction: paragraphs.charFraction,
+      duplicateLineFraction: lines.fraction,
+      duplicateLineCharFraction: lines.charFraction,
+      topNgramCharFraction,
+      duplicateNgramCharFraction,
+    };
+  }
+
   private repetition(text: string, words: number): FilterVerdict | null {
     const o = this.options;
-    const lines = duplicateShares(text.split(/\n+/), text.length);
-    if (lines.fraction > o.maxDuplicateLineFraction) {
-      return {
-        reason: 'duplicate-lines',
-        detail: `duplicate lines ${ratio(lines.fraction)} > ${ratio(o.maxDuplicateLineFraction)}`,
-      };
-    }
-    if (lines.charFraction > o.maxDuplicateLineCharFraction) {
-      return {
-        reason: 'duplicate-lines',
-        detail: `characters in duplicate lines ${ratio(lines.charFraction)} > ${ratio(o.maxDuplicateLineCharFraction)}`,
-      };
-    }
-    const paragraphs = duplicateShares(text.split(/\n{2,}/), text.length);
-    if (paragraphs.fraction > o.maxDuplicateParagraphFraction) {
+    const s = this.measureRepetition(text, words);
+    const over = (value: number, max: number) => value > max;
+    const detail = (what: string, value: number, max: number) => `${what} ${ratio(value)} > ${ratio(max)}`;
+    if (over(s.duplicateParagraphFraction, o.maxDuplicateParagraphFraction)) {
       return {
         reason: 'duplicate-paragraphs',
-        detail: `duplicate paragraphs ${ratio(paragraphs.fraction)} > ${ratio(o.maxDuplicateParagraphFraction)}`,
+        detail: detail('duplicate paragraphs', s.duplicateParagraphFraction, o.maxDuplicateParagraphFraction),
       };
     }
-    if (paragraphs.charFraction > o.maxDuplicateParagraphCharFraction) {
+    if (over(s.duplicateParagraphCharFraction, o.maxDuplicateParagraphCharFraction)) {
       return {
         reason: 'duplicate-paragraphs',
-        detail: `characters in duplicate paragraphs ${ratio(paragraphs.charFraction)} > ${ratio(o.maxDuplicateParagraphCharFraction)}`,
+        detail: detail(
+          'characters in duplicate paragraphs',
+          s.duplicateParagraphCharFraction,
+          o.maxDuplicateParagraphCharFraction,
+        ),
+      };
+    }
+    if (over(s.duplicateLineFraction, o.maxDuplicateLineFraction)) {
+      return {
+        reason: 'duplicate-lines',
+        detail: detail('duplicate lines', s.duplicateLineFraction, o.maxDuplicateLineFraction),
+      };
+    }
+    if (over(s.duplicateLineCharFraction, o.maxDuplicateLineCharFraction)) {
+      return {
+        reason: 'duplicate-lines',
+        detail: detail(
+          'characters in duplicate lines',
+          s.duplicateLineCharFraction,
+          o.maxDuplicateLineCharFraction,
+        ),
       };
     }
     for (const [n, max] of this.topNgrams) {
-      const share = this.topNgramShare(words, n) / text.length;
-      if (share > max)
+      const value = s.topNgramCharFraction[n];
+      if (over(value, max))
         return {
           reason: 'top-ngram',
-          detail: `most frequent ${n}-gram covers ${ratio(share)} > ${ratio(max)}`,
+          detail: detail(`characters in the most frequent ${n}-gram`, value, max),
         };
     }
     for (const [n, max] of this.duplicateNgrams) {
-      const chars = this.duplicateNgramChars(words, n);
-      if (chars / text.length > max) {
+      const value = s.duplicateNgramCharFraction[n];
+      if (over(value, max))
         return {
           reason: 'duplicate-ngrams',
-          detail: `duplicate ${n}-grams cover ${ratio(chars / text.length)} > ${ratio(max)}`,
+          detail: detail(`characters in duplicate ${n}-grams`, value, max),
         };
-      }
-      // A repeated longer n-gram starts with a repeated shorter one, so none repeats when this n had none.
-      if (chars === 0) break;
     }
     return null;
   }
@@ -271,7 +317,7 @@ export class DocumentFilter {
   }
 
   /** Characters covered by all occurrences of the most frequent n-gram, 0 when no n-gram repeats. */
-  private topNgramShare(words: number, n: number): number {
+  private topNgramChars(words: number, n: number): number {
     if (words < n) return 0;
     const counter = this.counter;
     counter.reset(words);

@@ -8,7 +8,7 @@ const comment = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<![^>]*>|<\?[^>]*>/g;
 const title = /<title\b[^>]*>([\s\S]*?)<\/title\s*>/i;
 const paragraphBreak =
   /<\/?(?:p|div|h[1-6]|section|article|main|header|blockquote|pre|table|ul|ol|dl|figure|hr|address|details|summary)\b[^>]*>/gi;
-const lineBreak = /<(?:br|li|tr|dt|dd|figcaption|caption)\b[^>]*>|<\/(?:li|tr|dt|dd)\s*>/gi;
+const lineBreak = /<(?:br|li|tr|dt|dd|figcaption|caption)\b[^>]*>/gi;
 const cellBreak = /<\/?(?:td|th)\b[^>]*>/gi;
 const tag = /<\/?[A-Za-z][^>]*>/g;
 const entity = /&(?:#(\d{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/g;

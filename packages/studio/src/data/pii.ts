@@ -97,7 +97,7 @@ const ssn = /(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])/g;
 // separators (area code and exchange start with 2–9) and the French/Belgian-style five pairs (06 12 34 56 78).
 // Ten bare digits are left alone: they are as often order numbers or timestamps as phones.
 const phone =
-  /(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?!\d)|(?<![\d-])(?:1[ .-])?(?:\(([2-9]\d\d)\) ?|([2-9]\d\d)[ .-])[2-9]\d\d[ .-]\d{4}(?![\d-])|(?<![\d.-])0[1-9](?:[ .]\d\d){4}(?![\d.-])/g;
+  /(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?!\d)|(?<![\d-])(?:1[ .-])?(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}(?![\d-])|(?<![\d.-])0[1-9](?:[ .]\d\d){4}(?![\d-]|\.\d)/g;
 
 const ipv4 = /(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)/g;
 const ipv6 = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])/g;

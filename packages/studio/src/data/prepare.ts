@@ -124,11 +124,23 @@ async function prepareOutput(
   return { workDir, created };
 }
 
+/**
+ * A write stream whose errors (disk full, folder removed) surface from `write`/`end` instead of as an uncaught
+ * 'error' event.
+ */
+function openOutput(path: string): WriteStream {
+  const stream = createWriteStream(path);
+  stream.on('error', () => {});
+  return stream;
+}
+
 async function write(stream: WriteStream, chunk: string): Promise<void> {
+  if (stream.errored) throw stream.errored;
   if (!stream.write(chunk)) await once(stream, 'drain');
 }
 
 async function end(stream: WriteStream): Promise<void> {
+  if (stream.errored) throw stream.errored;
   stream.end();
   await once(stream, 'finish');
 }
@@ -195,7 +207,7 @@ export async function prepareCorpus(
         })
       : null;
     const survivorsPath = join(workDir, 'survivors.tsv');
-    const survivors = createWriteStream(survivorsPath);
+    const survivors = openOutput(survivorsPath);
     streams.push(survivors);
 
     // Pass 1.
@@ -241,8 +253,8 @@ export async function prepareCorpus(
 
     // Pass 2.
     const clusters = near ? near.finish() : null;
-    const train = createWriteStream(join(workDir, outputFiles.train));
-    const validation = createWriteStream(join(workDir, outputFiles.validation));
+    const train = openOutput(join(workDir, outputFiles.train));
+    const validation = openOutput(join(workDir, outputFiles.validation));
     streams.push(train, validation);
     await state.writeOutputs(survivorsPath, clusters, near, train, validation, (done, total) => {
       checkAborted();
@@ -406,51 +418,55 @@ class RunState {
     let reported = 0;
     input.on('data', (chunk) => (done += chunk.length));
     let index = -1;
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      index += 1;
-      const tab = line.indexOf('\t');
-      const [id, normalized, scrubbed, pii] = line.slice(0, tab).split(' ');
-      const normalizedBytes = Number(normalized);
-      nearStage.documentsIn += 1;
-      nearStage.bytesIn += normalizedBytes;
-      if (clusters && near) {
-        const root = clusters.root[index];
-        const keeper = clusters.keeper[root];
-        const example = this.clusterExamples.get(root);
-        if (example) {
-          const { source } = JSON.parse(line.slice(tab + 1)) as { source: string };
-          if (keeper === index) example.kept = { id, source };
-          else if (example.removed.length < examplesPerCluster)
-            example.removed.push({ id, source, similarity: near.similarity(index, keeper) });
+    try {
+      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+        index += 1;
+        const tab = line.indexOf('\t');
+        const [id, normalized, scrubbed, pii] = line.slice(0, tab).split(' ');
+        const normalizedBytes = Number(normalized);
+        nearStage.documentsIn += 1;
+        nearStage.bytesIn += normalizedBytes;
+        if (clusters && near) {
+          const root = clusters.root[index];
+          const keeper = clusters.keeper[root];
+          const example = this.clusterExamples.get(root);
+          if (example) {
+            const { source } = JSON.parse(line.slice(tab + 1)) as { source: string };
+            if (keeper === index) example.kept = { id, source };
+            else if (example.removed.length < examplesPerCluster)
+              example.removed.push({ id, source, similarity: near.similarity(index, keeper) });
+          }
+          if (keeper !== index) continue;
         }
-        if (keeper !== index) continue;
+        nearStage.documentsOut += 1;
+        nearStage.bytesOut += normalizedBytes;
+        const scrubbedBytes = Number(scrubbed);
+        piiStage.documentsIn += 1;
+        piiStage.bytesIn += normalizedBytes;
+        piiStage.documentsOut += 1;
+        piiStage.bytesOut += scrubbedBytes;
+        if (pii) {
+          const counts = pii.split(',').map(Number);
+          if (counts.some((n) => n > 0)) this.pii.documents += 1;
+          piiTypes.forEach((type, t) => (this.pii.counts[type] += counts[t]));
+        }
+        split.documentsIn += 1;
+        split.bytesIn += scrubbedBytes;
+        split.documentsOut += 1;
+        split.bytesOut += scrubbedBytes;
+        // The id's low 32 bits as a fraction of 2³²: uniform, and the same document lands in the same split on every run.
+        const toValidation = parseInt(id.slice(8, 16), 16) < threshold;
+        const out = toValidation ? this.output.validation : this.output.train;
+        out.documents += 1;
+        out.bytes += scrubbedBytes;
+        await write(toValidation ? validation : train, `${line.slice(tab + 1)}\n`);
+        if (done - reported >= 1 << 20) {
+          reported = done;
+          onProgress(done, total);
+        }
       }
-      nearStage.documentsOut += 1;
-      nearStage.bytesOut += normalizedBytes;
-      const scrubbedBytes = Number(scrubbed);
-      piiStage.documentsIn += 1;
-      piiStage.bytesIn += normalizedBytes;
-      piiStage.documentsOut += 1;
-      piiStage.bytesOut += scrubbedBytes;
-      if (pii) {
-        const counts = pii.split(',').map(Number);
-        if (counts.some((n) => n > 0)) this.pii.documents += 1;
-        piiTypes.forEach((type, t) => (this.pii.counts[type] += counts[t]));
-      }
-      split.documentsIn += 1;
-      split.bytesIn += scrubbedBytes;
-      split.documentsOut += 1;
-      split.bytesOut += scrubbedBytes;
-      // The id's low 32 bits as a fraction of 2³²: uniform, and the same document lands in the same split on every run.
-      const toValidation = parseInt(id.slice(8, 16), 16) < threshold;
-      const out = toValidation ? this.output.validation : this.output.train;
-      out.documents += 1;
-      out.bytes += scrubbedBytes;
-      await write(toValidation ? validation : train, `${line.slice(tab + 1)}\n`);
-      if (done - reported >= 1 << 20) {
-        reported = done;
-        onProgress(done, total);
-      }
+    } finally {
+      input.destroy();
     }
     onProgress(total, total);
   }
