@@ -302,6 +302,19 @@ export class Tokenizer {
     return utf8Decoder.decode(all);
   }
 
+  /** The bytes a token stands for (an added token: the UTF-8 of its text). */
+  tokenBytes(id: number): Uint8Array {
+    let bytes = this.idBytes[id];
+    if (bytes === undefined) {
+      const text = this.idToTokenText[id];
+      if (text === undefined)
+        throw new RangeError(`token id ${id} is not in the vocabulary (size ${this.vocabSize})`);
+      bytes = this.addedById.has(id) ? utf8.encode(text) : charsToBytes(text);
+      this.idBytes[id] = bytes;
+    }
+    return bytes;
+  }
+
   /** Renders messages with the chat template from tokenizer_config.json (transformers' variables). */
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
     if (this.chatTemplate === null) {
@@ -485,18 +498,6 @@ export class Tokenizer {
     const out: number[] = [];
     for (let i = 0; i >= 0; i = next[i]) out.push(symbols[i]);
     return Int32Array.from(out);
-  }
-
-  private tokenBytes(id: number): Uint8Array {
-    let bytes = this.idBytes[id];
-    if (bytes === undefined) {
-      const text = this.idToTokenText[id];
-      if (text === undefined)
-        throw new RangeError(`token id ${id} is not in the vocabulary (size ${this.vocabSize})`);
-      bytes = this.addedById.has(id) ? utf8.encode(text) : charsToBytes(text);
-      this.idBytes[id] = bytes;
-    }
-    return bytes;
   }
 }
 

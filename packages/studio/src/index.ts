@@ -1,0 +1,45 @@
+// @ownlm/studio: everything that turns data into models (formats, tokenizer, data pipeline, training).
+export {
+  Tokenizer,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+} from './tokenizer/tokenizer.ts';
+export {
+  trainTokenizer,
+  type TrainProgress,
+  type TrainTokenizerOptions,
+  type TrainTokenizerResult,
+} from './tokenizer/train.ts';
+export { CHATML_TEMPLATE, DEFAULT_SPECIAL_TOKENS } from './tokenizer/tokenizer-files.ts';
+export { packCorpus, type PackOptions } from './data/pack.ts';
+export {
+  readShardIndex,
+  TokenShardLoader,
+  type Batch,
+  type BatchOptions,
+  type ShardIndex,
+} from './data/token-shards.ts';
+export {
+  prepareCorpus,
+  type PrepareOptions,
+  type PrepareProgress,
+  type PrepareHooks,
+} from './data/prepare.ts';
+export { demoCorpusSources, brownCorpusSource, nlpCorpusSource } from './data/demo-corpus.ts';
+export {
+  fileSource,
+  fileFormats,
+  type CorpusSource,
+  type SourceDocument,
+  type FileFormat,
+} from './data/sources.ts';
+export {
+  resolveCorpusConfig,
+  defaultCorpusConfig,
+  type CorpusConfig,
+  type CorpusConfigInput,
+} from './data/config.ts';
+export { DataError, type DataErrorCode } from './data/errors.ts';
+export { renderReportMarkdown, type CorpusReport } from './data/report.ts';
