@@ -203,6 +203,75 @@ for (const style of ['gpt-2', 'qwen2', 'llama3'] as const) {
   });
 }
 
+test('prefix spaces, Removed and String splits, and added-token lstrip/rstrip/single_word follow tokenizers', async () => {
+  const model = { ...(json.model as Record<string, unknown>), ignore_merges: false };
+  const byteLevel = (addPrefixSpace: boolean, useRegex: boolean) => ({
+    type: 'ByteLevel',
+    add_prefix_space: addPrefixSpace,
+    trim_offsets: true,
+    use_regex: useRegex,
+  });
+  const added = (id: number, content: string, flags: Record<string, boolean>) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: false,
+    ...flags,
+  });
+  const variants = [
+    { pre_tokenizer: byteLevel(true, true) },
+    {
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: String.raw`\s+` }, behavior: 'Removed', invert: false },
+          byteLevel(true, false),
+        ],
+      },
+    },
+    {
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { String: ' ' }, behavior: 'Isolated', invert: false },
+          byteLevel(false, true),
+        ],
+      },
+    },
+    {
+      added_tokens: [
+        ...(json.added_tokens as unknown[]),
+        added(4000, '<mask>', { lstrip: true, special: true }),
+        added(4001, 'foo', { rstrip: true, single_word: true }),
+      ],
+    },
+  ];
+  const texts = [
+    'a <mask> b',
+    'x  <mask>',
+    'foo bar',
+    'food foo',
+    'a foo  b',
+    'xfoo',
+    ...generateTestStrings(800, 6).map((t) => t.replace(/the|\.\.\./g, ' <mask> foo ')),
+  ];
+  for (const variant of variants) {
+    const text = JSON.stringify({ ...json, ...variant, model });
+    const tokenizer = Tokenizer.fromJson(text);
+    const reference = tokenizers.Tokenizer.fromString(text);
+    for (const s of texts) {
+      assert.deepEqual(
+        Array.from(tokenizer.encode(s)),
+        (await reference.encode(s)).getIds(),
+        `${Object.keys(variant)[0]}: ${JSON.stringify(s)}`,
+      );
+    }
+  }
+});
+
 test("real vocabularies (GPT-2, cl100k_base from tiktoken's tables) encode as tiktoken and tokenizers do", async () => {
   for (const name of ['gpt2', 'cl100k_base'] as const) {
     const text = referenceTokenizerJson(name);

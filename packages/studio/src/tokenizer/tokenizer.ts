@@ -99,6 +99,7 @@ export class Tokenizer {
   private readonly steps: PreTokenizerStep[];
   private readonly addedTokens: AddedToken[];
   private readonly addedById = new Map<number, AddedToken>();
+  private readonly addedByContent = new Map<string, AddedToken>();
   private readonly allAddedRegex: RegExp | null;
   private readonly nonSpecialAddedRegex: RegExp | null;
   private readonly prefixIds: number[];
@@ -184,6 +185,7 @@ export class Tokenizer {
       }
       this.idToTokenText[token.id] = token.content;
       this.addedById.set(token.id, token);
+      this.addedByContent.set(token.content, token);
       maxId = Math.max(maxId, token.id);
       return token;
     });
@@ -247,7 +249,7 @@ export class Tokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    return this.addedTokens.find((t) => t.content === token)?.id ?? this.vocab.get(token);
+    return this.addedByContent.get(token)?.id ?? this.vocab.get(token);
   }
 
   /** The token's string as stored (byte-level characters for vocabulary tokens). */
@@ -360,8 +362,10 @@ export class Tokenizer {
     const key = Object.keys(m.groups!).find((name) => m.groups![name] !== undefined)!;
     const token = this.addedTokens[Number(key.slice(1))];
     if (token.singleWord) {
-      const before = m.input[m.index - 1];
-      const after = m.input[m.index + m[0].length];
+      // The boundaries are the token's own, inside any whitespace lstrip/rstrip absorbed.
+      const start = m.index + m[0].indexOf(token.content);
+      const before = m.input[start - 1];
+      const after = m.input[start + token.content.length];
       if ((before !== undefined && WORD_CHAR.test(before)) || (after !== undefined && WORD_CHAR.test(after)))
         return null;
     }
