@@ -29,24 +29,52 @@ const threadCounts = values.threads.split(',').map(Number);
 const torchVersion = ensureTorch();
 
 function ours(preset: string, threads: number): StepResult {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', new URL('./lib/train-step.ts', import.meta.url).pathname, preset, values.steps, values.warmup, String(threads)], {
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./lib/train-step.ts', import.meta.url).pathname,
+      preset,
+      values.steps,
+      values.warmup,
+      String(threads),
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (result.status !== 0) throw new Error(`ownlm train step failed:\n${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as StepResult;
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-console.log(`train-throughput: ownlm vs PyTorch ${torchVersion} (OpenBLAS), fp32, median of ${values.steps} steps after ${values.warmup} warmup`);
-console.log('preset  threads | ownlm tok/s  GFLOP/s  peak RSS | torch tok/s  peak RSS | speed ratio  memory ratio');
+console.log(
+  `train-throughput: ownlm vs PyTorch ${torchVersion} (OpenBLAS), fp32, median of ${values.steps} steps after ${values.warmup} warmup`,
+);
+console.log(
+  'preset  threads | ownlm tok/s  GFLOP/s  peak RSS | torch tok/s  peak RSS | speed ratio  memory ratio',
+);
 for (const name of presets) {
   const preset = modelPresets[name];
-  if (!preset) throw new Error(`unknown preset '${name}'; choose from ${Object.keys(modelPresets).join(', ')}`);
+  if (!preset)
+    throw new Error(`unknown preset '${name}'; choose from ${Object.keys(modelPresets).join(', ')}`);
   const config = llamaConfig(preset.config);
   const flops = trainingFlopsPerToken(config, preset.context);
   for (const threads of threadCounts) {
     const a = ours(name, threads);
-    const b = runTorchPeer<StepResult>('train_llama.py', [JSON.stringify(config), String(preset.batch), String(preset.context), values.steps, values.warmup, String(threads)], threads);
+    const b = runTorchPeer<StepResult>(
+      'train_llama.py',
+      [
+        JSON.stringify(config),
+        String(preset.batch),
+        String(preset.context),
+        values.steps,
+        values.warmup,
+        String(threads),
+      ],
+      threads,
+    );
     console.log(
       [
         name.padEnd(7),

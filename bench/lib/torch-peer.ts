@@ -30,7 +30,9 @@ export function ensureTorch(): string {
   });
   const version = torchVersion();
   if (install.status !== 0 || !version || !existsSync(openblas)) {
-    throw new Error('could not install python3-torch and libopenblas0-pthread with apt-get; run the bench as root');
+    throw new Error(
+      'could not install python3-torch and libopenblas0-pthread with apt-get; run the bench as root',
+    );
   }
   return version;
 }

@@ -1,7 +1,17 @@
 // One side of the train-throughput benchmark, run in its own process so its peak RSS is its own:
 // forward + backward + clipping + AdamW on random tokens. Prints one JSON line.
 // Usage: node --import tsx bench/lib/train-step.ts PRESET STEPS WARMUP THREADS
-import { AdamW, LlamaModel, Random, backend, clipGradNorm, memoryStats, modelPresets, resetPeakMemory, type ModelPresetName } from '@ownlm/engine';
+import {
+  AdamW,
+  LlamaModel,
+  Random,
+  backend,
+  clipGradNorm,
+  memoryStats,
+  modelPresets,
+  resetPeakMemory,
+  type ModelPresetName,
+} from '@ownlm/engine';
 
 const [presetName, stepsArg, warmupArg, threadsArg] = process.argv.slice(2);
 const preset = modelPresets[presetName as ModelPresetName];

@@ -24,7 +24,7 @@ function formatNumber(x: number): string {
   if (x >= 1e9) return `${(x / 1e9).toFixed(2)}G`;
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
   if (x >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
-  return x >= 100 ? x.toFixed(0) : x.toFixed(2);
+  return x >= 100 || Number.isInteger(x) ? x.toFixed(0) : x.toFixed(2);
 }
 
 export class ProgressBar {
@@ -64,7 +64,10 @@ export class ProgressBar {
     const fraction = total > 0 ? Math.min(1, this.done / total) : 0;
     const width = 24;
     const filled = Math.round(fraction * width);
-    const bar = total > 0 ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%` : '';
+    const bar =
+      total > 0
+        ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`
+        : '';
     const counts = total > 0 ? `${formatNumber(this.done)}/${formatNumber(total)}` : formatNumber(this.done);
     const timing = final ? `in ${formatDuration(elapsed)}` : `ETA ${formatDuration(eta)}`;
     const line = `${label} ${bar} ${counts} ${unit} ${formatNumber(rate)} ${unit}/s ${timing}${this.detail ? `  ${this.detail}` : ''}`;

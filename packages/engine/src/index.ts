@@ -15,7 +15,13 @@ export { swiglu } from './ops/swiglu.ts';
 export { crossEntropy, IGNORE_INDEX } from './ops/cross-entropy.ts';
 export { dropout } from './ops/dropout.ts';
 
-export { llamaConfig, parameterCount, trainingFlopsPerToken, type LlamaConfig, type LlamaConfigInput } from './model/config.ts';
+export {
+  llamaConfig,
+  parameterCount,
+  trainingFlopsPerToken,
+  type LlamaConfig,
+  type LlamaConfigInput,
+} from './model/config.ts';
 export { LlamaModel, type LlamaModelOptions, type ForwardOptions } from './model/llama.ts';
 export { KVCache } from './model/kv-cache.ts';
 export { modelPresets, type ModelPreset, type ModelPresetName } from './model/presets.ts';

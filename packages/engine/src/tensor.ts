@@ -36,7 +36,9 @@ export class Tensor {
 
   constructor(data: Float32Array, shape: Shape, options: { requiresGrad?: boolean; name?: string } = {}) {
     if (data.length !== shapeSize(shape)) {
-      throw new Error(`tensor data has ${data.length} values but shape ${describe(shape)} needs ${shapeSize(shape)}`);
+      throw new Error(
+        `tensor data has ${data.length} values but shape ${describe(shape)} needs ${shapeSize(shape)}`,
+      );
     }
     this.data = data;
     this.shape = [...shape];
@@ -97,7 +99,8 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new Error(`item() needs a one-element tensor, got shape ${describe(this.shape)}`);
+    if (this.size !== 1)
+      throw new Error(`item() needs a one-element tensor, got shape ${describe(this.shape)}`);
     return this.data[0];
   }
 

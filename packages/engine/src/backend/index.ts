@@ -19,8 +19,11 @@ export function backend(): Backend {
     const native = loadNativeBackend();
     if (native) current = native;
     else {
-      if (wanted === 'native') throw new Error('OWNLM_BACKEND=native but the native addon is not built; run `npm install`.');
-      console.warn('ownlm: native addon not built; using the slow TypeScript reference backend (run `npm install` with g++ available).');
+      if (wanted === 'native')
+        throw new Error('OWNLM_BACKEND=native but the native addon is not built; run `npm install`.');
+      console.warn(
+        'ownlm: native addon not built; using the slow TypeScript reference backend (run `npm install` with g++ available).',
+      );
       current = createReferenceBackend();
     }
   }

@@ -102,7 +102,16 @@ function rope(
 }
 
 /** Scaled scores of one query row against visible keys, as a fresh array (−∞ beyond the causal limit). */
-function scores(q: Float32Array, k: Float32Array, qo: number, kBase: number, kStride: number, visible: number, d: number, scale: number): Float64Array {
+function scores(
+  q: Float32Array,
+  k: Float32Array,
+  qo: number,
+  kBase: number,
+  kStride: number,
+  visible: number,
+  d: number,
+  scale: number,
+): Float64Array {
   const s = new Float64Array(visible);
   for (let j = 0; j < visible; j++) {
     let dot = 0;
@@ -268,11 +277,23 @@ function crossEntropyBackward(
   }
 }
 
-function embeddingForward(ids: Int32Array, table: Float32Array, out: Float32Array, n: number, dim: number): void {
+function embeddingForward(
+  ids: Int32Array,
+  table: Float32Array,
+  out: Float32Array,
+  n: number,
+  dim: number,
+): void {
   for (let i = 0; i < n; i++) out.set(table.subarray(ids[i] * dim, ids[i] * dim + dim), i * dim);
 }
 
-function embeddingBackward(ids: Int32Array, dout: Float32Array, dtable: Float32Array, n: number, dim: number): void {
+function embeddingBackward(
+  ids: Int32Array,
+  dout: Float32Array,
+  dtable: Float32Array,
+  n: number,
+  dim: number,
+): void {
   for (let i = 0; i < n; i++) {
     const o = ids[i] * dim;
     for (let e = 0; e < dim; e++) dtable[o + e] += dout[i * dim + e];

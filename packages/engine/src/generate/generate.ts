@@ -15,7 +15,11 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 /** Yields new token ids one at a time, ending at maxNewTokens, a stop token or the context limit. */
-export async function* generate(model: LlamaModel, prompt: TokenIds, options: GenerateOptions): AsyncGenerator<number> {
+export async function* generate(
+  model: LlamaModel,
+  prompt: TokenIds,
+  options: GenerateOptions,
+): AsyncGenerator<number> {
   for (const token of generateTokens(model, prompt, options)) {
     yield token;
     // Let the event loop serve other work between tokens.
@@ -24,15 +28,22 @@ export async function* generate(model: LlamaModel, prompt: TokenIds, options: Ge
 }
 
 /** Synchronous generation, one id per iteration. */
-export function* generateTokens(model: LlamaModel, prompt: TokenIds, options: GenerateOptions): Generator<number> {
+export function* generateTokens(
+  model: LlamaModel,
+  prompt: TokenIds,
+  options: GenerateOptions,
+): Generator<number> {
   validateSampling(options);
   if (prompt.length === 0) throw new Error('generate: the prompt needs at least one token');
   const limit = model.config.max_position_embeddings;
-  if (prompt.length >= limit) throw new Error(`generate: the prompt of ${prompt.length} tokens fills the context of ${limit}`);
+  if (prompt.length >= limit)
+    throw new Error(`generate: the prompt of ${prompt.length} tokens fills the context of ${limit}`);
   const random = new Random(options.seed ?? 0);
   const stop = new Set(options.stopTokens ?? []);
   const sequence = Array.from(prompt);
-  const cache = options.noCache ? undefined : model.createCache(Math.min(limit, prompt.length + options.maxNewTokens));
+  const cache = options.noCache
+    ? undefined
+    : model.createCache(Math.min(limit, prompt.length + options.maxNewTokens));
   let pending = Int32Array.from(prompt);
   for (let i = 0; i < options.maxNewTokens && sequence.length < limit; i++) {
     const logits = model.nextTokenLogits(cache ? pending : Int32Array.from(sequence), cache);

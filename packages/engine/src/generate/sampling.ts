@@ -15,8 +15,10 @@ export interface SamplingOptions {
 
 export function validateSampling(options: SamplingOptions): void {
   const { temperature = 1, topK = 0, topP = 1, repetitionPenalty = 1 } = options;
-  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new Error(`sampling: temperature must be ≥ 0, got ${temperature}`);
-  if (!(Number.isInteger(topK) && topK >= 0)) throw new Error(`sampling: topK must be a non-negative integer, got ${topK}`);
+  if (!(temperature >= 0 && Number.isFinite(temperature)))
+    throw new Error(`sampling: temperature must be ≥ 0, got ${temperature}`);
+  if (!(Number.isInteger(topK) && topK >= 0))
+    throw new Error(`sampling: topK must be a non-negative integer, got ${topK}`);
   if (!(topP > 0 && topP <= 1)) throw new Error(`sampling: topP must be in (0, 1], got ${topP}`);
   if (!(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty))) {
     throw new Error(`sampling: repetitionPenalty must be > 0, got ${repetitionPenalty}`);
@@ -30,11 +32,17 @@ export function argmax(values: ArrayLike<number>): number {
 }
 
 /** Picks the next token id. `seen` are the ids of the sequence so far (for the repetition penalty). */
-export function sampleToken(logits: Float32Array, seen: Iterable<number>, options: SamplingOptions, random: Random): number {
+export function sampleToken(
+  logits: Float32Array,
+  seen: Iterable<number>,
+  options: SamplingOptions,
+  random: Random,
+): number {
   const { temperature = 1, topK = 0, topP = 1, repetitionPenalty = 1 } = options;
   const scores = Float64Array.from(logits);
   if (repetitionPenalty !== 1) {
-    for (const id of new Set(seen)) scores[id] = scores[id] > 0 ? scores[id] / repetitionPenalty : scores[id] * repetitionPenalty;
+    for (const id of new Set(seen))
+      scores[id] = scores[id] > 0 ? scores[id] / repetitionPenalty : scores[id] * repetitionPenalty;
   }
   if (temperature === 0) return argmax(scores);
 

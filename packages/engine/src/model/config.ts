@@ -51,16 +51,20 @@ export function llamaConfig(input: LlamaConfigInput): LlamaConfig {
   };
   for (const key of integerKeys) {
     const value = config[key];
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`model config: ${key} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`model config: ${key} must be a positive integer, got ${value}`);
   }
   if (config.num_attention_heads % config.num_key_value_heads !== 0) {
     throw new Error(
       `model config: num_attention_heads (${config.num_attention_heads}) must be a multiple of num_key_value_heads (${config.num_key_value_heads})`,
     );
   }
-  if (config.head_dim % 2 !== 0) throw new Error(`model config: head_dim must be even for rotary embeddings, got ${config.head_dim}`);
-  if (!(config.rms_norm_eps > 0)) throw new Error(`model config: rms_norm_eps must be positive, got ${config.rms_norm_eps}`);
-  if (!(config.rope_theta > 0)) throw new Error(`model config: rope_theta must be positive, got ${config.rope_theta}`);
+  if (config.head_dim % 2 !== 0)
+    throw new Error(`model config: head_dim must be even for rotary embeddings, got ${config.head_dim}`);
+  if (!(config.rms_norm_eps > 0))
+    throw new Error(`model config: rms_norm_eps must be positive, got ${config.rms_norm_eps}`);
+  if (!(config.rope_theta > 0))
+    throw new Error(`model config: rope_theta must be positive, got ${config.rope_theta}`);
   return config;
 }
 

@@ -39,7 +39,8 @@ export class KVCache {
 
   /** Forgets positions from `length` on, e.g. to reuse a shared prompt prefix. */
   truncate(length: number): void {
-    if (length < 0 || length > this.length) throw new Error(`KV cache: cannot truncate ${this.length} positions to ${length}`);
+    if (length < 0 || length > this.length)
+      throw new Error(`KV cache: cannot truncate ${this.length} positions to ${length}`);
     this.length = length;
   }
 }

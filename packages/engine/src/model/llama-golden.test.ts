@@ -12,7 +12,15 @@ import { LlamaModel } from './llama.ts';
 
 interface Golden {
   config: ConstructorParameters<typeof LlamaModel>[0];
-  optimizer: { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; clip: number; steps: number };
+  optimizer: {
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weight_decay: number;
+    clip: number;
+    steps: number;
+  };
   batch: number;
   seq: number;
   inputs: number[];
@@ -26,7 +34,9 @@ interface Golden {
   weightsAfterSteps: Record<string, number[]>;
 }
 
-const golden = JSON.parse(readFileSync(new URL('./fixtures/llama-golden.json', import.meta.url), 'utf8')) as Golden;
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/llama-golden.json', import.meta.url), 'utf8'),
+) as Golden;
 
 function loadModel(): LlamaModel {
   const model = new LlamaModel(golden.config);
@@ -45,19 +55,30 @@ describe('Llama against PyTorch golden numbers', () => {
     const logits = noGrad(() => model.forward(inputs, shape));
     // Both sides are float32 with different summation orders; logits of magnitude ~10 agree to ~1e-5.
     assertClose(logits.data, golden.logits, { atol: 1e-4, rtol: 1e-4 }, 'logits');
-    assertClose([noGrad(() => model.loss(inputs, targets, shape).item())], [golden.loss], { atol: 1e-5, rtol: 1e-5 }, 'loss');
+    assertClose(
+      [noGrad(() => model.loss(inputs, targets, shape).item())],
+      [golden.loss],
+      { atol: 1e-5, rtol: 1e-5 },
+      'loss',
+    );
   });
 
   test('every gradient', () => {
     const model = loadModel();
     model.loss(inputs, targets, shape).backward();
-    for (const [name, p] of model.parameters) assertClose(p.grad!, golden.grads[name], { atol: 1e-5, rtol: 1e-3 }, `grad ${name}`);
+    for (const [name, p] of model.parameters)
+      assertClose(p.grad!, golden.grads[name], { atol: 1e-5, rtol: 1e-3 }, `grad ${name}`);
   });
 
   test('three clipped AdamW steps', () => {
     const model = loadModel();
     const o = golden.optimizer;
-    const optimizer = new AdamW(model.parameterGroups(o.weight_decay), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps });
+    const optimizer = new AdamW(model.parameterGroups(o.weight_decay), {
+      lr: o.lr,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+    });
     const losses: number[] = [];
     for (let step = 0; step < o.steps; step++) {
       const loss = model.loss(inputs, targets, shape);
@@ -69,6 +90,7 @@ describe('Llama against PyTorch golden numbers', () => {
     }
     assertClose(losses, golden.stepLosses, { atol: 1e-5, rtol: 1e-5 }, 'losses per step');
     // Adam divides by sqrt(v): where a gradient is tiny, float32 noise in it moves the update a little more.
-    for (const [name, p] of model.parameters) assertClose(p.data, golden.weightsAfterSteps[name], { atol: 2e-5, rtol: 1e-4 }, `weights ${name}`);
+    for (const [name, p] of model.parameters)
+      assertClose(p.data, golden.weightsAfterSteps[name], { atol: 2e-5, rtol: 1e-4 }, `weights ${name}`);
   });
 });

@@ -26,7 +26,12 @@ const tiny: LlamaConfigInput = {
   rms_norm_eps: 1e-5,
 };
 
-function batchOf(vocab: number, batch: number, seq: number, seed: number): { inputs: Int32Array; targets: Int32Array } {
+function batchOf(
+  vocab: number,
+  batch: number,
+  seq: number,
+  seed: number,
+): { inputs: Int32Array; targets: Int32Array } {
   const random = new Random(seed);
   const tokens = Int32Array.from({ length: batch * (seq + 1) }, () => random.int(vocab));
   const inputs = new Int32Array(batch * seq);
@@ -38,7 +43,13 @@ function batchOf(vocab: number, batch: number, seq: number, seed: number): { inp
   return { inputs, targets };
 }
 
-function lossAndGrads(model: LlamaModel, inputs: Int32Array, targets: Int32Array, batch: number, seq: number) {
+function lossAndGrads(
+  model: LlamaModel,
+  inputs: Int32Array,
+  targets: Int32Array,
+  batch: number,
+  seq: number,
+) {
   for (const p of model.parameters.values()) p.grad = null;
   const loss = model.loss(inputs, targets, { batch, seq });
   const value = loss.item();
@@ -66,11 +77,24 @@ describe('Llama model', () => {
 
     const tied = new LlamaModel({ ...tiny, tie_word_embeddings: true });
     assert.equal(tied.parameters.has('lm_head.weight'), false);
-    assert.equal(parameterCount(tied.config), [...tied.parameters.values()].reduce((s, p) => s + p.size, 0));
+    assert.equal(
+      parameterCount(tied.config),
+      [...tied.parameters.values()].reduce((s, p) => s + p.size, 0),
+    );
   });
 
   test('initialization: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers), norms at one', () => {
-    const model = new LlamaModel({ ...tiny, hidden_size: 64, intermediate_size: 256, num_attention_heads: 4, num_key_value_heads: 4, num_hidden_layers: 8 }, { seed: 3 });
+    const model = new LlamaModel(
+      {
+        ...tiny,
+        hidden_size: 64,
+        intermediate_size: 256,
+        num_attention_heads: 4,
+        num_key_value_heads: 4,
+        num_hidden_layers: 8,
+      },
+      { seed: 3 },
+    );
     const std = (name: string) => {
       const d = model.parameters.get(name)!.data;
       return Math.sqrt(d.reduce((s, x) => s + x * x, 0) / d.length);
@@ -87,7 +111,8 @@ describe('Llama model', () => {
       const model = new LlamaModel({ ...tiny, attention_bias: true }, { seed: 5 });
       // Larger weights than the 0.02 init, so every path contributes visibly to the loss.
       const random = new Random(9);
-      for (const p of model.parameters.values()) for (let i = 0; i < p.size; i++) p.data[i] += random.normal() * 0.3;
+      for (const p of model.parameters.values())
+        for (let i = 0; i < p.size; i++) p.data[i] += random.normal() * 0.3;
       const [batch, seq] = [2, 5];
       const { inputs, targets } = batchOf(tiny.vocab_size, batch, seq, 1);
       targets[3] = -100;
@@ -106,7 +131,10 @@ describe('Llama model', () => {
           const numeric = (plus - minus) / (2 * eps);
           const analytic = grads.get(name)![j];
           // float32 loss of magnitude ~3: rounding/(2·eps) ≈ 2e-5, truncation ≈ 1e-4·f''' — 1e-3 + 3% covers both.
-          assert.ok(Math.abs(numeric - analytic) <= 1e-3 + 0.03 * Math.abs(numeric), `${name}[${j}]: backward ${analytic}, finite difference ${numeric}`);
+          assert.ok(
+            Math.abs(numeric - analytic) <= 1e-3 + 0.03 * Math.abs(numeric),
+            `${name}[${j}]: backward ${analytic}, finite difference ${numeric}`,
+          );
         }
       }
     } finally {
@@ -115,7 +143,10 @@ describe('Llama model', () => {
   });
 
   test('the active backend matches the reference on logits, loss and every gradient', () => {
-    const model = new LlamaModel({ ...tiny, hidden_size: 24, num_attention_heads: 6, num_key_value_heads: 2, intermediate_size: 37 }, { seed: 11 });
+    const model = new LlamaModel(
+      { ...tiny, hidden_size: 24, num_attention_heads: 6, num_key_value_heads: 2, intermediate_size: 37 },
+      { seed: 11 },
+    );
     const [batch, seq] = [3, 13];
     const { inputs, targets } = batchOf(tiny.vocab_size, batch, seq, 2);
     const active = lossAndGrads(model, inputs, targets, batch, seq);
@@ -129,11 +160,22 @@ describe('Llama model', () => {
     }
     // Different summation orders in blocked kernels: float32 reassociation over ≤ 37-term sums, well under 1e-4.
     assertClose([active.value], [reference.value], { atol: 1e-5, rtol: 1e-5 }, 'loss');
-    for (const [name, g] of reference.grads) assertClose(active.grads.get(name)!, g, { atol: 2e-5, rtol: 1e-3 }, name);
+    for (const [name, g] of reference.grads)
+      assertClose(active.grads.get(name)!, g, { atol: 2e-5, rtol: 1e-3 }, name);
   });
 
   test('overfits a fixed batch: loss below 0.05 within 300 AdamW steps', () => {
-    const model = new LlamaModel({ ...tiny, vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_attention_heads: 4, num_key_value_heads: 2 }, { seed: 1 });
+    const model = new LlamaModel(
+      {
+        ...tiny,
+        vocab_size: 64,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+      },
+      { seed: 1 },
+    );
     const optimizer = new AdamW(model.parameterGroups(0.01), { lr: 1e-2 });
     const [batch, seq] = [4, 16];
     const { inputs, targets } = batchOf(64, batch, seq, 3);
@@ -163,9 +205,13 @@ describe('training memory and accumulation', () => {
     for (const part of [0, 1]) {
       const range = [part * half, (part + 1) * half] as const;
       // Each half's mean loss weighs 1/2 of the full-batch mean (every target counted, none ignored).
-      scale(model.loss(inputs.subarray(...range), targets.subarray(...range), { batch: batch / 2, seq }), 0.5).backward();
+      scale(
+        model.loss(inputs.subarray(...range), targets.subarray(...range), { batch: batch / 2, seq }),
+        0.5,
+      ).backward();
     }
-    for (const [name, p] of model.parameters) assertClose(p.grad!, full.get(name)!, { atol: 1e-6, rtol: 1e-4 }, name);
+    for (const [name, p] of model.parameters)
+      assertClose(p.grad!, full.get(name)!, { atol: 1e-6, rtol: 1e-4 }, name);
   });
 
   test('activations return to the pool after backward, and steps after the first allocate nothing new', () => {
@@ -193,7 +239,8 @@ describe('training memory and accumulation', () => {
 describe('generation', () => {
   const model = new LlamaModel({ ...tiny, vocab_size: 50 }, { seed: 21 });
   // Sharpen the random model so sampling has structure to follow.
-  for (const p of model.parameters.values()) if (p.shape.length === 2) p.data.forEach((x, i) => (p.data[i] = x * 20));
+  for (const p of model.parameters.values())
+    if (p.shape.length === 2) p.data.forEach((x, i) => (p.data[i] = x * 20));
   const prompt = Int32Array.from([4, 9, 1, 33, 2]);
 
   test('the KV cache gives the same logits and tokens as recomputing the prefix', () => {
@@ -208,7 +255,10 @@ describe('generation', () => {
       full.push(token);
       step = model.nextTokenLogits(Int32Array.of(token), cache);
     }
-    for (const options of [{ temperature: 0 }, { temperature: 0.8, topK: 10, topP: 0.9, repetitionPenalty: 1.3, seed: 5 }]) {
+    for (const options of [
+      { temperature: 0 },
+      { temperature: 0.8, topK: 10, topP: 0.9, repetitionPenalty: 1.3, seed: 5 },
+    ]) {
       const cached = [...generateTokens(model, prompt, { ...options, maxNewTokens: 20 })];
       const uncached = [...generateTokens(model, prompt, { ...options, maxNewTokens: 20, noCache: true })];
       assert.deepEqual(cached, uncached, JSON.stringify(options));
@@ -229,17 +279,26 @@ describe('generation', () => {
     const first = model.nextTokenLogits(prompt);
     assert.equal(greedy[0], first.indexOf(Math.max(...first)));
     const stopAt = greedy[3];
-    const stopped = [...generateTokens(model, prompt, { temperature: 0, maxNewTokens: 10, stopTokens: [stopAt] })];
+    const stopped = [
+      ...generateTokens(model, prompt, { temperature: 0, maxNewTokens: 10, stopTokens: [stopAt] }),
+    ];
     assert.deepEqual(stopped, greedy.slice(0, greedy.indexOf(stopAt) + 1));
     const streamed: number[] = [];
-    for await (const token of generate(model, prompt, { temperature: 0, maxNewTokens: 10 })) streamed.push(token);
+    for await (const token of generate(model, prompt, { temperature: 0, maxNewTokens: 10 }))
+      streamed.push(token);
     assert.deepEqual(streamed, greedy);
   });
 
   test('top-k 1 equals greedy; invalid sampling options are rejected', () => {
     const greedy = [...generateTokens(model, prompt, { temperature: 0, maxNewTokens: 8 })];
-    assert.deepEqual([...generateTokens(model, prompt, { temperature: 0.7, topK: 1, maxNewTokens: 8, seed: 9 })], greedy);
+    assert.deepEqual(
+      [...generateTokens(model, prompt, { temperature: 0.7, topK: 1, maxNewTokens: 8, seed: 9 })],
+      greedy,
+    );
     assert.throws(() => [...generateTokens(model, prompt, { topP: 0, maxNewTokens: 1 })], /topP/);
-    assert.throws(() => [...generateTokens(model, prompt, { temperature: -1, maxNewTokens: 1 })], /temperature/);
+    assert.throws(
+      () => [...generateTokens(model, prompt, { temperature: -1, maxNewTokens: 1 })],
+      /temperature/,
+    );
   });
 });

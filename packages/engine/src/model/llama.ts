@@ -113,11 +113,14 @@ export class LlamaModel {
   forward(ids: TokenIds, options: ForwardOptions): Tensor {
     const { batch, seq, cache } = options;
     const c = this.config;
-    if (ids.length !== batch * seq) throw new Error(`forward: ${ids.length} token ids for batch ${batch} × seq ${seq}`);
+    if (ids.length !== batch * seq)
+      throw new Error(`forward: ${ids.length} token ids for batch ${batch} × seq ${seq}`);
     if (cache && batch !== 1) throw new Error('forward: the KV cache holds one sequence (batch 1)');
     const past = cache?.length ?? 0;
     if (past + seq > c.max_position_embeddings) {
-      throw new Error(`forward: ${past + seq} positions exceed max_position_embeddings (${c.max_position_embeddings})`);
+      throw new Error(
+        `forward: ${past + seq} positions exceed max_position_embeddings (${c.max_position_embeddings})`,
+      );
     }
     const { head_dim: d, num_attention_heads: headsQ, num_key_value_heads: headsKV } = c;
     const residualDropout = (x: Tensor) =>
@@ -200,6 +203,7 @@ function lastPositions(x: Tensor, batch: number, seq: number): Tensor {
   if (seq === 1) return x;
   const dim = x.shape[1];
   const out = new Float32Array(batch * dim);
-  for (let b = 0; b < batch; b++) out.set(x.data.subarray(((b + 1) * seq - 1) * dim, (b + 1) * seq * dim), b * dim);
+  for (let b = 0; b < batch; b++)
+    out.set(x.data.subarray(((b + 1) * seq - 1) * dim, (b + 1) * seq * dim), b * dim);
   return new Tensor(out, [batch, dim]);
 }

@@ -10,8 +10,10 @@ import { Tensor, finishGrad, gradTarget, record } from '../tensor.ts';
  */
 export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): Tensor {
   const { batch, seqQ, seqK, headsQ, headsKV, headDim } = shape;
-  if (headsQ % headsKV !== 0) throw new Error(`attention: ${headsQ} query heads are not a multiple of ${headsKV} key/value heads`);
-  if (q.size !== batch * seqQ * headsQ * headDim) throw new Error('attention: q does not match the attention shape');
+  if (headsQ % headsKV !== 0)
+    throw new Error(`attention: ${headsQ} query heads are not a multiple of ${headsKV} key/value heads`);
+  if (q.size !== batch * seqQ * headsQ * headDim)
+    throw new Error('attention: q does not match the attention shape');
   if (k.size < batch * seqK * headsKV * headDim || v.size < batch * seqK * headsKV * headDim) {
     throw new Error('attention: k or v is smaller than the attention shape');
   }

@@ -11,12 +11,14 @@ export const IGNORE_INDEX = -100;
 export function crossEntropy(logits: Tensor, targets: Int32Array, ignoreIndex = IGNORE_INDEX): Tensor {
   const vocab = logits.shape[logits.shape.length - 1];
   const rows = logits.size / vocab;
-  if (targets.length !== rows) throw new Error(`crossEntropy: ${targets.length} targets for ${rows} rows of logits`);
+  if (targets.length !== rows)
+    throw new Error(`crossEntropy: ${targets.length} targets for ${rows} rows of logits`);
   let counted = 0;
   for (let i = 0; i < rows; i++) {
     const t = targets[i];
     if (t === ignoreIndex) continue;
-    if (!(t >= 0 && t < vocab)) throw new Error(`crossEntropy: target ${t} at row ${i} is outside [0, ${vocab})`);
+    if (!(t >= 0 && t < vocab))
+      throw new Error(`crossEntropy: target ${t} at row ${i} is outside [0, ${vocab})`);
     counted++;
   }
   const losses = new Float32Array(rows);

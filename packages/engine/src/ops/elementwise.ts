@@ -24,7 +24,9 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.result(a.shape, [a, b]);
   const be = backend();
   if (rows === 1) be.add(a.data, b.data, out.data, a.size);
-  else for (let r = 0; r < rows; r++) be.add(a.data.subarray(r * b.size), b.data, out.data.subarray(r * b.size), b.size);
+  else
+    for (let r = 0; r < rows; r++)
+      be.add(a.data.subarray(r * b.size), b.data, out.data.subarray(r * b.size), b.size);
   if (!out.requiresGrad) return out;
   record([a, b], out, () => {
     const g = out.grad!;
@@ -42,13 +44,17 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.result(a.shape, [a, b]);
   const be = backend();
   if (rows === 1) be.mul(a.data, b.data, out.data, a.size);
-  else for (let r = 0; r < rows; r++) be.mul(a.data.subarray(r * b.size), b.data, out.data.subarray(r * b.size), b.size);
+  else
+    for (let r = 0; r < rows; r++)
+      be.mul(a.data.subarray(r * b.size), b.data, out.data.subarray(r * b.size), b.size);
   if (!out.requiresGrad) return out;
   record([a, b], out, () => {
     const g = out.grad!;
     addToGrad(a, (da) => {
       if (rows === 1) be.mul(g, b.data, da, a.size);
-      else for (let r = 0; r < rows; r++) be.mul(g.subarray(r * b.size), b.data, da.subarray(r * b.size), b.size);
+      else
+        for (let r = 0; r < rows; r++)
+          be.mul(g.subarray(r * b.size), b.data, da.subarray(r * b.size), b.size);
     });
     accumulateGrad(b, (db, acc) => {
       if (rows === 1) {

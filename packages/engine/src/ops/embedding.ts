@@ -9,7 +9,8 @@ export type TokenIds = Int32Array;
 export function embedding(table: Tensor, ids: TokenIds): Tensor {
   const [vocab, dim] = table.shape;
   for (let i = 0; i < ids.length; i++) {
-    if (!(ids[i] >= 0 && ids[i] < vocab)) throw new Error(`embedding: token id ${ids[i]} at position ${i} is outside [0, ${vocab})`);
+    if (!(ids[i] >= 0 && ids[i] < vocab))
+      throw new Error(`embedding: token id ${ids[i]} at position ${i} is outside [0, ${vocab})`);
   }
   const out = Tensor.result([ids.length, dim], [table]);
   backend().embeddingForward(ids, table.data, out.data, ids.length, dim);

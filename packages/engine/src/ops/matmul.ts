@@ -50,7 +50,8 @@ function gemmStored(
 }
 
 function matrixDims(shape: Shape, name: string): [number, number, Shape] {
-  if (shape.length < 2) throw new Error(`matmul: ${name} needs at least 2 dimensions, got [${shape.join(', ')}]`);
+  if (shape.length < 2)
+    throw new Error(`matmul: ${name} needs at least 2 dimensions, got [${shape.join(', ')}]`);
   return [shape[shape.length - 2], shape[shape.length - 1], shape.slice(0, -2)];
 }
 
@@ -83,7 +84,18 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   record([a, b], out, () => {
     const dc = out.grad!;
     accumulateGrad(a, (da, acc) => {
-      if (!transA) gemmStored(false, !transB, { ...product, n: product.k, k: product.n }, dc, b.data, da, acc ? 1 : 0, product.m * product.n, strideB);
+      if (!transA)
+        gemmStored(
+          false,
+          !transB,
+          { ...product, n: product.k, k: product.n },
+          dc,
+          b.data,
+          da,
+          acc ? 1 : 0,
+          product.m * product.n,
+          strideB,
+        );
       else gemmStored(transB, true, { batch, m: k, n: m, k: n }, b.data, dc, da, acc ? 1 : 0, strideB, m * n);
     });
     accumulateGrad(b, (db, acc) => {
@@ -100,8 +112,30 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       }
       const rows = product.m;
       const strideOut = rows * n;
-      if (!transB) gemmStored(!transA, false, { batch: product.batch, m: k, n, k: rows }, a.data, dc, db, acc ? 1 : 0, strideA, strideOut);
-      else gemmStored(true, transA, { batch: product.batch, m: n, n: k, k: rows }, dc, a.data, db, acc ? 1 : 0, strideOut, strideA);
+      if (!transB)
+        gemmStored(
+          !transA,
+          false,
+          { batch: product.batch, m: k, n, k: rows },
+          a.data,
+          dc,
+          db,
+          acc ? 1 : 0,
+          strideA,
+          strideOut,
+        );
+      else
+        gemmStored(
+          true,
+          transA,
+          { batch: product.batch, m: n, n: k, k: rows },
+          dc,
+          a.data,
+          db,
+          acc ? 1 : 0,
+          strideOut,
+          strideA,
+        );
     });
   });
   return out;

@@ -15,7 +15,17 @@ import { rmsnorm } from './rmsnorm.ts';
 import { rope, ropeTables } from './rope.ts';
 import { swiglu } from './swiglu.ts';
 
-function naiveMatmul(a: Float32Array, b: Float32Array, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, sharedB: boolean): Float64Array {
+function naiveMatmul(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  sharedB: boolean,
+): Float64Array {
   const out = new Float64Array(batch * m * n);
   for (let t = 0; t < batch; t++) {
     const oa = t * m * k;
@@ -23,7 +33,10 @@ function naiveMatmul(a: Float32Array, b: Float32Array, batch: number, m: number,
     for (let i = 0; i < m; i++)
       for (let j = 0; j < n; j++) {
         let s = 0;
-        for (let l = 0; l < k; l++) s += (transA ? a[oa + l * m + i] : a[oa + i * k + l]) * (transB ? b[ob + j * k + l] : b[ob + l * n + j]);
+        for (let l = 0; l < k; l++)
+          s +=
+            (transA ? a[oa + l * m + i] : a[oa + i * k + l]) *
+            (transB ? b[ob + j * k + l] : b[ob + l * n + j]);
         out[(t * m + i) * n + j] = s;
       }
   }
@@ -49,7 +62,10 @@ describe('matmul', () => {
     test(`batched 2×[13×31·31×1] transA=${transA} transB=${transB}`, () => {
       const [batch, m, k, n] = [2, 13, 31, 1];
       checkOp({
-        inputs: [{ shape: transA ? [batch, k, m] : [batch, m, k] }, { shape: transB ? [batch, n, k] : [batch, k, n] }],
+        inputs: [
+          { shape: transA ? [batch, k, m] : [batch, m, k] },
+          { shape: transB ? [batch, n, k] : [batch, k, n] },
+        ],
         forward: (a, b) => matmul(a, b, { transA, transB }),
         shape: [batch, m, n],
         expected: (a, b) => naiveMatmul(a, b, batch, m, n, k, transA, transB, false),
@@ -88,16 +104,46 @@ describe('elementwise', () => {
     });
   });
   test('mul, same shape and broadcast', () => {
-    checkOp({ inputs: [{ shape: [11] }, { shape: [11] }], forward: mul, shape: [11], expected: (a, b) => a.map((x, i) => x * b[i]) });
-    checkOp({ inputs: [{ shape: [2, 3] }, { shape: [3] }], forward: mul, shape: [2, 3], expected: (a, b) => a.map((x, i) => x * b[i % 3]) });
+    checkOp({
+      inputs: [{ shape: [11] }, { shape: [11] }],
+      forward: mul,
+      shape: [11],
+      expected: (a, b) => a.map((x, i) => x * b[i]),
+    });
+    checkOp({
+      inputs: [{ shape: [2, 3] }, { shape: [3] }],
+      forward: mul,
+      shape: [2, 3],
+      expected: (a, b) => a.map((x, i) => x * b[i % 3]),
+    });
   });
   test('scale, sum and mean', () => {
-    checkOp({ inputs: [{ shape: [13] }], forward: (a) => scale(a, -2.5), shape: [13], expected: (a) => a.map((x) => x * -2.5) });
-    checkOp({ inputs: [{ shape: [3, 7] }], forward: sum, shape: [1], expected: (a) => [a.reduce((s, x) => s + x, 0)] });
-    checkOp({ inputs: [{ shape: [3, 7] }], forward: mean, shape: [1], expected: (a) => [a.reduce((s, x) => s + x, 0) / 21] });
+    checkOp({
+      inputs: [{ shape: [13] }],
+      forward: (a) => scale(a, -2.5),
+      shape: [13],
+      expected: (a) => a.map((x) => x * -2.5),
+    });
+    checkOp({
+      inputs: [{ shape: [3, 7] }],
+      forward: sum,
+      shape: [1],
+      expected: (a) => [a.reduce((s, x) => s + x, 0)],
+    });
+    checkOp({
+      inputs: [{ shape: [3, 7] }],
+      forward: mean,
+      shape: [1],
+      expected: (a) => [a.reduce((s, x) => s + x, 0) / 21],
+    });
   });
   test('reshape is a view whose gradient flows back', () => {
-    checkOp({ inputs: [{ shape: [6, 4] }], forward: (a) => mul(a.reshape([2, 3, 4]), a.reshape([2, -1, 4])), shape: [2, 3, 4], expected: (a) => a.map((x) => x * x) });
+    checkOp({
+      inputs: [{ shape: [6, 4] }],
+      forward: (a) => mul(a.reshape([2, 3, 4]), a.reshape([2, -1, 4])),
+      shape: [2, 3, 4],
+      expected: (a) => a.map((x) => x * x),
+    });
   });
   test('a broadcast that does not fit is rejected', () => {
     assert.throws(() => add(Tensor.zeros([2, 3]), Tensor.zeros([2])), /does not broadcast/);
@@ -137,7 +183,11 @@ describe('rmsnorm', () => {
     });
   });
   test('gradient only for x (frozen weight)', () => {
-    checkOp({ inputs: [{ shape: [3, 8] }, { shape: [8], grad: false }], forward: (x, w) => rmsnorm(x, w, 1e-6), shape: [3, 8] });
+    checkOp({
+      inputs: [{ shape: [3, 8] }, { shape: [8], grad: false }],
+      forward: (x, w) => rmsnorm(x, w, 1e-6),
+      shape: [3, 8],
+    });
   });
 });
 
@@ -161,13 +211,26 @@ describe('rope', () => {
           const base = idx - e;
           const x1 = x[base + i];
           const x2 = x[base + i + half];
-          return e < half ? x1 * Math.cos(angle) - x2 * Math.sin(angle) : x2 * Math.cos(angle) + x1 * Math.sin(angle);
+          return e < half
+            ? x1 * Math.cos(angle) - x2 * Math.sin(angle)
+            : x2 * Math.cos(angle) + x1 * Math.sin(angle);
         }),
     });
   });
 });
 
-function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, batch: number, seqQ: number, seqK: number, hq: number, hkv: number, d: number, offset: number): Float64Array {
+function naiveAttention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  batch: number,
+  seqQ: number,
+  seqK: number,
+  hq: number,
+  hkv: number,
+  d: number,
+  offset: number,
+): Float64Array {
   const out = new Float64Array(batch * seqQ * hq * d);
   for (let b = 0; b < batch; b++)
     for (let h = 0; h < hq; h++) {
@@ -176,7 +239,8 @@ function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, batch
         const s: number[] = [];
         for (let j = 0; j <= Math.min(seqK - 1, i + offset); j++) {
           let dot = 0;
-          for (let e = 0; e < d; e++) dot += q[((b * seqQ + i) * hq + h) * d + e] * k[((b * seqK + j) * hkv + g) * d + e];
+          for (let e = 0; e < d; e++)
+            dot += q[((b * seqQ + i) * hq + h) * d + e] * k[((b * seqK + j) * hkv + g) * d + e];
           s.push(dot / Math.sqrt(d));
         }
         const max = Math.max(...s);
@@ -194,17 +258,57 @@ function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, batch
 
 describe('causal attention', () => {
   const cases = [
-    { name: 'MHA batch 2, seq 7, heads 3, head_dim 4', batch: 2, seqQ: 7, seqK: 7, hq: 3, hkv: 3, d: 4, offset: 0 },
-    { name: 'GQA 6 query heads on 2 kv heads, seq 5, head_dim 6', batch: 1, seqQ: 5, seqK: 5, hq: 6, hkv: 2, d: 6, offset: 0 },
-    { name: 'KV-cache step: 3 queries after 4 cached positions', batch: 1, seqQ: 3, seqK: 7, hq: 4, hkv: 2, d: 8, offset: 4 },
+    {
+      name: 'MHA batch 2, seq 7, heads 3, head_dim 4',
+      batch: 2,
+      seqQ: 7,
+      seqK: 7,
+      hq: 3,
+      hkv: 3,
+      d: 4,
+      offset: 0,
+    },
+    {
+      name: 'GQA 6 query heads on 2 kv heads, seq 5, head_dim 6',
+      batch: 1,
+      seqQ: 5,
+      seqK: 5,
+      hq: 6,
+      hkv: 2,
+      d: 6,
+      offset: 0,
+    },
+    {
+      name: 'KV-cache step: 3 queries after 4 cached positions',
+      batch: 1,
+      seqQ: 3,
+      seqK: 7,
+      hq: 4,
+      hkv: 2,
+      d: 8,
+      offset: 4,
+    },
     { name: 'single position', batch: 1, seqQ: 1, seqK: 1, hq: 1, hkv: 1, d: 2, offset: 0 },
   ];
   for (const c of cases) {
     test(c.name, () => {
       checkOp({
-        inputs: [{ shape: [c.batch * c.seqQ, c.hq * c.d] }, { shape: [c.batch * c.seqK, c.hkv * c.d] }, { shape: [c.batch * c.seqK, c.hkv * c.d] }],
+        inputs: [
+          { shape: [c.batch * c.seqQ, c.hq * c.d] },
+          { shape: [c.batch * c.seqK, c.hkv * c.d] },
+          { shape: [c.batch * c.seqK, c.hkv * c.d] },
+        ],
         forward: (q, k, v) =>
-          causalAttention(q, k, v, { batch: c.batch, seqQ: c.seqQ, seqK: c.seqK, headsQ: c.hq, headsKV: c.hkv, headDim: c.d, scale: 1 / Math.sqrt(c.d), queryOffset: c.offset }),
+          causalAttention(q, k, v, {
+            batch: c.batch,
+            seqQ: c.seqQ,
+            seqK: c.seqK,
+            headsQ: c.hq,
+            headsKV: c.hkv,
+            headDim: c.d,
+            scale: 1 / Math.sqrt(c.d),
+            queryOffset: c.offset,
+          }),
         shape: [c.batch * c.seqQ, c.hq * c.d],
         expected: (q, k, v) => naiveAttention(q, k, v, c.batch, c.seqQ, c.seqK, c.hq, c.hkv, c.d, c.offset),
         samples: 16,
@@ -273,6 +377,11 @@ describe('dropout', () => {
     assert.ok(kept.every((v) => Math.abs(v - 1 / 0.75) < 1e-6));
   });
   test('gradient passes through kept values only', () => {
-    checkOp({ inputs: [{ shape: [3, 17] }], forward: (x) => dropout(x, 0.4, new Random(3)), shape: [3, 17], samples: 51 });
+    checkOp({
+      inputs: [{ shape: [3, 17] }],
+      forward: (x) => dropout(x, 0.4, new Random(3)),
+      shape: [3, 17],
+      samples: 51,
+    });
   });
 });

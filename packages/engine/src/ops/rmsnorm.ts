@@ -5,7 +5,8 @@ import { Tensor, accumulateGrad, addToGrad, record } from '../tensor.ts';
 
 export function rmsnorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const dim = x.shape[x.shape.length - 1];
-  if (weight.size !== dim) throw new Error(`rmsnorm: weight has ${weight.size} values, last dimension is ${dim}`);
+  if (weight.size !== dim)
+    throw new Error(`rmsnorm: weight has ${weight.size} values, last dimension is ${dim}`);
   const rows = x.size / dim;
   const out = Tensor.result(x.shape, [x, weight]);
   const rstd = new Float32Array(rows);

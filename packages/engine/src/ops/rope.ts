@@ -40,10 +40,14 @@ export function rope(x: Tensor, tables: RopeTables, layout: RopeLayout): Tensor 
   const { batch, seq, heads, positionOffset } = layout;
   const { headDim } = tables;
   if (x.size !== batch * seq * heads * headDim) {
-    throw new Error(`rope: ${x.size} values do not match batch ${batch} × seq ${seq} × heads ${heads} × ${headDim}`);
+    throw new Error(
+      `rope: ${x.size} values do not match batch ${batch} × seq ${seq} × heads ${heads} × ${headDim}`,
+    );
   }
   if (positionOffset + seq > tables.maxPositions) {
-    throw new Error(`rope: position ${positionOffset + seq - 1} exceeds the table of ${tables.maxPositions} positions`);
+    throw new Error(
+      `rope: position ${positionOffset + seq - 1} exceeds the table of ${tables.maxPositions} positions`,
+    );
   }
   const out = Tensor.result(x.shape, [x]);
   backend().rope(x.data, out.data, tables.cos, tables.sin, batch, seq, heads, headDim, positionOffset, false);

@@ -55,7 +55,20 @@ export class AdamW {
     for (const group of this.groups) {
       for (const p of group.params) {
         if (!p.grad) continue;
-        be.adamwStep(p.data, p.grad, this.m.get(p)!, this.v.get(p)!, p.size, this.lr, this.beta1, this.beta2, this.eps, group.weightDecay, bc1, bc2);
+        be.adamwStep(
+          p.data,
+          p.grad,
+          this.m.get(p)!,
+          this.v.get(p)!,
+          p.size,
+          this.lr,
+          this.beta1,
+          this.beta2,
+          this.eps,
+          group.weightDecay,
+          bc1,
+          bc2,
+        );
       }
     }
   }

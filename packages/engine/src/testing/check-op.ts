@@ -40,7 +40,12 @@ export interface Tolerance {
   rtol: number;
 }
 
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what: string): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  what: string,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
@@ -56,13 +61,19 @@ function makeInputs(check: OpCheck, random: Random): Tensor[] {
   return check.inputs.map((spec) => {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
-    for (let i = 0; i < size; i++) data[i] = spec.init ? spec.init(random, i) : random.normal() * (spec.std ?? 1);
+    for (let i = 0; i < size; i++)
+      data[i] = spec.init ? spec.init(random, i) : random.normal() * (spec.std ?? 1);
     return new Tensor(data, spec.shape, { requiresGrad: spec.grad ?? true });
   });
 }
 
 /** Output and input gradients of loss = Σ out·weights, on the given backend. */
-function run(check: OpCheck, be: Backend, inputs: Tensor[], weights: Float32Array): { out: Float32Array; grads: (Float32Array | null)[] } {
+function run(
+  check: OpCheck,
+  be: Backend,
+  inputs: Tensor[],
+  weights: Float32Array,
+): { out: Float32Array; grads: (Float32Array | null)[] } {
   const previous = backend();
   useBackend(be);
   try {
@@ -125,7 +136,8 @@ export function checkOp(check: OpCheck): void {
     const tol = { atol: 1e-4, rtol: 1e-4 };
     assertClose(result.out, ref.out, tol, `forward ${active.name} vs reference`);
     result.grads.forEach((g, i) => {
-      if (g && ref.grads[i]) assertClose(g, ref.grads[i]!, tol, `gradient of input ${i} ${active.name} vs reference`);
+      if (g && ref.grads[i])
+        assertClose(g, ref.grads[i]!, tol, `gradient of input ${i} ${active.name} vs reference`);
     });
   }
 
@@ -149,7 +161,9 @@ export function checkOp(check: OpCheck): void {
         const numeric = (plus - minus) / (2 * fd.eps);
         const analytic: number = grad[j];
         if (Math.abs(numeric - analytic) > fd.atol + fd.rtol * Math.abs(numeric)) {
-          assert.fail(`gradient of input ${index} at ${j}: backward ${analytic}, finite difference ${numeric}`);
+          assert.fail(
+            `gradient of input ${index} at ${j}: backward ${analytic}, finite difference ${numeric}`,
+          );
         }
       }
     });
