@@ -164,6 +164,40 @@ describe('Llama model', () => {
       assertClose(active.grads.get(name)!, g, { atol: 2e-5, rtol: 1e-3 }, name);
   });
 
+  test(
+    'the thread count changes results only by float32 reassociation',
+    { skip: backend().name === 'reference' && 'the reference backend is single-threaded' },
+    () => {
+      const model = new LlamaModel(
+        {
+          ...tiny,
+          vocab_size: 301,
+          hidden_size: 96,
+          intermediate_size: 200,
+          num_attention_heads: 6,
+          num_key_value_heads: 3,
+        },
+        { seed: 12 },
+      );
+      const [batch, seq] = [4, 33];
+      const { inputs, targets } = batchOf(301, batch, seq, 7);
+      const be = backend();
+      const threads = be.threads();
+      try {
+        be.setThreads(1);
+        const one = lossAndGrads(model, inputs, targets, batch, seq);
+        be.setThreads(Math.max(2, threads));
+        const many = lossAndGrads(model, inputs, targets, batch, seq);
+        // Splitting work across threads may reorder float32 sums; anything beyond ~1e-6 relative would be a race.
+        assertClose([many.value], [one.value], { atol: 1e-6, rtol: 1e-6 }, 'loss');
+        for (const [name, g] of one.grads)
+          assertClose(many.grads.get(name)!, g, { atol: 1e-7, rtol: 1e-4 }, name);
+      } finally {
+        be.setThreads(threads);
+      }
+    },
+  );
+
   test('overfits a fixed batch: loss below 0.05 within 300 AdamW steps', () => {
     const model = new LlamaModel(
       {
