@@ -220,6 +220,46 @@ describe('normalizeText', () => {
     );
   });
 
+  it('gives the same result on its fast path as the full chain of replacements', () => {
+    // Reference: every replacement applied unconditionally, in order.
+    const reference = (text: string) =>
+      (text as unknown as { toWellFormed(): string })
+        .toWellFormed()
+        .normalize('NFC')
+        .replace(/\r\n?|[\u000B\u000C\u0085\u2028\u2029]/g, '\n')
+        .replace(/[\u0000-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u200B\u2060\uFEFF]/g, '')
+        .replace(/[\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]/g, ' ')
+        .replace(/[ \t]+/g, ' ')
+        .replace(/ ?\n ?/g, '\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim();
+    const alphabet = [
+      'a',
+      'b',
+      ' ',
+      ' ',
+      '\n',
+      '\t',
+      '\r',
+      'e\u0301',
+      '\u00A0',
+      '\u200B',
+      '\u0007',
+      '\uD83D\uDE00',
+      '\uD800',
+      'ß',
+      '\u2028',
+    ];
+    const next = random(5);
+    for (let trial = 0; trial < 2000; trial++) {
+      const text = Array.from(
+        { length: Math.floor(next() * 12) },
+        () => alphabet[Math.floor(next() * alphabet.length)],
+      ).join('');
+      assert.equal(normalizeText(text, 'text'), reference(text), JSON.stringify(text));
+    }
+  });
+
   it('replaces lone surrogates so the text encodes to UTF-8', () => {
     assert.equal(normalizeText('a\uD800b \uDC00c 😀', 'text'), 'a\uFFFDb \uFFFDc 😀');
   });

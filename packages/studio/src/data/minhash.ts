@@ -23,10 +23,10 @@ function seededStream(seed: number): () => number {
 
 /**
  * Computes MinHash signatures. A shingle is `shingleSize` consecutive words (runs of letters and digits,
- * lowercased; a document with fewer words is one shingle), hashed to 32 bits. Permutation p is
- * h_p(x) = xorshift15((x XOR s_p) · m_p mod 2³²) with s_p and odd m_p drawn from the seed: a bijection of the
- * 32-bit shingle hashes, so each h_p orders the shingles like an independent random permutation (checked in the
- * tests: estimates are unbiased with the error of ideal MinHash), at one multiply per shingle and permutation.
+ * lowercased; a document with fewer words is one shingle), hashed to 32 bits with a strong mix. Permutation p
+ * is h_p(x) = (m_p·x + s_p) mod 2³² with odd m_p and s_p drawn from the seed: a bijection of the already
+ * well-mixed shingle hashes, at one multiply-add per shingle and permutation. The tests check that estimates
+ * are unbiased and have the error of ideal MinHash (√(J(1−J)/permutations)).
  */
 export class MinHasher {
   readonly permutations: number;
@@ -65,17 +65,13 @@ export class MinHasher {
         min3 = 0x7fffffff;
       for (let i = 0; i < count; i++) {
         const x = shingles[i];
-        let h = Math.imul(x ^ s0, m0);
-        h ^= h >>> 15;
+        let h = (Math.imul(x, m0) + s0) | 0;
         if (h < min0) min0 = h;
-        h = Math.imul(x ^ s1, m1);
-        h ^= h >>> 15;
+        h = (Math.imul(x, m1) + s1) | 0;
         if (h < min1) min1 = h;
-        h = Math.imul(x ^ s2, m2);
-        h ^= h >>> 15;
+        h = (Math.imul(x, m2) + s2) | 0;
         if (h < min2) min2 = h;
-        h = Math.imul(x ^ s3, m3);
-        h ^= h >>> 15;
+        h = (Math.imul(x, m3) + s3) | 0;
         if (h < min3) min3 = h;
       }
       out[offset + p] = min0;
@@ -86,8 +82,7 @@ export class MinHasher {
     for (; p < this.permutations; p++) {
       let min = 0x7fffffff;
       for (let i = 0; i < count; i++) {
-        let h = Math.imul(shingles[i] ^ salts[p], m[p]);
-        h ^= h >>> 15;
+        const h = (Math.imul(shingles[i], m[p]) + salts[p]) | 0;
         if (h < min) min = h;
       }
       out[offset + p] = min;

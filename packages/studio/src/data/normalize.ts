@@ -14,6 +14,10 @@ const proseSpaceRuns = /[ \t]{2,}|\t/g;
 const spaceAroundNewline = / \n ?|\n /g;
 const trailingSpace = /[ \t]+$/gm;
 const blankLineRuns = /\n{3,}/g;
+// Anything the prose path below would change, surrogates included (lone ones need repair). Most documents
+// match nothing, and one scan is much cheaper than the seven replacements.
+const proseNeedsWork =
+  /[\r\t\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00A0\u00AD\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u2060\u3000\uD800-\uDFFF\uFEFF]|  | \n|\n |\n\n\n/;
 
 /**
  * Returns `text` in NFC with one newline convention, no control or invisible characters, and tidy whitespace:
@@ -21,6 +25,13 @@ const blankLineRuns = /\n{3,}/g;
  * spaces. Lone UTF-16 surrogates become U+FFFD so the result always encodes to valid UTF-8.
  */
 export function normalizeText(text: string, kind: DocumentKind): string {
+  if (kind === 'text' && !proseNeedsWork.test(text)) {
+    const composed = text.normalize('NFC');
+    const last = composed.length - 1;
+    return last >= 0 && (composed.charCodeAt(0) <= 32 || composed.charCodeAt(last) <= 32)
+      ? composed.trim()
+      : composed;
+  }
   // ES2024's toWellFormed (Node ≥ 20) is missing from the ES2023 lib typings this repository compiles against.
   const wellFormed = (text as unknown as { toWellFormed(): string }).toWellFormed();
   let out = wellFormed

@@ -100,7 +100,6 @@ const phone =
   /(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?!\d)|(?<![\d-])(?:1[ .-])?(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}(?![\d-])|(?<![\d.-])0[1-9](?:[ .]\d\d){4}(?![\d-]|\.\d)/g;
 
 const ipv4 = /(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)/g;
-const ipv6 = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])/g;
 
 /** Addresses that identify no one: unspecified, loopback, private, link-local, broadcast. */
 function ipv4Scrubbed(octets: number[]): boolean {
@@ -116,6 +115,42 @@ function validIpv4(match: string): boolean {
   if (parts.some((p) => p.length > 1 && p[0] === '0')) return false;
   const octets = parts.map(Number);
   return octets.every((o) => o <= 255) && ipv4Scrubbed(octets);
+}
+
+function isHexOrColon(c: number): boolean {
+  return c === 58 || (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102);
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 95;
+}
+
+/**
+ * IPv6 addresses, found by growing a run of hex digits and colons around each colon: a regex would be tried
+ * at every position of every text, and prose is full of hex letters. Valid per node:net and with at least
+ * three groups, so `::1`, `fe80::1`, C++ `a::b`, times (12:30:45) and MAC addresses stay.
+ */
+function scrubIpv6(text: string, counts: PiiCounts): string {
+  let out = '';
+  let copied = 0;
+  let colon = text.indexOf(':');
+  while (colon >= 0) {
+    let start = colon;
+    while (start > 0 && isHexOrColon(text.charCodeAt(start - 1))) start -= 1;
+    let end = colon;
+    while (end < text.length && isHexOrColon(text.charCodeAt(end))) end += 1;
+    const before = start > 0 ? text.charCodeAt(start - 1) : 32;
+    const after = end < text.length ? text.charCodeAt(end) : 32;
+    const candidate = text.slice(start, end);
+    const bounded = !isWordChar(before) && before !== 46 && !isWordChar(after);
+    if (bounded && isIPv6(candidate) && candidate.split(':').filter((g) => g).length >= 3) {
+      out += text.slice(copied, start) + piiPlaceholders.ipv6;
+      copied = end;
+      counts.ipv6 += 1;
+    }
+    colon = text.indexOf(':', end);
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 /** Replaces PII in `text` with placeholders and adds what it found to `counts`. */
@@ -153,7 +188,6 @@ export function scrubPii(text: string, counts: PiiCounts): string {
     const digits = m.replace(/\D/g, '').length;
     return digits >= 8 && digits <= 15;
   });
-  if (out.includes(':'))
-    out = replace(out, ipv6, 'ipv6', (m) => isIPv6(m) && m.split(':').filter((g) => g).length >= 3);
+  out = scrubIpv6(out, counts);
   return replace(out, ipv4, 'ipv4', validIpv4);
 }

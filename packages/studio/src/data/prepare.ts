@@ -223,7 +223,7 @@ export async function prepareCorpus(
     let batch: BatchMeta = { texts: [], kinds: [], sources: [], sourceIndex: [] };
     let chars = 0;
     const submit = () => {
-      const result = runner.run({ texts: batch.texts, kinds: batch.kinds });
+      const result = runner.run({ texts: batch.texts, kinds: batch.kinds, sources: batch.sources });
       // Awaited later in order; this handler only keeps an early failure from counting as unhandled.
       result.catch(() => {});
       inFlight.push({ meta: batch, result });
@@ -389,7 +389,7 @@ class RunState {
       const pii = d.pii ? piiTypes.map((t) => (d.pii as Record<string, number>)[t]).join(',') : '';
       // Survivor line: "id normalizedBytes scrubbedBytes pii-counts" TAB the output JSON line. JSON escapes
       // tabs and newlines inside strings, so the first tab and the line end are unambiguous.
-      pending += `${id} ${d.normalizedBytes} ${d.scrubbedBytes} ${pii}\t${JSON.stringify({ id, source, text: d.text })}\n`;
+      pending += `${id} ${d.normalizedBytes} ${d.scrubbedBytes} ${pii}\t${d.record}\n`;
     }
     if (pending) await write(survivors, pending);
   }

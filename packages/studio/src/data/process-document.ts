@@ -28,8 +28,8 @@ export interface ProcessedDocument {
   hash: string;
   /** Characters of the normalized text (the length used by keep: 'longest'). */
   length: number;
-  /** Normalized text with PII replaced by placeholders. */
-  text: string;
+  /** The output JSONL line (no newline): {"id", "source", "text"} with the normalized, scrubbed text. */
+  record: string;
   scrubbedBytes: number;
   pii: PiiCounts | null;
 }
@@ -37,6 +37,7 @@ export interface ProcessedDocument {
 export interface DocumentBatch {
   texts: string[];
   kinds: DocumentKind[];
+  sources: string[];
 }
 
 export interface ProcessedBatch {
@@ -54,12 +55,12 @@ export class DocumentProcessor {
     this.hasher = new MinHasher(config.minhash);
   }
 
-  processBatch({ texts, kinds }: DocumentBatch): ProcessedBatch {
+  processBatch({ texts, kinds, sources }: DocumentBatch): ProcessedBatch {
     const permutations = this.config.signatures ? this.hasher.permutations : 0;
     const signatures = new Uint32Array(texts.length * permutations);
     let kept = 0;
     const documents = texts.map((raw, i) => {
-      const document = this.process(raw, kinds[i], signatures, kept * permutations);
+      const document = this.process(raw, kinds[i], sources[i], signatures, kept * permutations);
       if (document.verdict === null) kept += 1;
       return document;
     });
@@ -70,6 +71,7 @@ export class DocumentProcessor {
   private process(
     raw: string,
     kind: DocumentKind,
+    source: string,
     signatures: Uint32Array,
     offset: number,
   ): ProcessedDocument {
@@ -87,7 +89,7 @@ export class DocumentProcessor {
         verdict,
         hash: '',
         length: 0,
-        text: '',
+        record: '',
         scrubbedBytes: 0,
         pii: null,
       };
@@ -99,6 +101,8 @@ export class DocumentProcessor {
     const pii = this.config.scrubPii ? emptyPiiCounts() : null;
     const scrubbed = pii ? scrubPii(text, pii) : text;
     const scrubbedBytes = scrubbed === text ? normalizedBytes : Buffer.byteLength(scrubbed);
+    // Serialized here rather than on the main thread, the one sequential part of the pipeline.
+    const record = JSON.stringify({ id: hash.slice(0, 16), source, text: scrubbed });
     return {
       rawBytes,
       normalizedBytes,
@@ -107,7 +111,7 @@ export class DocumentProcessor {
       verdict,
       hash,
       length: text.length,
-      text: scrubbed,
+      record,
       scrubbedBytes,
       pii,
     };

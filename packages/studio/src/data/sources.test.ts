@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -109,6 +109,27 @@ describe('fileSource', () => {
       ['nested'],
     );
     rmSync(bad);
+  });
+
+  it('reads JSONL with CRLF line ends and records longer than a read chunk', async () => {
+    const path = join(dir, 'big.jsonl');
+    const long = 'é'.repeat(1_500_000);
+    writeFileSync(path, `{"text": "a"}\r\n${JSON.stringify({ text: long })}\r\n{"text": "z"}`);
+    const documents = await collect(fileSource([path]));
+    assert.deepEqual(
+      documents.map((d) => [d.source.slice(dir.length + 1), d.text.length]),
+      [
+        ['big.jsonl:1', 1],
+        ['big.jsonl:2', long.length],
+        ['big.jsonl:3', 1],
+      ],
+    );
+    assert.equal(documents[1].text, long);
+    assert.equal(
+      documents.reduce((sum, d) => sum + d.inputBytes, 0),
+      statSync(path).size,
+    );
+    rmSync(path);
   });
 
   it('splits a text file longer than splitChars at blank lines, losing nothing', async () => {

@@ -4,7 +4,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DataError } from './errors.ts';
 import { htmlToText } from './html.ts';
 import type { DocumentKind } from './normalize.ts';
@@ -91,35 +90,66 @@ function field(record: unknown, path: string[]): unknown {
   return value;
 }
 
+/**
+ * The lines of a file, yielded in groups (one per 1 MB read) with their byte lengths (newline included). Faster
+ * than readline: no event or regular expression per line; a line longer than a chunk is joined once.
+ */
+async function* readLines(path: string): AsyncIterable<{ line: string; bytes: number }[]> {
+  let pending: Buffer[] = [];
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const buffer = chunk as Buffer;
+    const lines: { line: string; bytes: number }[] = [];
+    let start = 0;
+    let newline = buffer.indexOf(10);
+    while (newline >= 0) {
+      const piece =
+        pending.length > 0
+          ? Buffer.concat([...pending, buffer.subarray(start, newline)])
+          : buffer.subarray(start, newline);
+      pending = [];
+      lines.push({ line: piece.toString('utf8'), bytes: piece.length + 1 });
+      start = newline + 1;
+      newline = buffer.indexOf(10, start);
+    }
+    if (start < buffer.length) pending.push(buffer.subarray(start));
+    if (lines.length > 0) yield lines;
+  }
+  if (pending.length > 0) {
+    const last = Buffer.concat(pending);
+    yield [{ line: last.toString('utf8'), bytes: last.length }];
+  }
+}
+
 async function* readJsonl(path: string, options: FileReadOptions): AsyncIterable<SourceDocument> {
   const keys = options.textField.split('.');
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNumber = 0;
   let pendingBytes = 0;
-  for await (const line of lines) {
-    lineNumber += 1;
-    pendingBytes += Buffer.byteLength(line) + 1;
-    if (line.trim() === '') continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new DataError(
-        'input-invalid',
-        `${path}:${lineNumber}: not valid JSON (${(error as Error).message}); each line must be one JSON object`,
-      );
+  for await (const lines of readLines(path)) {
+    for (const { line, bytes } of lines) {
+      lineNumber += 1;
+      pendingBytes += bytes;
+      if (line.trim() === '') continue;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch (error) {
+        throw new DataError(
+          'input-invalid',
+          `${path}:${lineNumber}: not valid JSON (${(error as Error).message}); each line must be one JSON object`,
+        );
+      }
+      const text = field(record, keys);
+      if (typeof text !== 'string') {
+        const found =
+          text === undefined ? 'is missing' : `is ${text === null ? 'null' : typeof text}, not a string`;
+        throw new DataError(
+          'input-invalid',
+          `${path}:${lineNumber}: field "${options.textField}" ${found}; choose the text field with textField (--text-field)`,
+        );
+      }
+      yield { source: `${path}:${lineNumber}`, text, kind: 'text', inputBytes: pendingBytes };
+      pendingBytes = 0;
     }
-    const text = field(record, keys);
-    if (typeof text !== 'string') {
-      const found =
-        text === undefined ? 'is missing' : `is ${text === null ? 'null' : typeof text}, not a string`;
-      throw new DataError(
-        'input-invalid',
-        `${path}:${lineNumber}: field "${options.textField}" ${found}; choose the text field with --text-field`,
-      );
-    }
-    yield { source: `${path}:${lineNumber}`, text, kind: 'text', inputBytes: pendingBytes };
-    pendingBytes = 0;
   }
 }
 
