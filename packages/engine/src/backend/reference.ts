@@ -139,7 +139,7 @@ function attentionForward(
       const kBase = b * seqK * kStride + kvh * d;
       for (let i = 0; i < seqQ; i++) {
         const qo = ((b * seqQ + i) * headsQ + h) * d;
-        const visible = Math.min(seqK, i + queryOffset + 1);
+        const visible = Math.max(0, Math.min(seqK, i + queryOffset + 1));
         const s = scores(q, k, qo, kBase, kStride, visible, d, scale);
         let max = -Infinity;
         for (let j = 0; j < visible; j++) max = Math.max(max, s[j]);
@@ -181,7 +181,7 @@ function attentionBackward(
       const kBase = b * seqK * kStride + kvh * d;
       for (let i = 0; i < seqQ; i++) {
         const qo = ((b * seqQ + i) * headsQ + h) * d;
-        const visible = Math.min(seqK, i + queryOffset + 1);
+        const visible = Math.max(0, Math.min(seqK, i + queryOffset + 1));
         const s = scores(q, k, qo, kBase, kStride, visible, d, scale);
         const logSum = lse[(b * headsQ + h) * seqQ + i];
         // D = rowsum(dO ∘ O); dS_j = P_j (dO·V_j − D).
