@@ -78,6 +78,8 @@ constexpr int64_t KC = 256;
 constexpr int64_t MC = 144;
 constexpr int64_t NC = 4096;
 static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole slivers");
+// Slack after the packed A block for the overlapping 8-float stores of pack_a.
+constexpr int64_t kPackSpill = 8;
 
 struct Gemm {
   bool trans_a, trans_b;
@@ -91,27 +93,32 @@ struct Gemm {
   int64_t ldc;
 };
 
-/** Packs rows [i0, i0+mc) x columns [p0, p0+kc) of op(A) as MR-row slivers, k-major, zero-padded rows. */
+/** Packs rows [i0, i0+mc) x columns [p0, p0+kc) of op(A) as MR-row slivers, k-major, zero-padded rows.
+ * May write up to 8 floats past the last sliver (see kPackSpill). */
 void pack_a(const Gemm& g, const float* a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
   for (int64_t s = 0; s < mc; s += MR) {
-    int64_t rows = imin(MR, mc - s);
+    const int rows = static_cast<int>(imin(MR, mc - s));
     float* out = dst + s * kc;
     if (g.trans_a) {
       // op(A)(i, p) = A[p][i]: each k step is a contiguous run of rows.
       for (int64_t p = 0; p < kc; p++) {
         const float* src = a + (p0 + p) * g.lda + i0 + s;
-        int64_t r = 0;
+        int r = 0;
         for (; r < rows; r++) out[p * MR + r] = src[r];
         for (; r < MR; r++) out[p * MR + r] = 0.0f;
       }
-    } else {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* src = a + (i0 + s + r) * g.lda + p0;
-        for (int64_t p = 0; p < kc; p++) out[p * MR + r] = src[p];
-      }
-      for (int64_t r = rows; r < MR; r++) {
-        for (int64_t p = 0; p < kc; p++) out[p * MR + r] = 0.0f;
-      }
+      continue;
+    }
+    const float* src = a + (i0 + s) * g.lda + p0;
+    int64_t p = 0;
+    if (kHasTranspose8 && MR <= 8) {
+      // Row-major A is transposed into the sliver 8 columns at a time.
+      for (; p + 8 <= kc; p += 8) transpose8(src + p, g.lda, rows, out + p * MR, MR);
+    }
+    for (; p < kc; p++) {
+      int r = 0;
+      for (; r < rows; r++) out[p * MR + r] = src[r * g.lda + p];
+      for (; r < MR; r++) out[p * MR + r] = 0.0f;
     }
   }
 }
@@ -119,16 +126,23 @@ void pack_a(const Gemm& g, const float* a, int64_t i0, int64_t mc, int64_t p0, i
 /** Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) as NR-column slivers, zero-padded columns. */
 void pack_b(const Gemm& g, const float* b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
   for (int64_t s = 0; s < nc; s += NR) {
-    int64_t cols = imin(NR, nc - s);
+    const int64_t cols = imin(NR, nc - s);
     float* out = dst + s * kc;
     if (g.trans_b) {
-      // op(B)(p, j) = B[j][p]: read each source row sequentially, scatter into the sliver's column.
-      for (int64_t j = 0; j < cols; j++) {
-        const float* src = b + (j0 + s + j) * g.ldb + p0;
-        for (int64_t p = 0; p < kc; p++) out[p * NR + j] = src[p];
+      // op(B)(p, j) = B[j][p]: 8 x 8 transposes of B's rows into the sliver's columns.
+      int64_t p = 0;
+      if (kHasTranspose8 && NR % 8 == 0) {
+        for (; p + 8 <= kc; p += 8) {
+          for (int64_t j = 0; j < NR; j += 8) {
+            const float* src = b + (j0 + s + j) * g.ldb + p0 + p;
+            transpose8(src, g.ldb, static_cast<int>(imax(0, imin(8, cols - j))), out + p * NR + j, NR);
+          }
+        }
       }
-      for (int64_t j = cols; j < NR; j++) {
-        for (int64_t p = 0; p < kc; p++) out[p * NR + j] = 0.0f;
+      for (; p < kc; p++) {
+        int64_t j = 0;
+        for (; j < cols; j++) out[p * NR + j] = b[(j0 + s + j) * g.ldb + p0 + p];
+        for (; j < NR; j++) out[p * NR + j] = 0.0f;
       }
     } else if (cols == NR) {
       for (int64_t p = 0; p < kc; p++) {
@@ -199,7 +213,7 @@ void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restric
 void gemm_block(const Gemm& g, const float* a, const float* b, float* c, int64_t i0, int64_t i1, int64_t j0,
                 int64_t j1, int thread) {
   float* pb = ownlm_pool_scratch(thread, 0, static_cast<size_t>(KC * NC));
-  float* pa = ownlm_pool_scratch(thread, 1, static_cast<size_t>(MC * KC));
+  float* pa = ownlm_pool_scratch(thread, 1, static_cast<size_t>(MC * KC + kPackSpill));
   for (int64_t jc = j0; jc < j1; jc += NC) {
     int64_t nc = imin(NC, j1 - jc);
     for (int64_t pc = 0; pc < g.k; pc += KC) {

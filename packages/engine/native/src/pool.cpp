@@ -58,9 +58,9 @@ void drain(Pool& p, int thread) {
   }
 }
 
-void worker_main(int thread) {
+/** seen: the generation when the worker was created; a job published before the thread runs is not missed. */
+void worker_main(int thread, uint64_t seen) {
   Pool& p = pool();
-  uint64_t seen = p.generation.load(std::memory_order_acquire);
   for (;;) {
     auto start = std::chrono::steady_clock::now();
     uint64_t g;
@@ -133,7 +133,8 @@ void ownlm_pool_set_threads(int count) {
   if (p.scratch.size() < static_cast<size_t>(count) * OWNLM_SCRATCH_SLOTS) {
     p.scratch.resize(static_cast<size_t>(count) * OWNLM_SCRATCH_SLOTS);
   }
-  for (int t = 1; t < count; t++) p.workers.emplace_back(worker_main, t);
+  uint64_t now = p.generation.load(std::memory_order_acquire);
+  for (int t = 1; t < count; t++) p.workers.emplace_back(worker_main, t, now);
 }
 
 float* ownlm_pool_scratch(int thread, int slot, size_t floats) {

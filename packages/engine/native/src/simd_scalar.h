@@ -32,6 +32,9 @@ static inline float vhsum(V v) { return v; }
 static inline float vhmax(V v) { return v; }
 static inline V vexp(V x) { return expf(x); }
 
+constexpr bool kHasTranspose8 = false;
+static inline void transpose8(const float*, int64_t, int, float*, int64_t) {}
+
 static inline double sumsq_f64(const float* x, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
