@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import tokenizers from 'tokenizers';
 import { demoCorpusSources } from '../packages/studio/src/data/demo-corpus.ts';
-import { LLAMA3_CPP_PATTERN } from '../packages/studio/src/tokenizer/pretokenize.ts';
+import { QWEN2_CPP_PATTERN } from '../packages/studio/src/tokenizer/pretokenize.ts';
 import { trainTokenizer } from '../packages/studio/src/tokenizer/train.ts';
 import type { Tokenizer } from '../packages/studio/src/tokenizer/tokenizer.ts';
 
@@ -37,7 +37,7 @@ try {
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
-        { type: 'Split', pattern: { Regex: LLAMA3_CPP_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'Split', pattern: { Regex: QWEN2_CPP_PATTERN }, behavior: 'Isolated', invert: false },
         { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },

@@ -7,7 +7,7 @@ import { ProgressBar } from '../progress-bar.ts';
 const usage = `usage: ownlm tokenizer train INPUT... --out DIR [options]
 
 Trains a byte-level BPE tokenizer and writes tokenizer.json, tokenizer_config.json (ChatML chat_template)
-and chat_template.jinja, loadable by Hugging Face tokenizers/transformers; llama.cpp pre-tokenizer "llama-bpe".
+and chat_template.jinja, loadable by Hugging Face tokenizers/transformers; llama.cpp pre-tokenizer "qwen2".
 
 INPUT is a prepared corpus folder (its train.jsonl), a .jsonl file (field "text") or a plain text file.
 

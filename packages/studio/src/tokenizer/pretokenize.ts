@@ -10,15 +10,15 @@ export const GPT2_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+
 /** Llama 3 (also OpenAI's cl100k_base): case-insensitive contractions, digits in groups of up to three. */
 export const LLAMA3_PATTERN = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
-/**
- * The Llama 3 pattern as llama.cpp writes it, contractions spelled with explicit cases instead of (?i:…).
- * Oniguruma's case folding makes "'ſ" (U+017F) a contraction under (?i:…); llama.cpp's matcher and
- * tokenizers.js do not, so tokenizers ownlm trains use this spelling, on which all of them agree.
- */
-export const LLAMA3_CPP_PATTERN = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
-
 /** Qwen 2: the Llama 3 pattern with single digits. */
 export const QWEN2_PATTERN = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+
+/**
+ * The Qwen 2 pattern as llama.cpp writes it, contractions spelled with explicit cases instead of (?i:…).
+ * Oniguruma's case folding makes "'ſ" (U+017F) a contraction under (?i:…); llama.cpp and tokenizers.js do
+ * not, so tokenizers ownlm trains use this spelling, on which all of them agree.
+ */
+export const QWEN2_CPP_PATTERN = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
 // Oniguruma's \s is Unicode White_Space; JavaScript's \s also matches U+FEFF and misses U+0085.
 const WHITE_SPACE = String.raw`\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000`;

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainedBpe } from './bpe-trainer.ts';
-import { LLAMA3_CPP_PATTERN } from './pretokenize.ts';
+import { QWEN2_CPP_PATTERN } from './pretokenize.ts';
 
 /**
  * ChatML (CONVENTIONS §8.2), as transformers documents it and llama.cpp's template tests expect; written only
@@ -16,8 +16,8 @@ export const CHATML_TEMPLATE =
 export const DEFAULT_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 
 /**
- * tokenizer.json text. Special tokens follow the model vocabulary (Llama 3 / Qwen 2 layout) as added tokens.
- * `ignore_merges: true` matches llama.cpp's `llama-bpe` pre-tokenizer, which sets it (see train.ts).
+ * tokenizer.json text, Qwen 2 style without its NFC normalizer (llama.cpp applies none; see train.ts).
+ * Special tokens follow the model vocabulary as added tokens, as in Qwen 2 and Llama 3.
  */
 export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]): string {
   const { tokens, merges } = trained;
@@ -38,7 +38,7 @@ export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]):
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
-        { type: 'Split', pattern: { Regex: LLAMA3_CPP_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'Split', pattern: { Regex: QWEN2_CPP_PATTERN }, behavior: 'Isolated', invert: false },
         { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },
@@ -53,7 +53,7 @@ export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]):
     end_of_word_suffix: null,
     fuse_unk: false,
     byte_fallback: false,
-    ignore_merges: true,
+    ignore_merges: false,
   };
   // JSON.stringify would move integer-like keys ("0", "123") to the front of an object, so the vocabulary is
   // written by hand in id order. Merges use the "left right" string form every reader accepts.

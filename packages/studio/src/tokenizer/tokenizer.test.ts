@@ -123,13 +123,13 @@ test('the ChatML template renders as CONVENTIONS §8.2 and encodes as tokenizers
   assert.equal(readFileSync(join(dir, 'tok', 'chat_template.jinja'), 'utf8'), ours.chatTemplate);
 });
 
-test('the hash is the sha256 of tokenizer.json; the llama.cpp pre-tokenizer is llama-bpe', () => {
+test('the hash is the sha256 of tokenizer.json; the llama.cpp pre-tokenizer is qwen2', () => {
   const expected = createHash('sha256')
     .update(readFileSync(join(dir, 'tok', 'tokenizer.json')))
     .digest('hex');
   assert.equal(ours.hash, expected);
   assert.equal(Tokenizer.fromFile(join(dir, 'tok', 'tokenizer.json')).hash, expected);
-  assert.equal(ours.llamaCppPre, 'llama-bpe');
+  assert.equal(ours.llamaCppPre, 'qwen2');
 });
 
 /** The trained vocabulary re-dressed as another model family's tokenizer.json. */
@@ -162,6 +162,7 @@ function variant(style: 'gpt-2' | 'qwen2' | 'llama3'): Record<string, unknown> {
     };
     copy.added_tokens = [...(copy.added_tokens as unknown[]), bos];
     copy.pre_tokenizer = split(LLAMA3_PATTERN);
+    model.ignore_merges = true;
     copy.post_processor = {
       type: 'Sequence',
       processors: [

@@ -15,8 +15,8 @@ import { BYTE_TO_CHAR, charsToBytes } from './byte-level.ts';
 import {
   compilePattern,
   GPT2_PATTERN,
-  LLAMA3_CPP_PATTERN,
   LLAMA3_PATTERN,
+  QWEN2_CPP_PATTERN,
   QWEN2_PATTERN,
   splitPieces,
   type SplitBehavior,
@@ -687,9 +687,9 @@ function llamaCppPre(root: Record<string, unknown>, ignoreMerges: boolean): stri
   if (split?.type !== 'Split' || split.behavior !== 'Isolated' || split.invert === true) return null;
   const regex = (split.pattern as Record<string, unknown> | undefined)?.Regex;
   // llama.cpp's llama3 family also sets ignore_merges; dbrx/smaug-bpe use the same regex without it.
-  if (regex === LLAMA3_PATTERN || regex === LLAMA3_CPP_PATTERN)
-    return ignoreMerges ? 'llama-bpe' : 'smaug-bpe';
-  if (regex === QWEN2_PATTERN && !ignoreMerges) return 'qwen2';
+  if (regex === LLAMA3_PATTERN) return ignoreMerges ? 'llama-bpe' : 'smaug-bpe';
+  // llama.cpp's qwen2 spells the contractions out; both spellings split alike but for "'ſ" (pretokenize.ts).
+  if ((regex === QWEN2_PATTERN || regex === QWEN2_CPP_PATTERN) && !ignoreMerges) return 'qwen2';
   return null;
 }
 

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import tokenizers from 'tokenizers';
 import { demoCorpusSources } from '../data/demo-corpus.ts';
-import { LLAMA3_CPP_PATTERN } from './pretokenize.ts';
+import { QWEN2_CPP_PATTERN } from './pretokenize.ts';
 import { generateTestStrings } from './test-strings.ts';
 import { trainTokenizer } from './train.ts';
 
@@ -126,7 +126,7 @@ test('on held-out demo text, bytes per token are within 1% of the Hugging Face t
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
-        { type: 'Split', pattern: { Regex: LLAMA3_CPP_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'Split', pattern: { Regex: QWEN2_CPP_PATTERN }, behavior: 'Isolated', invert: false },
         { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },
