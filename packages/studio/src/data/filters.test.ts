@@ -62,6 +62,18 @@ function referenceStats(text: string, topNs: number[], duplicateNs: number[]) {
   };
 }
 
+function firstBrokenRule(s: ReturnType<typeof referenceStats>, o: FilterOptions): string | null {
+  if (s.duplicateParagraphFraction > o.maxDuplicateParagraphFraction) return 'duplicate-paragraphs';
+  if (s.duplicateParagraphCharFraction > o.maxDuplicateParagraphCharFraction) return 'duplicate-paragraphs';
+  if (s.duplicateLineFraction > o.maxDuplicateLineFraction) return 'duplicate-lines';
+  if (s.duplicateLineCharFraction > o.maxDuplicateLineCharFraction) return 'duplicate-lines';
+  for (const [n, max] of Object.entries(o.maxTopNgramCharFraction))
+    if (s.topNgramCharFraction[Number(n)] > max) return 'top-ngram';
+  for (const [n, max] of Object.entries(o.maxDuplicateNgramCharFraction))
+    if (s.duplicateNgramCharFraction[Number(n)] > max) return 'duplicate-ngrams';
+  return null;
+}
+
 function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -94,6 +106,13 @@ describe('DocumentFilter repetition statistics', () => {
       const expected = referenceStats(text, [2, 3, 4], [5, 6, 7, 8, 9, 10]);
       const actual = f.repetitionStats(text);
       assert.deepEqual(actual, expected, `trial ${trial}`);
+      // The verdict (which may skip passes that cannot fire) names the first rule the reference values break.
+      const verdict = filter({ minWords: 0, minLetterWordFraction: 0 }).check(text, 'text').verdict;
+      assert.equal(
+        verdict?.reason ?? null,
+        firstBrokenRule(expected, defaultFilterOptions),
+        `trial ${trial}`,
+      );
     }
   });
 });

@@ -124,6 +124,7 @@ export class DocumentFilter {
   private readonly topNgrams: [number, number][];
   private readonly duplicateNgrams: [number, number][];
   private readonly maxN: number;
+  private readonly minDuplicateNgramShare: number;
   private wordHash = new Uint32Array(1024);
   private wordLength = new Uint32Array(1024);
   // prefix[i] = polynomial hash of words [0, i); power[n] = ngramBase^n, so an n-gram hash is O(1).
@@ -140,6 +141,7 @@ export class DocumentFilter {
         .sort((a, b) => a[0] - b[0]);
     this.topNgrams = entries(options.maxTopNgramCharFraction);
     this.duplicateNgrams = entries(options.maxDuplicateNgramCharFraction);
+    this.minDuplicateNgramShare = Math.min(...this.duplicateNgrams.map((e) => e[1]));
     this.maxN = Math.max(1, ...this.topNgrams.map((e) => e[0]), ...this.duplicateNgrams.map((e) => e[0]));
     this.power = new Uint32Array(this.maxN + 1);
     this.power[0] = 1;
@@ -176,16 +178,26 @@ export class DocumentFilter {
 
   /** The Gopher repetition statistics of a normalized prose text. */
   repetitionStats(text: string): RepetitionStats {
-    return this.measureRepetition(text, this.scanWords(text).words);
+    return this.measureRepetition(text, this.scanWords(text).words, true);
   }
 
-  private measureRepetition(text: string, words: number): RepetitionStats {
+  /**
+   * With `exact` false the duplicate n-gram shares may read 0 when they provably cannot exceed any threshold,
+   * which is all a verdict needs.
+   */
+  private measureRepetition(text: string, words: number, exact: boolean): RepetitionStats {
     const paragraphs = duplicateShares(text.split(/\n{2,}/), text.length);
     const lines = duplicateShares(text.split(/\n+/), text.length);
     const topNgramCharFraction: Record<number, number> = {};
     for (const [n] of this.topNgrams) topNgramCharFraction[n] = this.topNgramChars(words, n) / text.length;
     const duplicateNgramCharFraction: Record<number, number> = {};
-    let none = false;
+    // An n-gram that repeats an earlier one also repeats it in each of its shortest sub-n-grams, so every
+    // counted n-gram lies in the words covered by repeated shortest n-grams: when those cover less than every
+    // threshold, no rule can fire and the passes are skipped.
+    let none =
+      !exact &&
+      this.duplicateNgrams.length > 0 &&
+      this.repeatedCoverage(words, this.duplicateNgrams[0][0]) / text.length <= this.minDuplicateNgramShare;
     for (const [n] of this.duplicateNgrams) {
       // A repeated longer n-gram starts with a repeated shorter one, so none repeats once an n had none.
       const chars: number = none ? 0 : this.duplicateNgramChars(words, n);
@@ -204,7 +216,7 @@ export class DocumentFilter {
 
   private repetition(text: string, words: number): FilterVerdict | null {
     const o = this.options;
-    const s = this.measureRepetition(text, words);
+    const s = this.measureRepetition(text, words, false);
     const over = (value: number, max: number) => value > max;
     const detail = (what: string, value: number, max: number) => `${what} ${ratio(value)} > ${ratio(max)}`;
     if (over(s.duplicateParagraphFraction, o.maxDuplicateParagraphFraction)) {
@@ -267,26 +279,28 @@ export class DocumentFilter {
     let hash = 0x811c9dc5;
     let length = 0;
     let hasLetter = false;
+    const push = () => {
+      if (words === this.wordHash.length) this.growWords();
+      this.wordHash[words] = hash;
+      this.wordLength[words] = length;
+      words += 1;
+      if (hasLetter) letterWords += 1;
+    };
     const end = text.length;
-    for (let i = 0; i <= end; i++) {
-      // One step past the end acts as a final space that closes the last word.
-      const c = i < end ? text.charCodeAt(i) : 32;
-      if (c <= 32) {
-        if (length === 0) continue;
-        if (words === this.wordHash.length) this.growWords();
-        this.wordHash[words] = hash;
-        this.wordLength[words] = length;
-        words += 1;
-        if (hasLetter) letterWords += 1;
+    for (let i = 0; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 32) {
+        hash = Math.imul(hash ^ c, 0x01000193);
+        length += 1;
+        if ((classes[c] & letterBit) !== 0) hasLetter = true;
+      } else if (length > 0) {
+        push();
         hash = 0x811c9dc5;
         length = 0;
         hasLetter = false;
-        continue;
       }
-      hash = Math.imul(hash ^ c, 0x01000193);
-      length += 1;
-      if ((classes[c] & letterBit) !== 0) hasLetter = true;
     }
+    if (length > 0) push();
     const prefix = this.prefix;
     for (let i = 0; i < words; i++)
       prefix[i + 1] = (Math.imul(prefix[i], ngramBase) + this.wordHash[i]) >>> 0;
@@ -331,6 +345,20 @@ export class DocumentFilter {
       }
     }
     return bestStart < 0 ? 0 : bestCount * this.ngramChars(bestStart, n);
+  }
+
+  /** Characters (each word plus one space) of the words inside n-grams that equal an earlier n-gram. */
+  private repeatedCoverage(words: number, n: number): number {
+    const counter = this.counter;
+    counter.reset(words);
+    let chars = 0;
+    let coveredUntil = 0;
+    for (let i = 0; i + n <= words; i++) {
+      if (counter.increment(this.ngramHash(i, n)) === 1) continue;
+      for (let k = Math.max(i, coveredUntil); k < i + n; k++) chars += this.wordLength[k] + 1;
+      coveredUntil = i + n;
+    }
+    return chars;
   }
 
   /** Characters in n-grams equal to an earlier one; a repeat skips ahead n words so overlaps count once. */

@@ -12,12 +12,13 @@ export function mix32(x: number): number {
 }
 
 /**
- * Map from 64-bit keys (two uint32 halves) to non-negative int32 values; 12 bytes per slot, at most half the
- * slots used, so 12–24 bytes per entry.
+ * Map from 64-bit keys (two 32-bit halves) to non-negative int32 values; 12 bytes per slot, at most half the
+ * slots used, so 24–48 bytes per entry. Keys are kept as signed int32 so the hot loop never leaves integer
+ * arithmetic.
  */
 export class U64Map {
-  private high: Uint32Array;
-  private low: Uint32Array;
+  private high: Int32Array;
+  private low: Int32Array;
   private values: Int32Array;
   private mask: number;
   private count = 0;
@@ -25,8 +26,8 @@ export class U64Map {
   constructor(initialCapacity = 1024) {
     let capacity = 16;
     while (capacity < initialCapacity * 2) capacity *= 2;
-    this.high = new Uint32Array(capacity);
-    this.low = new Uint32Array(capacity);
+    this.high = new Int32Array(capacity);
+    this.low = new Int32Array(capacity);
     this.values = new Int32Array(capacity).fill(-1);
     this.mask = capacity - 1;
   }
@@ -42,17 +43,18 @@ export class U64Map {
 
   /** Returns the value stored for the key, or -1. */
   get(high: number, low: number): number {
-    const slot = this.find(high >>> 0, low >>> 0);
-    return this.values[slot];
+    return this.values[this.find(high | 0, low | 0)];
   }
 
   /** Stores `value` when the key is absent and returns -1; otherwise returns the value already stored. */
   setIfAbsent(high: number, low: number, value: number): number {
-    const slot = this.find(high >>> 0, low >>> 0);
+    const h = high | 0;
+    const l = low | 0;
+    const slot = this.find(h, l);
     const existing = this.values[slot];
     if (existing >= 0) return existing;
-    this.high[slot] = high;
-    this.low[slot] = low;
+    this.high[slot] = h;
+    this.low[slot] = l;
     this.values[slot] = value;
     this.count += 1;
     if (this.count * 2 > this.values.length) this.grow();
@@ -60,18 +62,20 @@ export class U64Map {
   }
 
   private find(high: number, low: number): number {
-    let slot = mix32(low ^ Math.imul(high, 0x9e3779b1)) & this.mask;
-    while (this.values[slot] >= 0 && (this.high[slot] !== high || this.low[slot] !== low)) {
-      slot = (slot + 1) & this.mask;
-    }
+    const values = this.values;
+    const highs = this.high;
+    const lows = this.low;
+    const mask = this.mask;
+    let slot = mix32(low ^ Math.imul(high, 0x9e3779b1)) & mask;
+    while (values[slot] >= 0 && (highs[slot] !== high || lows[slot] !== low)) slot = (slot + 1) & mask;
     return slot;
   }
 
   private grow(): void {
     const { high, low, values } = this;
     const capacity = values.length * 2;
-    this.high = new Uint32Array(capacity);
-    this.low = new Uint32Array(capacity);
+    this.high = new Int32Array(capacity);
+    this.low = new Int32Array(capacity);
     this.values = new Int32Array(capacity).fill(-1);
     this.mask = capacity - 1;
     for (let i = 0; i < values.length; i++) {

@@ -20,20 +20,31 @@ const functionWords: Record<string, string> = {
 /** Language codes the detector knows (ISO 639-1). */
 export const knownLanguages: readonly string[] = Object.keys(functionWords);
 
-// Keys are FNV-1a hashes of lowercase words cut to 30 bits: small integers stay unboxed in V8, so the lookup
-// allocates nothing; a collision with one of the ~500 function words is ~5e-7 per word.
+// Function words are stored by the FNV-1a hash of the word (30 bits) in an open-addressing table, so a lookup
+// allocates nothing and costs a multiply and a probe or two; a collision with one of the ~500 function words
+// is ~5e-7 per word.
+const tableBits = 12;
+const tableKeys = new Int32Array(1 << tableBits).fill(-1);
+// Bit i set: the word is a function word of knownLanguages[i].
+const tableMasks = new Uint8Array(1 << tableBits);
+
 function wordHash(word: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
   return hash & 0x3fffffff;
 }
 
-// Word hash → bit mask of the languages it belongs to (bit i = knownLanguages[i]).
-const languageMask = new Map<number, number>();
+function slotOf(key: number): number {
+  let slot = Math.imul(key, 0x9e3779b1) >>> (32 - tableBits);
+  while (tableKeys[slot] !== -1 && tableKeys[slot] !== key) slot = (slot + 1) & ((1 << tableBits) - 1);
+  return slot;
+}
+
 knownLanguages.forEach((code, bit) => {
   for (const word of functionWords[code].split(' ')) {
-    const key = wordHash(word);
-    languageMask.set(key, (languageMask.get(key) ?? 0) | (1 << bit));
+    const slot = slotOf(wordHash(word));
+    tableKeys[slot] = wordHash(word);
+    tableMasks[slot] |= 1 << bit;
   }
 });
 
@@ -53,27 +64,28 @@ export function detectLanguage(text: string, sampleChars = 2000, minScore = 0.15
   const counts = new Array<number>(knownLanguages.length).fill(0);
   const classes = charClass;
   const lower = lowerCase;
-  const masks = languageMask;
   const letterBit = LETTER;
   let words = 0;
+  const count = (hash: number) => {
+    words += 1;
+    const mask = tableMasks[slotOf(hash & 0x3fffffff)];
+    if (mask !== 0) for (let bit = 0; bit < counts.length; bit++) if (mask & (1 << bit)) counts[bit] += 1;
+  };
   let hash = 0x811c9dc5;
   let inWord = false;
   const end = Math.min(text.length, sampleChars);
-  for (let i = 0; i <= end; i++) {
-    const c = i < end ? text.charCodeAt(i) : 32;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
     if ((classes[c] & letterBit) !== 0) {
       hash = Math.imul(hash ^ lower[c], 0x01000193);
       inWord = true;
-      continue;
+    } else if (inWord) {
+      count(hash);
+      hash = 0x811c9dc5;
+      inWord = false;
     }
-    if (!inWord) continue;
-    words += 1;
-    const mask = masks.get(hash & 0x3fffffff);
-    if (mask !== undefined)
-      for (let bit = 0; bit < counts.length; bit++) if (mask & (1 << bit)) counts[bit] += 1;
-    hash = 0x811c9dc5;
-    inWord = false;
   }
+  if (inWord) count(hash);
   let best = 0;
   for (let i = 1; i < counts.length; i++) if (counts[i] > counts[best]) best = i;
   const score = words > 0 ? counts[best] / words : 0;

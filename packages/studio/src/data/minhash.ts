@@ -28,6 +28,8 @@ function seededStream(seed: number): () => number {
  * well-mixed shingle hashes, at one multiply-add per shingle and permutation. The tests check that estimates
  * are unbiased and have the error of ideal MinHash (√(J(1−J)/permutations)).
  */
+const shingleBase = 0x01000193;
+
 export class MinHasher {
   readonly permutations: number;
   private readonly salts: Int32Array;
@@ -117,11 +119,15 @@ export class MinHasher {
     const count = Math.max(words - n + 1, 1);
     if (count > this.shingles.length)
       this.shingles = new Int32Array(Math.max(count, this.shingles.length * 2));
+    // Rolling polynomial hash of the n word hashes (base B, mod 2³²), finished with a full mix: O(1) per shingle.
+    const w = this.words;
+    let top = 1;
+    for (let k = 1; k < n; k++) top = Math.imul(top, shingleBase);
+    let h = 0;
+    for (let k = 0; k < Math.min(n, words); k++) h = (Math.imul(h, shingleBase) + w[k]) | 0;
     for (let i = 0; i < count; i++) {
-      let h = n;
-      for (let k = 0; k < n && i + k < words; k++)
-        h = Math.imul(h ^ this.words[i + k], 0x9e3779b1) ^ (h >>> 15);
       this.shingles[i] = mix32(h);
+      if (i + n < words) h = (Math.imul((h - Math.imul(w[i], top)) | 0, shingleBase) + w[i + n]) | 0;
     }
     return count;
   }

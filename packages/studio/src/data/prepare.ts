@@ -9,11 +9,10 @@
 // Everything is written inside a work folder in the output folder; only a complete run moves its files into
 // place, with report.json last, so a reader that finds report.json finds a finished corpus.
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { resolveCorpusConfig, type CorpusConfig, type CorpusConfigInput } from './config.ts';
 import { NearDuplicateIndex, SignatureStore, type NearDedupResult } from './dedup.ts';
 import { DataError } from './errors.ts';
@@ -24,7 +23,7 @@ import type { DocumentKind } from './normalize.ts';
 import { emptyPiiCounts, piiTypes } from './pii.ts';
 import type { ProcessedBatch, ProcessorConfig } from './process-document.ts';
 import { renderReportMarkdown, type CorpusReport, type FilterCount, type StageCount } from './report.ts';
-import type { CorpusSource } from './sources.ts';
+import { readLines, type CorpusSource } from './sources.ts';
 import { inlineRunner, WorkerPool, type DocumentRunner } from './worker-pool.ts';
 
 export interface PrepareOptions extends CorpusConfigInput {
@@ -413,13 +412,13 @@ class RunState {
     }
     const threshold = this.config.split.validationFraction * 2 ** 32;
     const total = (await stat(path)).size;
-    const input = createReadStream(path);
     let done = 0;
-    let reported = 0;
-    input.on('data', (chunk) => (done += chunk.length));
     let index = -1;
-    try {
-      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    for await (const lines of readLines(path)) {
+      let toTrain = '';
+      let toValidation = '';
+      for (const { line, bytes } of lines) {
+        done += bytes;
         index += 1;
         const tab = line.indexOf('\t');
         const [id, normalized, scrubbed, pii] = line.slice(0, tab).split(' ');
@@ -454,19 +453,17 @@ class RunState {
         split.bytesIn += scrubbedBytes;
         split.documentsOut += 1;
         split.bytesOut += scrubbedBytes;
-        // The id's low 32 bits as a fraction of 2³²: uniform, and the same document lands in the same split on every run.
-        const toValidation = parseInt(id.slice(8, 16), 16) < threshold;
-        const out = toValidation ? this.output.validation : this.output.train;
+        // The id's low 32 bits as a fraction of 2³²: uniform, and a document lands in the same split on every run.
+        const isValidation = parseInt(id.slice(8, 16), 16) < threshold;
+        const out = isValidation ? this.output.validation : this.output.train;
         out.documents += 1;
         out.bytes += scrubbedBytes;
-        await write(toValidation ? validation : train, `${line.slice(tab + 1)}\n`);
-        if (done - reported >= 1 << 20) {
-          reported = done;
-          onProgress(done, total);
-        }
+        if (isValidation) toValidation += `${line.slice(tab + 1)}\n`;
+        else toTrain += `${line.slice(tab + 1)}\n`;
       }
-    } finally {
-      input.destroy();
+      if (toTrain) await write(train, toTrain);
+      if (toValidation) await write(validation, toValidation);
+      onProgress(done, total);
     }
     onProgress(total, total);
   }

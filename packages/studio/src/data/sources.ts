@@ -94,7 +94,7 @@ function field(record: unknown, path: string[]): unknown {
  * The lines of a file, yielded in groups (one per 1 MB read) with their byte lengths (newline included). Faster
  * than readline: no event or regular expression per line; a line longer than a chunk is joined once.
  */
-async function* readLines(path: string): AsyncIterable<{ line: string; bytes: number }[]> {
+export async function* readLines(path: string): AsyncIterable<{ line: string; bytes: number }[]> {
   let pending: Buffer[] = [];
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     const buffer = chunk as Buffer;
