@@ -180,8 +180,7 @@ async function main(): Promise<void> {
       'skip-demo': { type: 'boolean' },
     },
   });
-  const workers =
-    values.workers !== undefined ? Number(values.workers) : Math.max(1, availableParallelism() - 1);
+  const workers = values.workers !== undefined ? Number(values.workers) : availableParallelism();
   console.log(
     `data-prepare bench: ${availableParallelism()} cores, ${workers} worker thread(s), Node ${process.version}`,
   );

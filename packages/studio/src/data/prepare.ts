@@ -32,7 +32,7 @@ export interface PrepareOptions extends CorpusConfigInput {
   outputDir: string;
   /** Replace the files of an earlier run in `outputDir`; without it such files make the run fail untouched. */
   overwrite?: boolean;
-  /** Worker threads for the per-document stages; 0 runs them on the calling thread. Default: cores − 1, at least 1. */
+  /** Worker threads for the per-document stages; 0 runs them on the calling thread. Default: one per core. */
   workers?: number;
   /** Characters of text per batch sent to a worker. */
   batchChars?: number;
@@ -178,7 +178,8 @@ export async function prepareCorpus(
   const bytesTotal = totals.reduce((a, b) => a + b, 0);
   const { workDir, created } = await prepareOutput(options.outputDir, options.overwrite ?? false);
 
-  const workers = options.workers ?? Math.max(1, availableParallelism() - 1);
+  // One worker per core: the main thread (reading, dedup indexes, writing) needs far less than a core.
+  const workers = options.workers ?? availableParallelism();
   const processorConfig: ProcessorConfig = {
     filters: config.filters,
     minhash: {
