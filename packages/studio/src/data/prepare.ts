@@ -32,7 +32,7 @@ export interface PrepareOptions extends CorpusConfigInput {
   outputDir: string;
   /** Replace the files of an earlier run in `outputDir`; without it such files make the run fail untouched. */
   overwrite?: boolean;
-  /** Worker threads for the per-document stages; 0 runs them on the calling thread. Default: one per core. */
+  /** Worker threads for the per-document stages; 0 runs them on the calling thread. Default: one per core (none below 8 MB of input). */
   workers?: number;
   /** Characters of text per batch sent to a worker. */
   batchChars?: number;
@@ -59,6 +59,7 @@ export const outputFiles = {
   markdown: 'report.md',
 };
 
+const smallInputBytes = 8e6;
 const examplesPerReason = 3;
 const exampleClusters = 5;
 const examplesPerCluster = 5;
@@ -178,8 +179,9 @@ export async function prepareCorpus(
   const bytesTotal = totals.reduce((a, b) => a + b, 0);
   const { workDir, created } = await prepareOutput(options.outputDir, options.overwrite ?? false);
 
-  // One worker per core: the main thread (reading, dedup indexes, writing) needs far less than a core.
-  const workers = options.workers ?? availableParallelism();
+  // One worker per core: the main thread (reading, dedup indexes, writing) needs far less than a core. Below
+  // ~8 MB the work is shorter than starting a worker (~0.6 s of CPU: each thread loads the TypeScript loader).
+  const workers = options.workers ?? (bytesTotal < smallInputBytes ? 0 : availableParallelism());
   const processorConfig: ProcessorConfig = {
     filters: config.filters,
     minhash: {
@@ -190,14 +192,16 @@ export async function prepareCorpus(
     signatures: config.dedup.near,
     scrubPii: config.pii.scrub,
   };
-  const runner: DocumentRunner =
-    workers > 0 ? new WorkerPool(processorConfig, workers) : inlineRunner(processorConfig);
-  const store = config.dedup.near
-    ? new SignatureStore(join(workDir, 'signatures.bin'), config.dedup.permutations)
-    : null;
   const streams: WriteStream[] = [];
+  let runner: DocumentRunner | null = null;
+  let store: SignatureStore | null = null;
   let committed = false;
   try {
+    runner = workers > 0 ? new WorkerPool(processorConfig, workers) : inlineRunner(processorConfig);
+    const pool = runner;
+    store = config.dedup.near
+      ? new SignatureStore(join(workDir, 'signatures.bin'), config.dedup.permutations)
+      : null;
     const state = new RunState(config, options.sources);
     const near = store
       ? new NearDuplicateIndex(store, {
@@ -223,7 +227,7 @@ export async function prepareCorpus(
     let batch: BatchMeta = { texts: [], kinds: [], sources: [], sourceIndex: [] };
     let chars = 0;
     const submit = () => {
-      const result = runner.run({ texts: batch.texts, kinds: batch.kinds, sources: batch.sources });
+      const result = pool.run({ texts: batch.texts, kinds: batch.kinds, sources: batch.sources });
       // Awaited later in order; this handler only keeps an early failure from counting as unhandled.
       result.catch(() => {});
       inFlight.push({ meta: batch, result });
@@ -280,7 +284,7 @@ export async function prepareCorpus(
   } finally {
     for (const stream of streams) stream.destroy();
     store?.close();
-    await runner.close();
+    await runner?.close();
     if (!committed) {
       await rm(workDir, { recursive: true, force: true });
       if (created) await rmdir(options.outputDir).catch(() => {});
