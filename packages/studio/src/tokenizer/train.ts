@@ -9,10 +9,10 @@
 // - `llama-bpe` (Llama 3 regex, digits in threes) tokenized identically too and compresses English about
 //   1.2% better (demo corpus, 30k vocabulary), but llama.cpp turns on `clean_spaces` for it, and its
 //   detokenize then drops the space before . , ? ! and 's: 150 of the 5,005 strings came back altered, and
-//   node-llama-cpp streams generated text through that call ("a ? b" in generated code would read "a? b").
+//   node-llama-cpp's LlamaChat makes its generated text with that call ("a ? b" in code would read "a? b").
 //   It also defaults add_bos to true, which every GGUF writer would have to override.
-// - `gpt-2` has no newline rules and unbounded digit runs; its llama.cpp splits differ from a Qwen 2 regex
-//   vocabulary's, so it is no drop-in either.
+// - `gpt-2` (GPT-2 regex) keeps unbounded digit runs as one piece and has no rules for newlines, which suits
+//   numbers and code worse.
 // The regex is stored as llama.cpp spells it (contractions as '[sS] rather than (?i:'s)): under (?i:…)
 // Oniguruma's case folding makes "'ſ" a contraction while llama.cpp and tokenizers.js do not. llama.cpp
 // applies no normalizer, so unlike Qwen 2's tokenizer.json ours has no NFC step. No BOS, as in Qwen 2: a GGUF
