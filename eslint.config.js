@@ -13,8 +13,14 @@ function forbidHigherLayers(layer) {
         'error',
         {
           patterns: higher.flatMap((name) => [
-            { group: [`@ownlm/${name}`, `@ownlm/${name}/*`], message: `${layer} must not import ${name} (DESIGN.md layout).` },
-            { group: [`**/packages/${name}/**`, `../../${name}/**`, `../../../${name}/**`], message: `${layer} must not import ${name} (DESIGN.md layout).` },
+            {
+              group: [`@ownlm/${name}`, `@ownlm/${name}/*`],
+              message: `${layer} must not import ${name} (DESIGN.md layout).`,
+            },
+            {
+              group: [`**/packages/${name}/**`, `../../${name}/**`, `../../../${name}/**`],
+              message: `${layer} must not import ${name} (DESIGN.md layout).`,
+            },
           ]),
         },
       ],
@@ -23,7 +29,7 @@ function forbidHigherLayers(layer) {
 }
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**'] },
+  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**', '.ownlm/**', 'data/**', 'bench/out/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -43,4 +43,10 @@ export {
 } from './data/config.ts';
 export { DataError, type DataErrorCode } from './data/errors.ts';
 export { renderReportMarkdown, type CorpusReport } from './data/report.ts';
-export { train, type BatchSource, type TrainOptions, type TrainEvent, type TrainResult } from './train/trainer.ts';
+export {
+  train,
+  type BatchSource,
+  type TrainOptions,
+  type TrainEvent,
+  type TrainResult,
+} from './train/trainer.ts';
