@@ -122,7 +122,7 @@ describe('DocumentFilter rules', () => {
   const numbers = Array.from({ length: 60 }, (_, i) => String(1000 + i)).join(' ');
   const englishWords = english.split(' ').length;
   const stats = (text: string) => referenceStats(normalizeText(text, 'text'), [2, 3, 4], [5, 6, 7, 8, 9, 10]);
-  const f2 = (x: number) => x.toFixed(2);
+  const f3 = (x: number) => x.toFixed(3);
   const lines = `${english}\n${english.slice(0, 160)}\n${english.slice(0, 160)}`;
   const paragraphs = `${english}\n\nSubscribe now.\n\n${english.replace('Thursday', 'Friday')}\n\nSubscribe now.\n\nSubscribe now.`;
   const clickHere = `${english} ${Array.from({ length: 40 }, (_, i) => `click here item${i}`).join(' ')}`;
@@ -143,33 +143,33 @@ describe('DocumentFilter rules', () => {
       'non-letters',
       {},
       `${english} ${numbers}`,
-      `words with letters ${f2(englishWords / (englishWords + 60))} < 0.80`,
+      `words with letters ${f3(englishWords / (englishWords + 60))} < 0.8`,
     ],
     ['language', { languages: ['en'] }, german, 'language de not in en'],
     [
       'duplicate-paragraphs',
       {},
       paragraphs,
-      `duplicate paragraphs ${f2(stats(paragraphs).duplicateParagraphFraction)} > 0.30`,
+      `duplicate paragraphs ${f3(stats(paragraphs).duplicateParagraphFraction)} > 0.3`,
     ],
-    ['duplicate-lines', {}, lines, `duplicate lines ${f2(stats(lines).duplicateLineFraction)} > 0.30`],
+    ['duplicate-lines', {}, lines, `duplicate lines ${f3(stats(lines).duplicateLineFraction)} > 0.3`],
     [
       'duplicate-lines',
       { maxDuplicateLineFraction: 0.5 },
       lines,
-      `characters in duplicate lines ${f2(stats(lines).duplicateLineCharFraction)} > 0.20`,
+      `characters in duplicate lines ${f3(stats(lines).duplicateLineCharFraction)} > 0.2`,
     ],
     [
       'top-ngram',
       {},
       clickHere,
-      `characters in the most frequent 2-gram ${f2(stats(clickHere).topNgramCharFraction[2])} > 0.20`,
+      `characters in the most frequent 2-gram ${f3(stats(clickHere).topNgramCharFraction[2])} > 0.2`,
     ],
     [
       'duplicate-ngrams',
       {},
       repeated,
-      `characters in duplicate 5-grams ${f2(stats(repeated).duplicateNgramCharFraction[5])} > 0.15`,
+      `characters in duplicate 5-grams ${f3(stats(repeated).duplicateNgramCharFraction[5])} > 0.15`,
     ],
   ];
   for (const [reason, options, text, detail] of cases) {

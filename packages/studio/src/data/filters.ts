@@ -88,14 +88,15 @@ export interface RepetitionStats {
 
 export interface FilterVerdict {
   reason: FilterReason;
-  /** The measured value against the threshold, e.g. "duplicate lines 0.42 > 0.30". */
+  /** The measured value against the threshold, e.g. "duplicate lines 0.417 > 0.3". */
   detail: string;
 }
 
 const ngramBase = 0x01000193;
 
-function ratio(x: number): string {
-  return x.toFixed(2);
+/** A measured share against its threshold, e.g. "0.183 > 0.15". */
+function versus(value: number, operator: '<' | '>', threshold: number): string {
+  return `${value.toFixed(3)} ${operator} ${threshold}`;
 }
 
 /** Fraction of elements (and of `totalChars`) in elements that repeat an earlier one. */
@@ -167,7 +168,7 @@ export class DocumentFilter {
     if (letters < o.minLetterWordFraction) {
       return {
         reason: 'non-letters',
-        detail: `words with letters ${ratio(letters)} < ${ratio(o.minLetterWordFraction)}`,
+        detail: `words with letters ${versus(letters, '<', o.minLetterWordFraction)}`,
       };
     }
     if (this.allowed && !this.allowed.has(language)) {
@@ -218,7 +219,7 @@ export class DocumentFilter {
     const o = this.options;
     const s = this.measureRepetition(text, words, false);
     const over = (value: number, max: number) => value > max;
-    const detail = (what: string, value: number, max: number) => `${what} ${ratio(value)} > ${ratio(max)}`;
+    const detail = (what: string, value: number, max: number) => `${what} ${versus(value, '>', max)}`;
     if (over(s.duplicateParagraphFraction, o.maxDuplicateParagraphFraction)) {
       return {
         reason: 'duplicate-paragraphs',

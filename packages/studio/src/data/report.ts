@@ -84,11 +84,9 @@ function mb(bytes: number): string {
       : `${bytes} B`;
 }
 
+/** Text safe inside a table cell or list item: one line, no pipes, no HTML tags (placeholders look like tags). */
 function cell(text: string): string {
-  return text
-    .replace(/\s+/g, ' ')
-    .replace(/\|/g, '\\|')
-    .replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;'));
+  return text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').replace(/</g, '&lt;');
 }
 
 /** The report as Markdown: stage table, removals with examples, duplicate clusters, PII counts. */
@@ -135,9 +133,10 @@ export function renderReportMarkdown(report: CorpusReport): string {
   const exact = report.exactDuplicates;
   lines.push('## Exact duplicates', '', `${exact.documents} documents removed (${mb(exact.bytes)}).`, '');
   for (const e of exact.examples) lines.push(`- \`${cell(e.source)}\` repeats document \`${e.duplicateOf}\``);
+  if (exact.examples.length > 0) lines.push('');
 
   const near = report.nearDuplicates;
-  lines.push('', '## Near duplicates', '');
+  lines.push('## Near duplicates', '');
   if (!near.enabled) lines.push('Disabled.');
   else {
     lines.push(
