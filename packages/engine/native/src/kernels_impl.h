@@ -168,6 +168,9 @@ void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restric
   for (int r = 0; r < MR; r++) {
 #pragma GCC unroll 4
     for (int v = 0; v < kGemmNV; v++) acc[r][v] = vzero();
+    // C is touched only after the k loop; start fetching its lines now.
+    __builtin_prefetch(c + r * ldc, 1, 3);
+    __builtin_prefetch(c + r * ldc + NR - 1, 1, 3);
   }
   for (int64_t p = 0; p < kc; p++) {
     V bv[kGemmNV];
@@ -276,8 +279,9 @@ void gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float a
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Small dense products on tiles (attention): C[M x N] (+)= A[M x K] · B[K x N], N a multiple of W. Four rows
-// by two vectors of C stay in registers over the K loop; B rows are read straight from the tile buffers.
+// Small dense products on tiles (attention): C[M x N] (+)= A[M x K] · B[K x N], N a multiple of W. Six rows
+// by two vectors of C (12 independent FMA chains) stay in registers over the K loop; B rows are read straight
+// from the tile buffers.
 
 template <int R, int NV>
 inline void tile_block(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
@@ -310,7 +314,8 @@ inline void tile_rows(int64_t N, int64_t K, const float* a, int64_t lda, const f
 void tile_mm(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
              int64_t ldc, bool accumulate) {
   int64_t i = 0;
-  for (; i + 4 <= M; i += 4) tile_rows<4>(N, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+  for (; i + 6 <= M; i += 6) tile_rows<6>(N, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+  for (; i + 2 <= M; i += 2) tile_rows<2>(N, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
   for (; i < M; i++) tile_rows<1>(N, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
 }
 
@@ -424,25 +429,54 @@ inline int64_t visible_keys(const ownlm_attention_shape& s, int64_t i) {
   return imax(0, imin(s.seq_k, i + s.query_offset + 1));
 }
 
-/** Copies rows [r0, r0+rows) of one head of a [.., seq, heads, d] tensor into a rows x dpad buffer. */
+/** Copies rows [r0, r0+rows) of one head of a [.., seq, heads, d] tensor into a rows x dpad buffer, times
+ * factor, zero-padded to dpad columns. */
 void gather_head(const float* src, int64_t row_stride, int64_t r0, int64_t rows, int64_t d, int64_t dpad,
-                 float* dst) {
+                 float* dst, float factor = 1.0f) {
+  const V f = vset1(factor);
   for (int64_t r = 0; r < rows; r++) {
-    memcpy(dst + r * dpad, src + (r0 + r) * row_stride, static_cast<size_t>(d) * sizeof(float));
-    for (int64_t e = d; e < dpad; e++) dst[r * dpad + e] = 0.0f;
+    const float* in = src + (r0 + r) * row_stride;
+    float* out = dst + r * dpad;
+    int64_t e = 0;
+    for (; e + W <= d; e += W) vstore(out + e, vmul(vload(in + e), f));
+    if (e < d) vstore(out + e, vmul(vloadn(in + e, static_cast<int>(d - e)), f));
   }
 }
 
-/** dst[e][j] = src[j][e] for j < cols (cols <= BC) and e < d; columns cols..BC-1 zero. */
-void transpose_keys(const float* src, int64_t src_stride, int64_t cols, int64_t d, float* dst) {
-  for (int64_t e = 0; e < d; e++) {
-    float* out = dst + e * BC;
-    for (int64_t j = 0; j < cols; j++) out[j] = src[j * src_stride + e];
-    for (int64_t j = cols; j < BC; j++) out[j] = 0.0f;
+/** dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols; rows up to rows_pad (<= ldd, a multiple of 8)
+ * are zeros. */
+void transpose_into(const float* src, int64_t lds, int64_t rows, int64_t rows_pad, int64_t cols, float* dst,
+                    int64_t ldd) {
+  int64_t c = 0;
+  if (kHasTranspose8 && ldd >= 8) {
+    for (; c + 8 <= cols; c += 8) {
+      int64_t r = 0;
+      for (; r + 8 <= rows_pad; r += 8) {
+        transpose8(src + r * lds + c, lds, static_cast<int>(imax(0, imin(8, rows - r))), dst + c * ldd + r, ldd);
+      }
+    }
+  }
+  for (; c < cols; c++) {
+    int64_t r = 0;
+    for (; r < rows; r++) dst[c * ldd + r] = src[r * lds + c];
+    for (; r < rows_pad; r++) dst[c * ldd + r] = 0.0f;
   }
 }
 
 inline size_t aligned_floats(int64_t n) { return static_cast<size_t>(round_up(n, 16)); }
+
+/** Zeros lanes n..W-1 of v. */
+inline V vkeep_first(V v, int64_t n) {
+  if (n >= W) return v;
+  alignas(64) float lanes[W];
+  vstore(lanes, v);
+  for (int64_t i = n < 0 ? 0 : n; i < W; i++) lanes[i] = 0.0f;
+  return vload(lanes);
+}
+
+// Forward: a task is one (batch, query head, chunk of up to QCHUNK queries); each key block is packed once
+// (Kᵀ and V, zero-padded) and used by every BR-query tile of the chunk that sees it.
+constexpr int64_t QCHUNK = 4 * BR;
 
 void attention_forward(const float* q, const float* k, const float* v, float* out, float* lse,
                        const ownlm_attention_shape* shape) {
@@ -450,105 +484,100 @@ void attention_forward(const float* q, const float* k, const float* v, float* ou
   const int64_t d = s.head_dim, dpad = round_up(d, W);
   const int64_t group = s.heads_q / s.heads_kv;
   const int64_t q_stride = s.heads_q * d, kv_stride = s.heads_kv * d;
-  const int64_t q_blocks = ceil_div(s.seq_q, BR);
+  const int64_t chunks = ceil_div(s.seq_q, QCHUNK);
   const int64_t units = s.batch * s.heads_q;
   const float neg_inf = -__builtin_inff();
-  // Causal blocks near the end of the sequence see the most keys; hand those out first.
-  parallel_tasks(units * q_blocks, [&](int64_t t, int thread) {
-    const int64_t qb = q_blocks - 1 - t / units;
+  const size_t scratch = 2 * aligned_floats(QCHUNK * dpad) + aligned_floats(BR * BC) + aligned_floats(d * BC) +
+                         aligned_floats(BC * dpad) + 2 * aligned_floats(QCHUNK);
+  // Causal chunks near the end of the sequence see the most keys; hand those out first.
+  parallel_tasks(units * chunks, [&](int64_t t, int thread) {
+    const int64_t chunk = chunks - 1 - t / units;
     const int64_t b = (t % units) / s.heads_q, h = (t % units) % s.heads_q, kvh = h / group;
-    const int64_t i0 = qb * BR, br = imin(BR, s.seq_q - i0);
+    const int64_t c0 = chunk * QCHUNK, rows = imin(QCHUNK, s.seq_q - c0);
     const float* kh = k + b * s.seq_k * kv_stride + kvh * d;
     const float* vh = v + b * s.seq_k * kv_stride + kvh * d;
 
-    float* buf = ownlm_pool_scratch(thread, 0, 2 * aligned_floats(BR * dpad) + aligned_floats(BR * BC) +
-                                                   aligned_floats(d * BC) + aligned_floats(BC * dpad));
-    float* qt = buf;
-    float* acc = qt + aligned_floats(BR * dpad);
-    float* st = acc + aligned_floats(BR * dpad);
+    float* qt = ownlm_pool_scratch(thread, 0, scratch);
+    float* acc = qt + aligned_floats(QCHUNK * dpad);
+    float* st = acc + aligned_floats(QCHUNK * dpad);
     float* kt = st + aligned_floats(BR * BC);
     float* vt = kt + aligned_floats(d * BC);
-    float row_max[BR], row_sum[BR];
+    float* row_max = vt + aligned_floats(BC * dpad);
+    float* row_sum = row_max + aligned_floats(QCHUNK);
 
-    gather_head(q + b * s.seq_q * q_stride + h * d, q_stride, i0, br, d, dpad, qt);
-    for (int64_t e = 0; e < br * dpad; e++) acc[e] = 0.0f;
-    for (int64_t r = 0; r < br; r++) {
+    // Scores come out already scaled.
+    gather_head(q + b * s.seq_q * q_stride + h * d, q_stride, c0, rows, d, dpad, qt, s.scale);
+    for (int64_t e = 0; e < rows * dpad; e++) acc[e] = 0.0f;
+    for (int64_t r = 0; r < rows; r++) {
       row_max[r] = neg_inf;
       row_sum[r] = 0.0f;
     }
-    const int64_t key_end = visible_keys(s, i0 + br - 1);
-    const V vscale = vset1(s.scale);
+    const int64_t key_end = visible_keys(s, c0 + rows - 1);
     for (int64_t j0 = 0; j0 < key_end; j0 += BC) {
       const int64_t bc = imin(BC, key_end - j0);
-      transpose_keys(kh + j0 * kv_stride, kv_stride, bc, d, kt);
+      transpose_into(kh + j0 * kv_stride, kv_stride, bc, BC, d, kt, BC);
       gather_head(vh, kv_stride, j0, bc, d, dpad, vt);
       for (int64_t e = bc * dpad; e < BC * dpad; e++) vt[e] = 0.0f;
-      tile_mm(br, BC, d, qt, dpad, kt, BC, st, BC, false);
-      for (int64_t r = 0; r < br; r++) {
-        float* sr = st + r * BC;
-        const int64_t lim = imin(bc, visible_keys(s, i0 + r) - j0);
-        if (lim <= 0) {
-          for (int64_t j = 0; j < BC; j++) sr[j] = 0.0f;
-          continue;
+      for (int64_t i0 = 0; i0 < rows; i0 += BR) {
+        const int64_t br = imin(BR, rows - i0);
+        if (visible_keys(s, c0 + i0 + br - 1) <= j0) continue;
+        tile_mm(br, BC, d, qt + i0 * dpad, dpad, kt, BC, st, BC, false);
+        for (int64_t r = 0; r < br; r++) {
+          float* sr = st + r * BC;
+          const int64_t lim = imin(bc, visible_keys(s, c0 + i0 + r) - j0);
+          if (lim <= 0) {
+            for (int64_t j = 0; j < BC; j += W) vstore(sr + j, vzero());
+            continue;
+          }
+          const int64_t lim_pad = round_up(lim, W);
+          V mx = vset1(neg_inf);
+          for (int64_t j = 0; j < lim_pad; j += W) {
+            V x = vload(sr + j);
+            mx = vmax(mx, j + W <= lim ? x : vsel_gt(vkeep_first(vset1(1.0f), lim - j), vzero(), x, mx));
+          }
+          float* m = row_max + i0 + r;
+          const float block_max = vhmax(mx);
+          const float m_new = block_max > *m ? block_max : *m;
+          const float correction = *m == neg_inf ? 0.0f : expf(*m - m_new);
+          *m = m_new;
+          // Lanes past lim are zeroed so the sum and P·V see only visible keys.
+          const V vm = vset1(m_new);
+          V sum = vzero();
+          for (int64_t j = 0; j < lim_pad; j += W) {
+            V p = vkeep_first(vexp(vsub(vload(sr + j), vm)), lim - j);
+            vstore(sr + j, p);
+            sum = vadd(sum, p);
+          }
+          for (int64_t j = lim_pad; j < BC; j += W) vstore(sr + j, vzero());
+          row_sum[i0 + r] = row_sum[i0 + r] * correction + vhsum(sum);
+          if (correction != 1.0f) {
+            const V vc = vset1(correction);
+            float* ar = acc + (i0 + r) * dpad;
+            for (int64_t e = 0; e < dpad; e += W) vstore(ar + e, vmul(vload(ar + e), vc));
+          }
         }
-        V mx = vset1(neg_inf);
-        int64_t j = 0;
-        for (; j + W <= lim; j += W) {
-          V x = vmul(vload(sr + j), vscale);
-          vstore(sr + j, x);
-          mx = vmax(mx, x);
-        }
-        float block_max = vhmax(mx);
-        for (; j < lim; j++) {
-          sr[j] *= s.scale;
-          block_max = sr[j] > block_max ? sr[j] : block_max;
-        }
-        const float m_new = block_max > row_max[r] ? block_max : row_max[r];
-        const float correction = row_max[r] == neg_inf ? 0.0f : expf(row_max[r] - m_new);
-        row_max[r] = m_new;
-        // Whole vectors up to lim, then the lanes past lim zeroed, so the sum and P·V see only visible keys.
-        const int64_t lim_pad = round_up(lim, W);
-        const V vm = vset1(m_new);
-        for (j = 0; j < lim_pad; j += W) vstore(sr + j, vexp(vsub(vload(sr + j), vm)));
-        for (j = lim; j < BC; j++) sr[j] = 0.0f;
-        V sum = vzero();
-        for (j = 0; j < lim_pad; j += W) sum = vadd(sum, vload(sr + j));
-        row_sum[r] = row_sum[r] * correction + vhsum(sum);
-        if (correction != 1.0f) {
-          const V vc = vset1(correction);
-          float* ar = acc + r * dpad;
-          for (int64_t e = 0; e < dpad; e += W) vstore(ar + e, vmul(vload(ar + e), vc));
-        }
+        tile_mm(br, dpad, BC, st, BC, vt, dpad, acc + i0 * dpad, dpad, true);
       }
-      tile_mm(br, dpad, BC, st, BC, vt, dpad, acc, dpad, true);
     }
     float* lse_h = lse + (b * s.heads_q + h) * s.seq_q;
-    for (int64_t r = 0; r < br; r++) {
-      float* o = out + (b * s.seq_q + i0 + r) * q_stride + h * d;
+    for (int64_t r = 0; r < rows; r++) {
+      float* o = out + (b * s.seq_q + c0 + r) * q_stride + h * d;
       if (row_sum[r] == 0.0f) {
         for (int64_t e = 0; e < d; e++) o[e] = 0.0f;
-        lse_h[i0 + r] = neg_inf;
+        lse_h[c0 + r] = neg_inf;
         continue;
       }
       const float inv = 1.0f / row_sum[r];
       for (int64_t e = 0; e < d; e++) o[e] = acc[r * dpad + e] * inv;
-      lse_h[i0 + r] = static_cast<float>(static_cast<double>(row_max[r]) + log(static_cast<double>(row_sum[r])));
+      lse_h[c0 + r] = static_cast<float>(static_cast<double>(row_max[r]) + log(static_cast<double>(row_sum[r])));
     }
   });
 }
-
 
 inline float dot_lanes(const float* a, const float* b, int64_t n) {
   V acc = vzero();
   map_lanes(n, [&](int64_t i, int c) { acc = vfma(vload_part(a + i, c), vload_part(b + i, c), acc); });
   return vhsum(acc);
-}
-
-void transpose_tile(const float* src, int64_t rows, int64_t cols, int64_t src_stride, float* dst,
-                    int64_t dst_stride) {
-  for (int64_t r = 0; r < rows; r++) {
-    for (int64_t c = 0; c < cols; c++) dst[c * dst_stride + r] = src[r * src_stride + c];
-  }
 }
 
 // Backward: one task per (batch, query head) walks key blocks outermost, so dK and dV of a block are summed
@@ -615,8 +644,8 @@ void attention_backward(const float* dout, const float* q, const float* k, const
     const V vscale = vset1(s.scale);
     for (int64_t j0 = 0; j0 < key_end; j0 += BC) {
       const int64_t bc = imin(BC, key_end - j0);
-      transpose_keys(k_src + j0 * kv_stride, kv_stride, bc, d, kt);
-      transpose_keys(v_src + j0 * kv_stride, kv_stride, bc, d, vt);
+      transpose_into(k_src + j0 * kv_stride, kv_stride, bc, BC, d, kt, BC);
+      transpose_into(v_src + j0 * kv_stride, kv_stride, bc, BC, d, vt, BC);
       gather_head(k_src, kv_stride, j0, bc, d, dpad, kb);
       for (int64_t e = 0; e < bc * dpad; e++) dkb[e] = dvb[e] = 0.0f;
       for (int64_t i0 = imax(0, j0 - s.query_offset); i0 < s.seq_q; i0 += BR) {
@@ -640,8 +669,8 @@ void attention_backward(const float* dout, const float* q, const float* k, const
           }
           for (int64_t j = lim; j < BC; j++) pr[j] = dr[j] = 0.0f;
         }
-        transpose_tile(pt, br, bc, BC, p_t, BR);
-        transpose_tile(ds, br, bc, BC, ds_t, BR);
+        transpose_into(pt, BC, br, BR, bc, p_t, BR);
+        transpose_into(ds, BC, br, BR, bc, ds_t, BR);
         tile_mm(bc, dpad, br, p_t, BR, doh + i0 * dpad, dpad, dvb, dpad, true);
         tile_mm(bc, dpad, br, ds_t, BR, qh + i0 * dpad, dpad, dkb, dpad, true);
         tile_mm(br, dpad, bc, ds, BC, kb, dpad, dqh + i0 * dpad, dpad, true);
