@@ -9,7 +9,7 @@
 // the full pipeline). Each measurement runs in a fresh child process so its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
@@ -20,6 +20,8 @@ interface Measurement {
   seconds: number;
   inputBytes: number;
   maxRssBytes: number;
+  /** CPU time of all threads: on a shared machine, the figure least disturbed by other processes. */
+  cpuSeconds: number;
   report?: Pick<CorpusReport, 'input' | 'exactDuplicates' | 'pii' | 'output'> & {
     near: number;
     filtered: number;
@@ -70,6 +72,7 @@ async function child(mode: string, input: string, workers: number): Promise<void
     seconds: (performance.now() - started) / 1000,
     inputBytes,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     report,
   };
   console.log(JSON.stringify(measurement));
@@ -167,7 +170,11 @@ async function generateCorpus(dir: string, bytes: number): Promise<{ documents: 
 
 function line(label: string, m: Measurement): string {
   const mbps = m.inputBytes / 1e6 / m.seconds;
-  return `${label.padEnd(34)} ${mbps.toFixed(2).padStart(8)} MB/s  ${m.seconds.toFixed(1).padStart(7)} s  peak RSS ${(m.maxRssBytes / 2 ** 20).toFixed(0).padStart(5)} MiB`;
+  const perCore = m.inputBytes / 1e6 / m.cpuSeconds;
+  return (
+    `${label.padEnd(34)} ${mbps.toFixed(2).padStart(8)} MB/s  ${m.seconds.toFixed(1).padStart(7)} s  ` +
+    `peak RSS ${(m.maxRssBytes / 2 ** 20).toFixed(0).padStart(5)} MiB  CPU ${m.cpuSeconds.toFixed(1)} s (${perCore.toFixed(2)} MB per CPU-second)`
+  );
 }
 
 const rate = (m: Measurement) => m.inputBytes / m.seconds;
@@ -182,7 +189,7 @@ async function main(): Promise<void> {
   });
   const workers = values.workers !== undefined ? Number(values.workers) : availableParallelism();
   console.log(
-    `data-prepare bench: ${availableParallelism()} cores, ${workers} worker thread(s), Node ${process.version}`,
+    `data-prepare bench: ${availableParallelism()} cores, ${workers} worker thread(s), Node ${process.version}, load average ${loadavg()[0].toFixed(2)}`,
   );
   console.log(
     'peer: none offline (datatrove/text-dedup need pip); ratios below are against baselines measured in this run\n',
@@ -224,6 +231,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log(`load average at the end: ${loadavg()[0].toFixed(2)} (other processes share these cores)`);
 }
 
 const args = process.argv.slice(2);
