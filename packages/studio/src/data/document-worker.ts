@@ -1,5 +1,5 @@
-// Worker-thread side of the document pool: builds a processor from workerData, then answers each batch
-// message with its processed batch (signatures transferred, not copied).
+// Worker-thread side of the document pool: builds a processor from workerData, says 'ready', then answers each
+// batch message with its processed batch (signatures transferred, not copied).
 import { parentPort, workerData } from 'node:worker_threads';
 import { DocumentProcessor, type DocumentBatch, type ProcessorConfig } from './process-document.ts';
 
@@ -10,3 +10,4 @@ port.on('message', (batch: DocumentBatch) => {
   const result = processor.processBatch(batch);
   port.postMessage(result, [result.signatures.buffer]);
 });
+port.postMessage('ready');

@@ -12,10 +12,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DataError } from './errors.ts';
 import { prepareCorpus, type PrepareOptions } from './prepare.ts';
 import type { CorpusReport } from './report.ts';
-import { fileSource } from './sources.ts';
+import { fileSource, type CorpusSource } from './sources.ts';
 
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -226,7 +227,18 @@ describe('prepareCorpus', () => {
 
   it('gives byte-identical output with worker threads', async () => {
     const threaded = join(root, 'threaded');
-    await prepareCorpus(options(threaded, { workers: 2, batchChars: 2000 }));
+    // Until a worker is up the pool works on the calling thread; holding the source back a moment lets the
+    // workers take every batch here.
+    const files = fileSource([input], { textField: 'body' });
+    const held: CorpusSource = {
+      name: files.name,
+      totalBytes: () => files.totalBytes(),
+      async *documents() {
+        await delay(1000);
+        yield* files.documents();
+      },
+    };
+    await prepareCorpus({ ...options(threaded, { workers: 2, batchChars: 2000 }), sources: [held] });
     for (const file of ['train.jsonl', 'validation.jsonl']) {
       assert.equal(readFileSync(join(threaded, file), 'utf8'), readFileSync(join(out, file), 'utf8'), file);
     }
