@@ -78,8 +78,8 @@ constexpr int64_t KC = 256;
 constexpr int64_t MC = 144;
 constexpr int64_t NC = 4096;
 static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole slivers");
-// Slack after the packed A block for the overlapping 8-float stores of pack_a.
-constexpr int64_t kPackSpill = 8;
+// Slack after the packed A block for the overlapping vector stores of pack_a.
+constexpr int64_t kPackSpill = W > 8 ? W : 8;
 
 struct Gemm {
   bool trans_a, trans_b;
@@ -100,9 +100,14 @@ void pack_a(const Gemm& g, const float* a, int64_t i0, int64_t mc, int64_t p0, i
     const int rows = static_cast<int>(imin(MR, mc - s));
     float* out = dst + s * kc;
     if (g.trans_a) {
-      // op(A)(i, p) = A[p][i]: each k step is a contiguous run of rows.
+      // op(A)(i, p) = A[p][i]: each k step is a contiguous run of rows, copied as one (masked) vector whose
+      // lanes past MR spill into the next step's slot before it is written.
       for (int64_t p = 0; p < kc; p++) {
         const float* src = a + (p0 + p) * g.lda + i0 + s;
+        if (W >= MR) {
+          vstore(out + p * MR, rows == W ? vload(src) : vloadn(src, rows));
+          continue;
+        }
         int r = 0;
         for (; r < rows; r++) out[p * MR + r] = src[r];
         for (; r < MR; r++) out[p * MR + r] = 0.0f;
@@ -243,6 +248,110 @@ void gemm_scale_c(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
   }
 }
 
+// Few rows of C (token-by-token generation): packing B would cost as much as the product, so B is streamed
+// once instead. With transB each C element is a dot product of two contiguous rows; otherwise C's rows
+// are sums of B's rows weighted by A, kept in registers two vectors of columns at a time.
+constexpr int64_t kFewRows = 4;
+
+inline void store_c(float* cp, float acc, float alpha, float beta) {
+  const float out = alpha * acc;
+  *cp = beta == 0.0f ? out : beta * *cp + out;
+}
+
+template <int M>
+void few_rows_dot(int64_t k, const float* const* arow, const float* b, int64_t ldb, float* c, int64_t ldc,
+                  int64_t j0, int64_t j1, float alpha, float beta) {
+  for (int64_t j = j0; j < j1; j++) {
+    const float* bj = b + j * ldb;
+    V acc[M][2];
+    for (int i = 0; i < M; i++) acc[i][0] = acc[i][1] = vzero();
+    int64_t p = 0;
+    for (; p + 2 * W <= k; p += 2 * W) {
+      const V b0 = vload(bj + p), b1 = vload(bj + p + W);
+      for (int i = 0; i < M; i++) {
+        acc[i][0] = vfma(vload(arow[i] + p), b0, acc[i][0]);
+        acc[i][1] = vfma(vload(arow[i] + p + W), b1, acc[i][1]);
+      }
+    }
+    for (; p < k; p += W) {
+      const int n = static_cast<int>(imin(W, k - p));
+      const V b0 = vload_part(bj + p, n);
+      for (int i = 0; i < M; i++) acc[i][0] = vfma(vload_part(arow[i] + p, n), b0, acc[i][0]);
+    }
+    for (int i = 0; i < M; i++) store_c(c + i * ldc + j, vhsum(vadd(acc[i][0], acc[i][1])), alpha, beta);
+  }
+}
+
+template <int M>
+void few_rows_axpy(int64_t k, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb, float* c,
+                   int64_t ldc, int64_t j0, int64_t j1, float alpha, float beta) {
+  const V va = vset1(alpha), vb = vset1(beta);
+  for (int64_t j = j0; j < j1; j += 2 * W) {
+    const int cols = static_cast<int>(imin(2 * W, j1 - j));
+    const int n0 = cols < W ? cols : W, n1 = cols - n0;
+    V acc[M][2];
+    for (int i = 0; i < M; i++) acc[i][0] = acc[i][1] = vzero();
+    for (int64_t p = 0; p < k; p++) {
+      const float* bp = b + p * ldb + j;
+      const V b0 = vload_part(bp, n0);
+      const V b1 = n1 > 0 ? vload_part(bp + W, n1) : vzero();
+      for (int i = 0; i < M; i++) {
+        const V ai = vset1(a[i * a_row + p * a_col]);
+        acc[i][0] = vfma(ai, b0, acc[i][0]);
+        acc[i][1] = vfma(ai, b1, acc[i][1]);
+      }
+    }
+    for (int i = 0; i < M; i++) {
+      float* cp = c + i * ldc + j;
+      for (int v = 0; v < 2; v++) {
+        const int n = v == 0 ? n0 : n1;
+        if (n <= 0) continue;
+        const V out = vmul(va, acc[i][v]);
+        vstore_part(cp + v * W, beta == 0.0f ? out : vfma(vb, vload_part(cp + v * W, n), out), n);
+      }
+    }
+  }
+}
+
+template <int M>
+void few_rows(const Gemm& g, const float* a, const float* b, float* c, int64_t j0, int64_t j1, int thread) {
+  if (!g.trans_b) {
+    const int64_t a_row = g.trans_a ? 1 : g.lda, a_col = g.trans_a ? g.lda : 1;
+    few_rows_axpy<M>(g.k, a, a_row, a_col, b, g.ldb, c, g.ldc, j0, j1, g.alpha, g.beta);
+    return;
+  }
+  const float* rows[M];
+  if (g.trans_a) {
+    float* gathered = ownlm_pool_scratch(thread, 2, static_cast<size_t>(M * g.k));
+    for (int i = 0; i < M; i++) {
+      for (int64_t p = 0; p < g.k; p++) gathered[i * g.k + p] = a[p * g.lda + i];
+      rows[i] = gathered + i * g.k;
+    }
+  } else {
+    for (int i = 0; i < M; i++) rows[i] = a + i * g.lda;
+  }
+  few_rows_dot<M>(g.k, rows, b, g.ldb, c, g.ldc, j0, j1, g.alpha, g.beta);
+}
+
+void gemm_few_rows(const Gemm& g, int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c) {
+  const int threads = ownlm_pool_threads();
+  const double flops = 2.0 * static_cast<double>(g.m) * g.n * g.k * batch;
+  const int64_t per = threads > 1 && flops > 2e6 ? imax(4 * W, round_up(ceil_div(g.n, 2 * threads), 2 * W)) : g.n;
+  const int64_t chunks = ceil_div(g.n, per);
+  parallel_tasks(batch * chunks, [&](int64_t t, int thread) {
+    const int64_t bi = t / chunks, j0 = (t % chunks) * per, j1 = imin(g.n, j0 + per);
+    const float* a = g.a + bi * stride_a;
+    const float* b = g.b + bi * stride_b;
+    float* c = g.c + bi * stride_c;
+    switch (g.m) {
+      case 1: few_rows<1>(g, a, b, c, j0, j1, thread); break;
+      case 2: few_rows<2>(g, a, b, c, j0, j1, thread); break;
+      case 3: few_rows<3>(g, a, b, c, j0, j1, thread); break;
+      default: few_rows<4>(g, a, b, c, j0, j1, thread); break;
+    }
+  });
+}
+
 void gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, int64_t batch, int64_t stride_a,
               int64_t stride_b, int64_t stride_c) {
@@ -252,14 +361,18 @@ void gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float a
     for (int64_t bi = 0; bi < batch; bi++) gemm_scale_c(c + bi * stride_c, m, n, ldc, beta);
     return;
   }
+  if (m <= kFewRows) {
+    gemm_few_rows(g, batch, stride_a, stride_b, stride_c);
+    return;
+  }
   // Split each product into row x column chunks (whole slivers), halving the longer side until there are
-  // about 4 chunks per thread for dynamic balance, or chunks would get too small to amortize packing.
+  // about 2 chunks per thread for dynamic balance, or chunks would get too small to amortize packing.
   int threads = ownlm_pool_threads();
   double flops = 2.0 * static_cast<double>(m) * n * k * batch;
   int64_t m_tiles = ceil_div(m, MR), n_tiles = ceil_div(n, NR);
   int64_t cm = m_tiles, cn = n_tiles;
   if (threads > 1 && flops > 2e6) {
-    int64_t want = 4 * threads;
+    int64_t want = 2 * threads;
     while (batch * ceil_div(m_tiles, cm) * ceil_div(n_tiles, cn) < want) {
       bool rows_longer = cm * MR >= cn * NR;
       if (rows_longer && cm * MR >= 2 * 48) cm = ceil_div(cm, 2);

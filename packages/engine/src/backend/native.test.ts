@@ -122,6 +122,14 @@ const gemmCases: GemmCase[] = [
     { m: 67, n: 129, k: 33, transA, transB, beta: 1 },
     { m: 257, n: 300, k: 129, transA, transB, alpha: 1.5, beta: 0.5 },
   ]),
+  // Up to 4 rows take the unpacked path (token-by-token generation); 5 rows are the packed path's smallest.
+  ...transposes.flatMap(([transA, transB]) => [
+    { m: 1, n: 300, k: 37, transA, transB, beta: 1 },
+    { m: 4, n: 1001, k: 70, transA, transB, alpha: 0.5 },
+    { m: 5, n: 33, k: 9, transA, transB },
+  ]),
+  { m: 2, n: 70, k: 17, transA: false, transB: true, batch: 3, gap: 5, beta: 1 },
+  { m: 3, n: 9, k: 4, transA: true, transB: false, pad: 2 },
   // k crossing the 256-deep packing slice; m crossing the 144-row block; n crossing 16/32-column slivers.
   { m: 13, n: 31, k: 300, transA: false, transB: true },
   { m: 150, n: 47, k: 17, transA: true, transB: false, beta: 1 },
