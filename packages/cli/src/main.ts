@@ -4,6 +4,7 @@ import type { Command } from './command.ts';
 /** Subcommands by name; loaded lazily so `ownlm --help` stays fast. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.ts'),
+  train: () => import('./commands/train.ts'),
   'tokenizer-train': () => import('./commands/tokenizer-train.ts'),
   'tokenizer-encode': () => import('./commands/tokenizer-encode.ts'),
   'data-pack': () => import('./commands/data-pack.ts'),

@@ -43,10 +43,23 @@ export {
 } from './data/config.ts';
 export { DataError, type DataErrorCode } from './data/errors.ts';
 export { renderReportMarkdown, type CorpusReport } from './data/report.ts';
+export { runTraining, type RunOptions, type RunResult, type TrainEvent } from './train/trainer.ts';
 export {
-  train,
-  type BatchSource,
-  type TrainOptions,
-  type TrainEvent,
-  type TrainResult,
-} from './train/trainer.ts';
+  ConfigError,
+  configFromFlags,
+  mergeConfig,
+  modelConfig,
+  readConfigFile,
+  resolveConfig,
+  trainDefaults,
+  type TrainConfig,
+} from './train/config.ts';
+export {
+  bestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  CheckpointError,
+  type LoadedCheckpoint,
+  type TrainerState,
+} from './train/checkpoint.ts';
+export { preflight, largestFittingBatch, type Preflight } from './train/preflight.ts';

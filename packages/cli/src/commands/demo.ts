@@ -3,18 +3,19 @@
 // report validation perplexity and print samples. What `npm start` runs.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LlamaModel, backend, generateTokens, parameterCount } from '@ownlm/engine';
+import { backend, generateTokens } from '@ownlm/engine';
 import {
-  TokenShardLoader,
   demoCorpusSources,
   packCorpus,
   prepareCorpus,
-  train,
+  resolveConfig,
+  runTraining,
   trainTokenizer,
-  type BatchSource,
+  type TrainConfig,
 } from '@ownlm/studio';
 import type { Command } from '../command.ts';
 import { ProgressBar } from '../progress-bar.ts';
+import { trainProgress } from '../train-progress.ts';
 
 const usage = `usage: ownlm demo [options]
 
@@ -29,17 +30,21 @@ options:
   -h, --help         show this help`;
 
 /** Small enough to train in minutes on 2 cores, big enough to learn word order from the demo corpus. */
-function demoModel(vocabSize: number) {
-  return {
-    vocab_size: vocabSize,
-    hidden_size: 192,
-    intermediate_size: 512,
-    num_hidden_layers: 4,
-    num_attention_heads: 6,
-    max_position_embeddings: 128,
-    rms_norm_eps: 1e-5,
-  };
-}
+const demoRun: Partial<TrainConfig> = {
+  model: 'tiny',
+  hidden_size: 192,
+  intermediate_size: 512,
+  num_hidden_layers: 4,
+  num_attention_heads: 6,
+  context: 128,
+  batch_size: 16,
+  lr: 3e-3,
+  min_lr: 3e-4,
+  eval_every: 0,
+  eval_batches: 8,
+  checkpoint_every: 0,
+  keep_checkpoints: 1,
+};
 
 function positiveInteger(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -73,6 +78,7 @@ export const command: Command = {
       corpus: join(out, 'corpus'),
       tokenizer: join(out, 'tokenizer'),
       shards: join(out, 'shards'),
+      run: join(out, 'run'),
     };
     console.log(
       `ownlm demo: working in ${out} (engine backend: ${backend().name}, ${backend().threads()} threads)`,
@@ -133,53 +139,22 @@ export const command: Command = {
       `  ${index.splits.train.tokens} training tokens, ${index.splits.validation?.tokens ?? 0} validation tokens`,
     );
 
-    const config = demoModel(tokenizer.vocabSize);
-    const model = new LlamaModel(config, { seed });
-    const [batch, seq, evalBatches] = [16, 128, 8];
-    console.log(
-      `\n4/5 train a ${(parameterCount(model.config) / 1e6).toFixed(1)}M-parameter Llama for ${steps} steps (batch ${batch} × ${seq} tokens)`,
-    );
-    const loaders = {
-      train: new TokenShardLoader(dirs.shards, 'train'),
-      validation: new TokenShardLoader(dirs.shards, 'validation'),
-    };
-    const source = (loader: TokenShardLoader, salt: number): BatchSource => ({
-      batch: (step) => loader.batch({ seed: seed + salt, step, batchSize: batch, seqLen: seq }),
-    });
-    const trainBar = new ProgressBar({ label: '  train', total: steps, unit: 'step' });
-    let tokensPerSecond = 0;
-    const result = train(
-      model,
-      { train: source(loaders.train, 0), validation: source(loaders.validation, 1000) },
+    console.log(`\n4/5 train a small Llama for ${steps} steps`);
+    const config = resolveConfig(
       {
-        batch,
-        seq,
+        ...demoRun,
+        data: dirs.shards,
+        tokenizer: dirs.tokenizer,
+        out: dirs.run,
         steps,
-        accumulation: 1,
-        schedule: {
-          kind: 'cosine',
-          lr: 3e-3,
-          warmupSteps: Math.min(50, Math.ceil(steps / 10)),
-          totalSteps: steps,
-          minLr: 3e-4,
-        },
-        weightDecay: 0.1,
-        clip: 1,
-        evalEvery: 0,
-        evalBatches,
+        seed,
+        warmup_steps: Math.min(50, Math.ceil(steps / 10)),
       },
-      (event) => {
-        if (event.type === 'train-step') {
-          tokensPerSecond = event.tokensPerSecond;
-          trainBar.update(
-            event.step,
-            `loss ${event.loss.toFixed(3)} lr ${event.lr.toExponential(1)} ${tokensPerSecond.toFixed(0)} tok/s`,
-          );
-        }
-      },
+      'demo',
     );
-    trainBar.finish(`loss ${result.finalLoss.toFixed(3)} ${tokensPerSecond.toFixed(0)} tok/s`);
-
+    const progress = trainProgress();
+    const result = runTraining(config, { onEvent: progress.onEvent });
+    const { model } = result;
     console.log('\n5/5 evaluate and sample');
     const validationLoss = result.validationLoss ?? Number.NaN;
     console.log(

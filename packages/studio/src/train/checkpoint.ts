@@ -1,0 +1,236 @@
+// Training checkpoints: model weights, optimizer moments and trainer state in one folder per step.
+//
+// A checkpoint is written into a `.partial-*` folder (every file fsynced) and renamed to `step-NNNNNNN` only
+// when complete, so a crash never leaves a half checkpoint under a final name. trainer-state.json, written
+// last, records each file's size and SHA-256; loading checks them, so a truncated or bit-flipped file is
+// caught and the previous good checkpoint is used instead. The weights file uses Hugging Face tensor names,
+// and the tokenizer files are copied in, so a checkpoint folder is also a model folder.
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { AdamW, AdamWState, LlamaConfig, LlamaModel, RandomState } from '@ownlm/engine';
+import { readSafetensors, writeAtomically, writeSafetensors } from '../formats/safetensors.ts';
+import type { TrainConfig } from './config.ts';
+
+export const CHECKPOINT_FILES = {
+  model: 'model.safetensors',
+  optimizer: 'optimizer.safetensors',
+  state: 'trainer-state.json',
+} as const;
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
+
+export interface TrainerState {
+  format: 'ownlm-checkpoint';
+  version: 1;
+  /** Optimizer steps completed. */
+  step: number;
+  config: TrainConfig;
+  modelConfig: LlamaConfig;
+  tokenizerSha256: string;
+  /** State of the dropout generator after `step` steps. */
+  randomState: RandomState;
+  validationLoss: number | null;
+  /** Training wall time so far, carried across resumes. */
+  elapsedSeconds: number;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  state: TrainerState;
+  weights: Map<string, Float32Array>;
+  optimizer: AdamWState;
+}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+export function checkpointsDir(runDir: string): string {
+  return join(runDir, 'checkpoints');
+}
+
+function stepName(step: number): string {
+  return `step-${String(step).padStart(7, '0')}`;
+}
+
+/** Final checkpoint folders of a run, newest first. */
+export function listCheckpoints(runDir: string): string[] {
+  const dir = checkpointsDir(runDir);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^step-\d{7,}$/.test(name))
+    .sort()
+    .reverse()
+    .map((name) => join(dir, name));
+}
+
+/** Removes `.partial-*` folders left by a crash during a checkpoint write. */
+export function removePartialCheckpoints(runDir: string): string[] {
+  const dir = checkpointsDir(runDir);
+  if (!existsSync(dir)) return [];
+  const partial = readdirSync(dir).filter((name) => name.startsWith('.partial-'));
+  for (const name of partial) rmSync(join(dir, name), { recursive: true, force: true });
+  return partial;
+}
+
+export interface SaveInput {
+  model: LlamaModel;
+  optimizer: AdamW;
+  state: Omit<TrainerState, 'format' | 'version' | 'files'>;
+  tokenizerDir: string;
+}
+
+/** Writes a checkpoint for state.step and returns its folder. */
+export function saveCheckpoint(runDir: string, input: SaveInput): string {
+  const parent = checkpointsDir(runDir);
+  mkdirSync(parent, { recursive: true });
+  const name = stepName(input.state.step);
+  const partial = join(parent, `.partial-${name}-${process.pid}`);
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial);
+
+  writeSafetensors(
+    join(partial, CHECKPOINT_FILES.model),
+    [...input.model.parameters].map(([tensorName, t]) => ({
+      name: tensorName,
+      dtype: 'F32' as const,
+      shape: t.shape,
+      data: t.data,
+    })),
+  );
+  const moments = input.optimizer.state().moments;
+  const optimizerTensors = [...moments].flatMap(([tensorName, { m, v }]) => [
+    { name: `exp_avg.${tensorName}`, dtype: 'F32' as const, shape: [m.length], data: m },
+    { name: `exp_avg_sq.${tensorName}`, dtype: 'F32' as const, shape: [v.length], data: v },
+  ]);
+  writeSafetensors(join(partial, CHECKPOINT_FILES.optimizer), optimizerTensors, {
+    format: 'pt',
+    step: String(input.optimizer.stepCount),
+  });
+  for (const file of TOKENIZER_FILES) {
+    const source = join(input.tokenizerDir, file);
+    if (existsSync(source)) copyFileSync(source, join(partial, file));
+  }
+
+  const files: TrainerState['files'] = {};
+  for (const file of readdirSync(partial)) {
+    const path = join(partial, file);
+    files[file] = { bytes: statSync(path).size, sha256: sha256File(path) };
+  }
+  const state: TrainerState = { format: 'ownlm-checkpoint', version: 1, ...input.state, files };
+  writeAtomically(join(partial, CHECKPOINT_FILES.state), [
+    Buffer.from(`${JSON.stringify(state, null, 2)}\n`),
+  ]);
+
+  const final = join(parent, name);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(partial, final);
+  return final;
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** Reads and verifies one checkpoint folder; throws CheckpointError naming the file that is wrong. */
+export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  const statePath = join(dir, CHECKPOINT_FILES.state);
+  let state: TrainerState;
+  try {
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainerState;
+  } catch (error) {
+    throw new CheckpointError(`${statePath}: unreadable (${(error as Error).message})`);
+  }
+  if (state.format !== 'ownlm-checkpoint' || typeof state.files !== 'object' || state.files === null) {
+    throw new CheckpointError(`${statePath}: not an ownlm trainer state`);
+  }
+  for (const required of [CHECKPOINT_FILES.model, CHECKPOINT_FILES.optimizer]) {
+    if (!state.files[required]) throw new CheckpointError(`${statePath}: no checksum for ${required}`);
+  }
+  for (const [file, expected] of Object.entries(state.files)) {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new CheckpointError(`${path}: missing`);
+    const bytes = statSync(path).size;
+    if (bytes !== expected.bytes)
+      throw new CheckpointError(
+        `${path}: ${bytes} bytes, the checkpoint recorded ${expected.bytes} (truncated or replaced)`,
+      );
+    if (sha256File(path) !== expected.sha256)
+      throw new CheckpointError(`${path}: SHA-256 does not match the checkpoint record (corrupted)`);
+  }
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of readSafetensors(join(dir, CHECKPOINT_FILES.model)).tensors)
+    weights.set(name, Float32Array.from(t.toFloat32()));
+  const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+  const optimizerFile = readSafetensors(join(dir, CHECKPOINT_FILES.optimizer));
+  for (const [name, t] of optimizerFile.tensors) {
+    const [kind, ...rest] = name.split('.');
+    const param = rest.join('.');
+    const entry = moments.get(param) ?? { m: new Float32Array(0), v: new Float32Array(0) };
+    if (kind === 'exp_avg') entry.m = Float32Array.from(t.toFloat32());
+    else if (kind === 'exp_avg_sq') entry.v = Float32Array.from(t.toFloat32());
+    else throw new CheckpointError(`${join(dir, CHECKPOINT_FILES.optimizer)}: unexpected tensor "${name}"`);
+    moments.set(param, entry);
+  }
+  return {
+    dir,
+    state,
+    weights,
+    optimizer: { step: Number(optimizerFile.metadata?.step ?? state.step), moments },
+  };
+}
+
+/** The newest checkpoint that verifies; each rejected one is reported through `onRejected`. */
+export function loadLatestCheckpoint(
+  runDir: string,
+  onRejected: (dir: string, reason: string) => void,
+): LoadedCheckpoint | null {
+  for (const dir of listCheckpoints(runDir)) {
+    try {
+      return loadCheckpoint(dir);
+    } catch (error) {
+      if (!(error instanceof CheckpointError) && !(error instanceof Error && error.name === 'FormatError'))
+        throw error;
+      onRejected(dir, error.message);
+    }
+  }
+  return null;
+}
+
+/** The checkpoint folder with the lowest recorded validation loss, if any has one. */
+function bestByValidation(dirs: string[]): string | null {
+  let best: { dir: string; loss: number } | null = null;
+  for (const dir of dirs) {
+    try {
+      const state = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILES.state), 'utf8')) as TrainerState;
+      if (state.validationLoss !== null && (best === null || state.validationLoss < best.loss))
+        best = { dir, loss: state.validationLoss };
+    } catch {
+      // An unreadable state cannot be the best.
+    }
+  }
+  return best?.dir ?? null;
+}
+
+/** Keeps the `keep` newest checkpoints and the one with the best validation loss; deletes the rest. */
+export function pruneCheckpoints(runDir: string, keep: number): void {
+  const all = listCheckpoints(runDir);
+  const best = bestByValidation(all);
+  for (const dir of all.slice(keep)) if (dir !== best) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The folder of the best checkpoint by validation loss, or the newest when none has one. */
+export function bestCheckpoint(runDir: string): string | null {
+  const all = listCheckpoints(runDir);
+  return bestByValidation(all) ?? all[0] ?? null;
+}
