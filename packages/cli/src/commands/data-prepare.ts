@@ -40,7 +40,7 @@ options:
   --no-pii                  do not scrub PII
   --validation F            share of documents for validation (default 0.02)
   --config FILE             JSON settings {"filters", "dedup", "pii", "split"}; flags override it
-  --workers N               worker threads (default: one per core; 0 runs on the main thread)
+  --workers N               worker threads (default: one per core, none under 64 MB of input)
   --overwrite               replace a corpus prepared earlier in the output folder
   -h, --help                show this help`;
 
