@@ -251,10 +251,18 @@ describe('prepareCorpus', () => {
       (error: Error) => error instanceof DataError && error.code === 'output-exists',
     );
     assert.deepEqual(readFileSync(join(out, 'train.jsonl')), before);
-    await prepareCorpus(options(out, { overwrite: true, pii: { scrub: false } }));
+    const replaced = await prepareCorpus(
+      options(out, { overwrite: true, pii: { scrub: false }, dedup: { near: false } }),
+    );
+    assert.equal(replaced.nearDuplicates.documents, 0);
+    assert.equal(
+      replaced.output.train.documents + replaced.output.validation.documents,
+      report.output.train.documents + report.output.validation.documents + 1,
+    );
     const text =
       readFileSync(join(out, 'train.jsonl'), 'utf8') + readFileSync(join(out, 'validation.jsonl'), 'utf8');
     assert.ok(text.includes('jane.doe@example.com'));
+    assert.ok(text.includes(JSON.stringify(planted.nearCopy)));
     assert.deepEqual(readdirSync(out).sort(), [
       'report.json',
       'report.md',
