@@ -103,11 +103,6 @@ export class NearDuplicateIndex {
     this.candidate = new Uint32Array(options.permutations);
   }
 
-  /** Bytes of RAM held by the index (bucket table and per-document arrays). */
-  get bytes(): number {
-    return (this.buckets?.bytes ?? 0) + this.parent.byteLength + this.lengths.byteLength;
-  }
-
   /** Adds a document (its signature at `signatures[offset…]`, its length in characters); returns its index. */
   add(signatures: Uint32Array, offset: number, length: number): number {
     const buckets = this.buckets;

@@ -32,20 +32,6 @@ export class U64Map {
     this.mask = capacity - 1;
   }
 
-  get size(): number {
-    return this.count;
-  }
-
-  /** Bytes held by the table. */
-  get bytes(): number {
-    return this.values.length * 12;
-  }
-
-  /** Returns the value stored for the key, or -1. */
-  get(high: number, low: number): number {
-    return this.values[this.find(high | 0, low | 0)];
-  }
-
   /** Stores `value` when the key is absent and returns -1; otherwise returns the value already stored. */
   setIfAbsent(high: number, low: number, value: number): number {
     const h = high | 0;
