@@ -42,6 +42,11 @@ extern "C" {
 
 void ownlm_init(void) {
   OWNLM_LOCKED;
+  // Every JS context (main thread, worker threads) that loads the addon calls this; the first one wins so
+  // a later load does not undo a chosen ISA or thread count.
+  static bool initialized = false;
+  if (initialized) return;
+  initialized = true;
   g_kernels = best_kernels();
   unsigned cores = std::thread::hardware_concurrency();
   ownlm_pool_set_threads(cores == 0 ? 1 : static_cast<int>(cores));

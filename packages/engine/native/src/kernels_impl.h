@@ -460,36 +460,16 @@ void rmsnorm_forward(const float* x, const float* weight, float* out, float* rst
 // walks all rows in order) rather than by rows, so no partial sums are merged and the order never changes.
 constexpr int64_t kColumnStrip = 64;
 
+/** Column strips of kColumnStrip when the matrix is large enough to share out, else one strip. */
+inline int64_t strip_width(int64_t rows, int64_t cols) { return rows * cols >= 2 * kChunk ? kColumnStrip : cols; }
+
+// dweight is summed before dx is written, so dx may be the same buffer as dout.
 void rmsnorm_backward(const float* dout, const float* x, const float* weight, const float* rstd, float* dx,
                       float* dweight, int64_t rows, int64_t dim) {
-  int64_t per = rows_per_task(dim);
-  int64_t row_tasks = ceil_div(rows, per);
-  int64_t strips = ceil_div(dim, kColumnStrip);
-  // Column strips cost a pass over all rows each; use several only when the rows are many.
-  int64_t strip_tasks = rows * dim >= 2 * kChunk ? strips : 1;
-  int64_t strip_width = strip_tasks == 1 ? dim : kColumnStrip;
-  parallel_tasks(row_tasks + strip_tasks, [&](int64_t t, int) {
-    if (t < row_tasks) {
-      for (int64_t r = t * per; r < imin(rows, (t + 1) * per); r++) {
-        const float* dr = dout + r * dim;
-        const float* xr = x + r * dim;
-        V dot = vzero();
-        map_lanes(dim, [&](int64_t i, int n) {
-          dot = vfma(vmul(vload_part(dr + i, n), vload_part(weight + i, n)), vload_part(xr + i, n), dot);
-        });
-        float rs = rstd[r];
-        V coef = vset1(rs * rs * rs * vhsum(dot) / static_cast<float>(dim));
-        V vr = vset1(rs);
-        float* o = dx + r * dim;
-        map_lanes(dim, [&](int64_t i, int n) {
-          V g = vmul(vmul(vload_part(dr + i, n), vload_part(weight + i, n)), vr);
-          vstore_part(o + i, vsub(g, vmul(vload_part(xr + i, n), coef)), n);
-        });
-      }
-      return;
-    }
-    int64_t c0 = (t - row_tasks) * strip_width;
-    int64_t c1 = imin(dim, c0 + strip_width);
+  if (dim <= 0) return;
+  const int64_t width = strip_width(rows, dim);
+  parallel_tasks(ceil_div(dim, width), [&](int64_t t, int) {
+    const int64_t c0 = t * width, c1 = imin(dim, c0 + width);
     map_lanes(c1 - c0, [&](int64_t i, int n) {
       V acc = vload_part(dweight + c0 + i, n);
       for (int64_t r = 0; r < rows; r++) {
@@ -498,6 +478,24 @@ void rmsnorm_backward(const float* dout, const float* x, const float* weight, co
       }
       vstore_part(dweight + c0 + i, acc, n);
     });
+  });
+  parallel_rows(rows, dim, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* dr = dout + r * dim;
+      const float* xr = x + r * dim;
+      V dot = vzero();
+      map_lanes(dim, [&](int64_t i, int n) {
+        dot = vfma(vmul(vload_part(dr + i, n), vload_part(weight + i, n)), vload_part(xr + i, n), dot);
+      });
+      const float rs = rstd[r];
+      const V coef = vset1(rs * rs * rs * vhsum(dot) / static_cast<float>(dim));
+      const V vr = vset1(rs);
+      float* o = dx + r * dim;
+      map_lanes(dim, [&](int64_t i, int n) {
+        V g = vmul(vmul(vload_part(dr + i, n), vload_part(weight + i, n)), vr);
+        vstore_part(o + i, vsub(g, vmul(vload_part(xr + i, n), coef)), n);
+      });
+    }
   });
 }
 
@@ -920,8 +918,9 @@ void embedding_forward(const int32_t* ids, const float* table, float* out, int64
 // Split by columns: every task walks all ids in order over its strip, so repeated ids never race and each
 // row of dtable receives its additions in id order.
 void embedding_backward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim) {
-  const int64_t strips = n * dim >= 2 * kChunk ? ceil_div(dim, kColumnStrip) : 1;
-  const int64_t width = strips == 1 ? dim : kColumnStrip;
+  if (dim <= 0) return;
+  const int64_t width = strip_width(n, dim);
+  const int64_t strips = ceil_div(dim, width);
   parallel_tasks(strips, [&](int64_t t, int) {
     const int64_t c0 = t * width, c1 = imin(dim, c0 + width);
     for (int64_t i = 0; i < n; i++) {

@@ -20,7 +20,8 @@ typedef struct ownlm_attention_shape {
   float scale;
 } ownlm_attention_shape;
 
-/** Selects the best instruction set and one thread per hardware thread; call once before anything else. */
+/** Selects the best instruction set and one thread per hardware thread; call before anything else. Later
+ * calls do nothing. */
 void ownlm_init(void);
 /** Selects the instruction set: "scalar", "avx2" or "avx512". Returns 0, or -1 when this CPU or build
  * lacks it. The best available one is selected at load. */
