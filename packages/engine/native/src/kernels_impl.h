@@ -93,27 +93,34 @@ struct Gemm {
   int64_t ldc;
 };
 
+// Packing reads the source along its rows (hardware prefetchers follow those; walking a column of a
+// sliver jumps a row stride per element and waits on memory for each).
+
 /** Packs rows [i0, i0+mc) x columns [p0, p0+kc) of op(A) as MR-row slivers, k-major, zero-padded rows.
- * May write up to 8 floats past the last sliver (see kPackSpill). */
+ * May write up to kPackSpill floats past the last sliver. */
 void pack_a(const Gemm& g, const float* a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t s = 0; s < mc; s += MR) {
-    const int rows = static_cast<int>(imin(MR, mc - s));
-    float* out = dst + s * kc;
-    if (g.trans_a) {
-      // op(A)(i, p) = A[p][i]: each k step is a contiguous run of rows, copied as one (masked) vector whose
-      // lanes past MR spill into the next step's slot before it is written.
-      for (int64_t p = 0; p < kc; p++) {
-        const float* src = a + (p0 + p) * g.lda + i0 + s;
+  if (g.trans_a) {
+    // op(A)(i, p) = A[p][i]: row p of A holds step p of every sliver.
+    for (int64_t p = 0; p < kc; p++) {
+      const float* src = a + (p0 + p) * g.lda + i0;
+      for (int64_t s = 0; s < mc; s += MR) {
+        const int rows = static_cast<int>(imin(MR, mc - s));
+        float* out = dst + s * kc + p * MR;
         if (W >= MR) {
-          vstore(out + p * MR, rows == W ? vload(src) : vloadn(src, rows));
+          // A plain load while it stays inside the block's columns, a masked one at the edge.
+          store_mr(out, s + W <= mc ? vload(src + s) : vloadn(src + s, rows));
           continue;
         }
         int r = 0;
-        for (; r < rows; r++) out[p * MR + r] = src[r];
-        for (; r < MR; r++) out[p * MR + r] = 0.0f;
+        for (; r < rows; r++) out[r] = src[s + r];
+        for (; r < MR; r++) out[r] = 0.0f;
       }
-      continue;
     }
+    return;
+  }
+  for (int64_t s = 0; s < mc; s += MR) {
+    const int rows = static_cast<int>(imin(MR, mc - s));
+    float* out = dst + s * kc;
     const float* src = a + (i0 + s) * g.lda + p0;
     int64_t p = 0;
     if (kHasTranspose8 && MR <= 8) {
@@ -130,37 +137,38 @@ void pack_a(const Gemm& g, const float* a, int64_t i0, int64_t mc, int64_t p0, i
 
 /** Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) as NR-column slivers, zero-padded columns. */
 void pack_b(const Gemm& g, const float* b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  if (!g.trans_b) {
+    // Row p of B holds step p of every sliver.
+    for (int64_t p = 0; p < kc; p++) {
+      const float* src = b + (p0 + p) * g.ldb + j0;
+      for (int64_t s = 0; s < nc; s += NR) {
+        float* out = dst + s * kc + p * NR;
+        const int64_t cols = imin(NR, nc - s);
+        for (int v = 0; v < kGemmNV; v++) {
+          const int64_t n = imin(W, cols - v * W);
+          vstore(out + v * W, n == W ? vload(src + s + v * W) : n > 0 ? vloadn(src + s + v * W, static_cast<int>(n)) : vzero());
+        }
+      }
+    }
+    return;
+  }
   for (int64_t s = 0; s < nc; s += NR) {
     const int64_t cols = imin(NR, nc - s);
     float* out = dst + s * kc;
-    if (g.trans_b) {
-      // op(B)(p, j) = B[j][p]: 8 x 8 transposes of B's rows into the sliver's columns.
-      int64_t p = 0;
-      if (kHasTranspose8 && NR % 8 == 0) {
-        for (; p + 8 <= kc; p += 8) {
-          for (int64_t j = 0; j < NR; j += 8) {
-            const float* src = b + (j0 + s + j) * g.ldb + p0 + p;
-            transpose8(src, g.ldb, static_cast<int>(imax(0, imin(8, cols - j))), out + p * NR + j, NR);
-          }
+    // op(B)(p, j) = B[j][p]: 8 x 8 transposes of B's rows into the sliver's columns.
+    int64_t p = 0;
+    if (kHasTranspose8 && NR % 8 == 0) {
+      for (; p + 8 <= kc; p += 8) {
+        for (int64_t j = 0; j < NR; j += 8) {
+          const float* src = b + (j0 + s + j) * g.ldb + p0 + p;
+          transpose8(src, g.ldb, static_cast<int>(imax(0, imin(8, cols - j))), out + p * NR + j, NR);
         }
       }
-      for (; p < kc; p++) {
-        int64_t j = 0;
-        for (; j < cols; j++) out[p * NR + j] = b[(j0 + s + j) * g.ldb + p0 + p];
-        for (; j < NR; j++) out[p * NR + j] = 0.0f;
-      }
-    } else if (cols == NR) {
-      for (int64_t p = 0; p < kc; p++) {
-        const float* src = b + (p0 + p) * g.ldb + j0 + s;
-        for (int v = 0; v < kGemmNV; v++) vstore(out + p * NR + v * W, vload(src + v * W));
-      }
-    } else {
-      for (int64_t p = 0; p < kc; p++) {
-        const float* src = b + (p0 + p) * g.ldb + j0 + s;
-        int64_t j = 0;
-        for (; j < cols; j++) out[p * NR + j] = src[j];
-        for (; j < NR; j++) out[p * NR + j] = 0.0f;
-      }
+    }
+    for (; p < kc; p++) {
+      int64_t j = 0;
+      for (; j < cols; j++) out[p * NR + j] = b[(j0 + s + j) * g.ldb + p0 + p];
+      for (; j < NR; j++) out[p * NR + j] = 0.0f;
     }
   }
 }

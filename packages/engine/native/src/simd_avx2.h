@@ -88,6 +88,12 @@ static inline double sumsq_f64(const float* x, int64_t n) {
   return s;
 }
 
+/** Stores the first kGemmMR (6) lanes: one 16-byte and one 8-byte store, no masking. */
+static inline void store_mr(float* p, V v) {
+  _mm_storeu_ps(p, _mm256_castps256_ps128(v));
+  _mm_storel_pi(reinterpret_cast<__m64*>(p + 4), _mm256_extractf128_ps(v, 1));
+}
+
 constexpr bool kHasTranspose8 = true;
 /** 8 x 8 transpose: dst[c * ldd + r] = src[r * lds + c] for r < rows (rows >= rows are zeros). Each dst row
  * gets one 8-float store, in ascending c, so with ldd < 8 later rows overwrite the spill of earlier ones. */

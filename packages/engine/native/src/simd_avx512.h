@@ -80,6 +80,9 @@ static inline double sumsq_f64(const float* x, int64_t n) {
   return s;
 }
 
+/** Stores the first kGemmMR (8) lanes. */
+static inline void store_mr(float* p, V v) { _mm256_storeu_ps(p, _mm512_castps512_ps256(v)); }
+
 constexpr bool kHasTranspose8 = true;
 /** 8 x 8 transpose: dst[c * ldd + r] = src[r * lds + c] for r < rows (rows >= rows are zeros). Each dst row
  * gets one 8-float store, in ascending c, so with ldd < 8 later rows overwrite the spill of earlier ones. */

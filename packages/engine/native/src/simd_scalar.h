@@ -32,6 +32,9 @@ static inline float vhsum(V v) { return v; }
 static inline float vhmax(V v) { return v; }
 static inline V vexp(V x) { return expf(x); }
 
+/** Unused: one lane is fewer than kGemmMR. */
+static inline void store_mr(float* p, V v) { *p = v; }
+
 constexpr bool kHasTranspose8 = false;
 static inline void transpose8(const float*, int64_t, int, float*, int64_t) {}
 
