@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const nodeGyp = process.env.npm_config_node_gyp;
 const [command, args] = nodeGyp
-  ? [process.execPath, [nodeGyp, 'rebuild']]
-  : ['npx', ['--yes', 'node-gyp', 'rebuild']];
+  ? [process.execPath, [nodeGyp, 'rebuild', '--jobs=max']]
+  : ['npx', ['--yes', 'node-gyp', 'rebuild', '--jobs=max']];
 const result = spawnSync(command, args, { cwd: here, stdio: 'inherit' });
 if (result.status !== 0) {
   console.warn(
