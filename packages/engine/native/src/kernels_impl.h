@@ -78,8 +78,8 @@ constexpr int64_t KC = 256;
 constexpr int64_t MC = 144;
 constexpr int64_t NC = 4096;
 static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole slivers");
-// Slack after the packed A block for the overlapping vector stores of pack_a.
-constexpr int64_t kPackSpill = W > 8 ? W : 8;
+// Slack after the packed A block: pack_a's 8 x 8 transposes store 8 floats per step even when MR is 6.
+constexpr int64_t kPackSpill = 8;
 
 struct Gemm {
   bool trans_a, trans_b;
@@ -145,8 +145,8 @@ void pack_b(const Gemm& g, const float* b, int64_t p0, int64_t kc, int64_t j0, i
         float* out = dst + s * kc + p * NR;
         const int64_t cols = imin(NR, nc - s);
         for (int v = 0; v < kGemmNV; v++) {
-          const int64_t n = imin(W, cols - v * W);
-          vstore(out + v * W, n == W ? vload(src + s + v * W) : n > 0 ? vloadn(src + s + v * W, static_cast<int>(n)) : vzero());
+          const int n = static_cast<int>(imax(0, imin(W, cols - v * W)));
+          vstore(out + v * W, n > 0 ? vload_part(src + s + v * W, n) : vzero());
         }
       }
     }
