@@ -228,7 +228,7 @@ void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restric
  * is summed the same way however the matrix is split among tasks. */
 void gemm_block(const Gemm& g, const float* a, const float* b, float* c, int64_t i0, int64_t i1, int64_t j0,
                 int64_t j1, int thread) {
-  float* pb = ownlm_pool_scratch(thread, 0, static_cast<size_t>(KC * NC));
+  float* pb = ownlm_pool_scratch(thread, 0, static_cast<size_t>(KC * imin(NC, round_up(j1 - j0, NR))));
   float* pa = ownlm_pool_scratch(thread, 1, static_cast<size_t>(MC * KC + kPackSpill));
   for (int64_t jc = j0; jc < j1; jc += NC) {
     int64_t nc = imin(NC, j1 - jc);
