@@ -63,3 +63,5 @@ export {
   type TrainerState,
 } from './train/checkpoint.ts';
 export { preflight, largestFittingBatch, type Preflight } from './train/preflight.ts';
+export { evaluateText, type TextEvaluation, type EvaluateOptions } from './train/evaluate.ts';
+export { loadModelFolder, importModel, type LoadedModel, type ImportOptions } from './train/import.ts';

@@ -54,7 +54,9 @@ async function compareGreedy(tiny: TinyModel, path: string, count: number): Prom
         ids.length + count <= tiny.model.config.max_position_embeddings,
         'prompt and continuation fit',
       );
-      const ours = [...generateTokens(tiny.model, ids, { temperature: 0, maxNewTokens: count })];
+      const ours = [
+        ...generateTokens(tiny.model, Int32Array.from(ids), { temperature: 0, maxNewTokens: count }),
+      ];
       const theirs = await cpp.greedy(ids, count);
       assert.equal(ours.length, count);
       const at = ours.findIndex((t, i) => t !== theirs[i]);

@@ -284,7 +284,8 @@ export class SafetensorsTensor {
     readonly dtype: SafetensorsDtype,
     readonly shape: readonly number[],
     readonly bytes: Uint8Array,
-    private readonly file: string,
+    /** The file it was read from. */
+    readonly file: string,
   ) {}
 
   /** The values as float32 (F32, F16, BF16 and F64; other dtypes are refused). F32 views the bytes. */
