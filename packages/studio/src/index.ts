@@ -65,3 +65,4 @@ export {
 export { preflight, largestFittingBatch, type Preflight } from './train/preflight.ts';
 export { evaluateText, type TextEvaluation, type EvaluateOptions } from './train/evaluate.ts';
 export { loadModelFolder, importModel, type LoadedModel, type ImportOptions } from './train/import.ts';
+export { exportModel, exportLoadedModel, type ExportFormat, type ExportReport } from './train/export.ts';
