@@ -41,7 +41,9 @@ class Args {
   int64_t integer(size_t i, const char* name, double lo = 0) {
     double x = number(i, name);
     if (ok_ && !(x >= lo && x <= kMaxSafe && x == static_cast<double>(static_cast<int64_t>(x)))) {
-      fail_range(name, lo < 0 ? "must be a safe integer" : "must be a non-negative safe integer");
+      char what[64];
+      snprintf(what, sizeof what, "must be an integer from %.17g to 2^53 - 1", lo);
+      fail_range(name, what);
     }
     return ok_ ? static_cast<int64_t>(x) : 0;
   }

@@ -260,6 +260,7 @@ void gemm_scale_c(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
 // once instead. With transB each C element is a dot product of two contiguous rows; otherwise C's rows
 // are sums of B's rows weighted by A, kept in registers two vectors of columns at a time.
 constexpr int64_t kFewRows = 4;
+constexpr int64_t kMinChunk = 256;
 
 inline void store_c(float* cp, float acc, float alpha, float beta) {
   const float out = alpha * acc;
@@ -373,20 +374,27 @@ void gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float a
     gemm_few_rows(g, batch, stride_a, stride_b, stride_c);
     return;
   }
-  // Split each product into row x column chunks (whole slivers), halving the longer side until there are
-  // about 2 chunks per thread for dynamic balance, or chunks would get too small to amortize packing.
-  int threads = ownlm_pool_threads();
-  double flops = 2.0 * static_cast<double>(m) * n * k * batch;
-  int64_t m_tiles = ceil_div(m, MR), n_tiles = ceil_div(n, NR);
+  // Split each product into row x column chunks of whole slivers by halving the longer side: first until
+  // every thread has a chunk, then up to two per thread (dynamic balance on a busy machine) while chunks
+  // keep at least kMinChunk rows and columns, because each chunk packs its own copy of the A rows and B
+  // columns it needs, an overhead of about 32 / (chunk side) of the compute for each operand.
+  const int threads = ownlm_pool_threads();
+  const double flops = 2.0 * static_cast<double>(m) * n * k * batch;
+  const int64_t m_tiles = ceil_div(m, MR), n_tiles = ceil_div(n, NR);
   int64_t cm = m_tiles, cn = n_tiles;
   if (threads > 1 && flops > 2e6) {
-    int64_t want = 2 * threads;
-    while (batch * ceil_div(m_tiles, cm) * ceil_div(n_tiles, cn) < want) {
-      bool rows_longer = cm * MR >= cn * NR;
-      if (rows_longer && cm * MR >= 2 * 48) cm = ceil_div(cm, 2);
-      else if (cn * NR >= 2 * 64) cn = ceil_div(cn, 2);
-      else if (cm * MR >= 2 * 48) cm = ceil_div(cm, 2);
-      else break;
+    auto count = [&] { return batch * ceil_div(m_tiles, cm) * ceil_div(n_tiles, cn); };
+    auto halve = [&](int64_t min_side) {
+      const bool can_rows = cm > 1 && ceil_div(cm, 2) * MR >= min_side;
+      const bool can_cols = cn > 1 && ceil_div(cn, 2) * NR >= min_side;
+      if (can_rows && (cm * MR >= cn * NR || !can_cols)) cm = ceil_div(cm, 2);
+      else if (can_cols) cn = ceil_div(cn, 2);
+      else return false;
+      return true;
+    };
+    while (count() < threads && halve(0)) {
+    }
+    while (count() < 2 * threads && halve(kMinChunk)) {
     }
   }
   int64_t mb = ceil_div(m_tiles, cm), nb = ceil_div(n_tiles, cn);

@@ -67,12 +67,12 @@ function maxAbs(x: Float32Array): number {
   return m;
 }
 
-/** Asserts bit-identical arrays (the thread-count determinism the kernels promise). */
+/** Asserts bit-identical arrays (NaN payloads and the sign of zero included). */
 function assertIdentical(what: string, a: Float32Array, b: Float32Array) {
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
   for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) assert.fail(`${what}[${i}] differs between thread counts: ${a[i]} vs ${b[i]}`);
+    if (x[i] !== y[i]) assert.fail(`${what}[${i}] = ${a[i]}, expected exactly ${b[i]}`);
   }
 }
 
@@ -87,7 +87,9 @@ function acrossThreads(native: Backend, what: string, run: () => Float32Array[])
     const outputs = run();
     if (!first) first = outputs;
     else
-      outputs.forEach((o, i) => assertIdentical(`${what} output ${i} with ${threads} threads`, o, first![i]));
+      outputs.forEach((o, i) =>
+        assertIdentical(`${what} output ${i} with ${threads} threads vs 1`, o, first![i]),
+      );
   }
   return first!;
 }
