@@ -5,6 +5,8 @@ import type { Command } from './command.ts';
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.ts'),
   train: () => import('./commands/train.ts'),
+  eval: () => import('./commands/eval.ts'),
+  sample: () => import('./commands/sample.ts'),
   export: () => import('./commands/export.ts'),
   import: () => import('./commands/import.ts'),
   'tokenizer-train': () => import('./commands/tokenizer-train.ts'),

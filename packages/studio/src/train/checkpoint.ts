@@ -4,7 +4,7 @@
 // when complete, so a crash never leaves a half checkpoint under a final name. trainer-state.json, written
 // last, records each file's size and SHA-256; loading checks them, so a truncated or bit-flipped file is
 // caught and the previous good checkpoint is used instead. The weights file uses Hugging Face tensor names,
-// and the tokenizer files are copied in, so a checkpoint folder is also a model folder.
+// with config.json and the tokenizer files beside it, so a checkpoint folder is also a Hugging Face model folder.
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -18,7 +18,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { AdamW, AdamWState, LlamaConfig, LlamaModel, RandomState } from '@ownlm/engine';
+import { TOKENIZER_FILES, hfConfigJson, sortedJson } from '../formats/hf-folder.ts';
 import { readSafetensors, writeAtomically, writeSafetensors } from '../formats/safetensors.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { TrainConfig } from './config.ts';
 
 export const CHECKPOINT_FILES = {
@@ -26,7 +28,6 @@ export const CHECKPOINT_FILES = {
   optimizer: 'optimizer.safetensors',
   state: 'trainer-state.json',
 } as const;
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
 
 export interface TrainerState {
   format: 'ownlm-checkpoint';
@@ -87,6 +88,7 @@ export interface SaveInput {
   model: LlamaModel;
   optimizer: AdamW;
   state: Omit<TrainerState, 'format' | 'version' | 'files'>;
+  tokenizer: Tokenizer;
   tokenizerDir: string;
 }
 
@@ -117,6 +119,9 @@ export function saveCheckpoint(runDir: string, input: SaveInput): string {
     format: 'pt',
     step: String(input.optimizer.stepCount),
   });
+  writeAtomically(join(partial, 'config.json'), [
+    Buffer.from(sortedJson(hfConfigJson(input.model.config, input.tokenizer, 'f32'))),
+  ]);
   for (const file of TOKENIZER_FILES) {
     const source = join(input.tokenizerDir, file);
     if (existsSync(source)) copyFileSync(source, join(partial, file));

@@ -260,7 +260,13 @@ export function runTraining(config: TrainConfig, options: RunOptions = {}): RunR
       validationLoss: lastValidation,
       elapsedSeconds: elapsed(),
     };
-    lastCheckpoint = saveCheckpoint(runDir, { model, optimizer, state, tokenizerDir: config.tokenizer });
+    lastCheckpoint = saveCheckpoint(runDir, {
+      model,
+      optimizer,
+      state,
+      tokenizer,
+      tokenizerDir: config.tokenizer,
+    });
     pruneCheckpoints(runDir, config.keep_checkpoints);
     lastCheckpointTime = performance.now();
     emit({ type: 'checkpoint-saved', step, dir: lastCheckpoint });
