@@ -58,6 +58,21 @@ test('round trip: every value type, arrays, packed and padded tensor data (the l
   assert.deepEqual(bytes.get('b'), quantizeQ8_0(q8));
 });
 
+test('headers larger than the writer and reader buffers (a 150,000-token vocabulary) round trip', () => {
+  const path = join(dir, 'big.gguf');
+  const tokens = Array.from({ length: 150_000 }, (_, i) => `tok${i}`);
+  const types = tokens.map((_, i) => i % 7);
+  const big = new Map<string, GgufValue>([
+    ['tokenizer.ggml.tokens', { type: 'array', elementType: 'string', value: tokens }],
+    ['tokenizer.ggml.token_type', { type: 'array', elementType: 'i32', value: types }],
+    ['general.name', { type: 'string', value: 'x'.repeat(3_000_000) }],
+  ]);
+  writeGguf(path, big, [{ name: 't', type: GgmlType.F32, ne: [2], data: new Uint8Array(8) }]);
+  const header = readGgufHeader(path);
+  assert.deepEqual(header.metadata, big);
+  assert.equal(header.tensors[0].start, Math.ceil(header.tensors[0].start / 32) * 32);
+});
+
 test("node-llama-cpp's own GGUF reader reads the same metadata and tensor infos", async () => {
   const path = join(dir, 'independent.gguf');
   writeGguf(path, metadata, [

@@ -122,6 +122,10 @@ class ByteWriter {
   private view = new DataView(this.buffer.buffer);
   length = 0;
 
+  /**
+   * Makes room for n bytes and returns their offset. It may replace `buffer` and `view`: take the offset
+   * before reading either (`view.set(reserve(4), …)` would write into the old buffer).
+   */
   private reserve(n: number): number {
     if (this.length + n > this.buffer.length) {
       const next = new Uint8Array(Math.max(this.buffer.length * 2, this.length + n));
@@ -135,17 +139,20 @@ class ByteWriter {
   }
 
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
   }
 
   u64(v: number | bigint): void {
-    this.view.setBigUint64(this.reserve(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
 
   string(s: string): void {
     const bytes = Buffer.from(s, 'utf8');
     this.u64(bytes.length);
-    this.buffer.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.buffer.set(bytes, at);
   }
 
   scalar(type: GgufScalarType, v: GgufScalar, key: string): void {
@@ -163,7 +170,8 @@ class ByteWriter {
     }
     if (type === 'bool') {
       if (typeof v !== 'boolean') throw new TypeError(`gguf: ${key} must be a boolean`);
-      this.view.setUint8(this.reserve(1), v ? 1 : 0);
+      const at = this.reserve(1);
+      this.view.setUint8(at, v ? 1 : 0);
       return;
     }
     if (typeof v !== 'number') throw new TypeError(`gguf: ${key} must be a number`);
