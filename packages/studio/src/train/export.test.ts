@@ -8,7 +8,7 @@ import { FormatError } from '../formats/errors.ts';
 import { TINY_PROMPTS, trainTinyModel, type TinyModel } from '../formats/fixtures/tiny-model.ts';
 import { readLlamaGguf, writeLlamaGguf, type HfTensor } from '../formats/gguf-llama.ts';
 import { writeHfFolder } from '../formats/hf-folder.ts';
-import { exportModel, verifyGguf, type ExportOptions } from './export.ts';
+import { exportModel, readBackGguf, verifyGguf, type ExportOptions } from './export.ts';
 import { loadModelFolder } from './import.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ownlm-export-'));
@@ -81,6 +81,31 @@ test('a GGUF that llama.cpp runs differently is refused, naming the prompt and t
     );
     return true;
   });
+});
+
+test('reading the GGUF back catches a config or tensor that differs from the model', () => {
+  const path = join(dir, 'readback.gguf');
+  writeLlamaGguf(path, {
+    config: tiny.model.config,
+    tensors: tensorsOf(tiny.model),
+    tokenizerDir: tiny.tokenizerDir,
+    dtype: 'q8_0',
+  });
+  const options: ExportOptions = { model: modelDir, out: path, format: 'gguf', dtype: 'q8_0' };
+  assert.equal(readBackGguf(path, tiny.model, options).config.hidden_size, 64);
+  const other = new LlamaModel({ ...tiny.model.config, rope_theta: 500000 });
+  for (const [name, p] of other.parameters) p.data.set(tiny.model.parameters.get(name)!.data);
+  assert.throws(
+    () => readBackGguf(path, other, options),
+    /: config rope_theta: reads back as 10000, the model has 500000$/,
+  );
+  other.parameters.get('model.layers.1.self_attn.k_proj.weight')!.data[5] += 1;
+  const same = new LlamaModel(tiny.model.config);
+  for (const [name, p] of same.parameters) p.data.set(other.parameters.get(name)!.data);
+  assert.throws(
+    () => readBackGguf(path, same, options),
+    /tensor "model.layers.1.self_attn.k_proj.weight": value \d+ reads back as/,
+  );
 });
 
 test('a tokenizer llama.cpp splits differently (an NFC normalizer) refuses the export and leaves no file', async () => {

@@ -1,8 +1,10 @@
 // `ownlm export`: a model folder to a GGUF llama.cpp runs unchanged, or to a Hugging Face folder, verified
-// before it is published. A GGUF passes ownlm's own parser, then llama.cpp must tokenize the golden texts
-// exactly as the engine does and continue each golden prompt greedily with the engine's tokens (32 tokens for
-// F32/F16/BF16, the first 8 for quantized files, whose rounding is coarser). A difference refuses the export:
-// nothing is written at the output path, and the error names the prompt and the token.
+// before it is published. A GGUF is first read back by ownlm's own parser: its config must equal the model's
+// and every tensor must equal the model's rounded to its type (so names, shapes, the Q/K permutation and the
+// metadata are checked exactly). Then llama.cpp must tokenize the golden texts exactly as ownlm does and
+// continue each golden prompt greedily with the tokens the engine gives on the file's weights (32 tokens for
+// F32/F16/BF16, the first 8 for Q8_0/Q4_0, where llama.cpp also rounds activations to 8 bits). A difference
+// refuses the export: nothing is written at the output path, and the error names the field, prompt or token.
 //
 // Near-ties: when both sides pick different tokens whose engine logits differ by less than the export's
 // rounding can move them (a fraction of the logits' spread, per dtype), the divergence is reported and that
@@ -10,17 +12,33 @@
 // Real conversion errors (a wrong permutation, a wrong hyperparameter) move logits by far more.
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { generateTokens, type LlamaModel } from '@ownlm/engine';
+import { generateTokens, type LlamaConfig, type LlamaModel } from '@ownlm/engine';
 import { FormatError } from '../formats/errors.ts';
-import { readGgufHeader } from '../formats/gguf.ts';
-import { GGUF_DTYPES, writeLlamaGguf, type GgufDtype, type HfTensor } from '../formats/gguf-llama.ts';
+import { GgmlType } from '../formats/gguf.ts';
+import {
+  GGUF_DTYPES,
+  hfTensorName,
+  readLlamaGguf,
+  writeLlamaGguf,
+  type GgufDtype,
+  type HfTensor,
+} from '../formats/gguf-llama.ts';
 import { HF_DTYPES, readHfWeights, writeHfFolder, type HfDtype } from '../formats/hf-folder.ts';
 import { openLlamaCpp } from '../formats/llama-cpp.ts';
-import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from '../formats/quant.ts';
+import {
+  decodeBf16,
+  decodeF16,
+  dequantizeQ4_0,
+  dequantizeQ8_0,
+  encodeBf16,
+  encodeF16,
+  quantizeQ4_0,
+  quantizeQ8_0,
+} from '../formats/quant.ts';
 import { finishOutput } from '../tokenizer/publish.ts';
 import { generateTestStrings } from '../tokenizer/test-strings.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { loadModelFolder } from './import.ts';
+import { loadModelFolder, modelFromTensors } from './import.ts';
 
 export type ExportFormat = 'gguf' | 'hf';
 
@@ -137,7 +155,7 @@ export async function exportLoadedModel(
     if (options.verify ?? true) {
       report =
         options.format === 'gguf'
-          ? await verifyGguf(temp, model, tokenizer, options)
+          ? await verifyGguf(temp, readBackGguf(temp, model, options), tokenizer, options)
           : verifyHfFolder(temp, model, tokenizer, options);
     }
     const verifySeconds = seconds(started);
@@ -158,9 +176,52 @@ function describeToken(tokenizer: Tokenizer, id: number): string {
   return `${id} ${JSON.stringify(text)}`;
 }
 
+/** The values a tensor of this ggml type holds for `data` (what reading the file back must give). */
+function rounded(data: Float32Array, type: number): Float32Array {
+  switch (type) {
+    case GgmlType.F32:
+      return data;
+    case GgmlType.F16:
+      return decodeF16(encodeF16(data));
+    case GgmlType.BF16:
+      return decodeBf16(encodeBf16(data));
+    case GgmlType.Q8_0:
+      return dequantizeQ8_0(quantizeQ8_0(data), data.length);
+    default:
+      return dequantizeQ4_0(quantizeQ4_0(data), data.length);
+  }
+}
+
 /**
- * Tokenization and greedy continuations of a GGUF in llama.cpp against the engine and its tokenizer; throws
- * a FormatError (verification-failed) naming the text or prompt and the token on a real difference.
+ * Reads the GGUF back with ownlm's parser and checks it holds the model: the same config (floats compared as
+ * float32, as stored) and every tensor equal to the model's rounded to its type. Returns an engine model with
+ * the file's weights, the reference llama.cpp is compared with.
+ */
+export function readBackGguf(path: string, model: LlamaModel, options: ExportOptions): LlamaModel {
+  const fail = (field: string, detail: string) =>
+    new FormatError('verification-failed', options.out, field, detail);
+  const read = readLlamaGguf(path);
+  for (const [key, value] of Object.entries(model.config)) {
+    const back = read.config[key as keyof LlamaConfig];
+    const same =
+      typeof value === 'number' ? Math.fround(value) === Math.fround(back as number) : value === back;
+    if (!same) throw fail(`config ${key}`, `reads back as ${back}, the model has ${value}`);
+  }
+  const types = new Map(read.header.tensors.map((t) => [hfTensorName(t.name), t.type]));
+  for (const [name, parameter] of model.parameters) {
+    const expected = rounded(parameter.data, types.get(name)!);
+    const actual = read.tensors.get(name)!.data;
+    const at = expected.findIndex((v, i) => !Object.is(v, actual[i]));
+    if (at >= 0)
+      throw fail(`tensor "${name}"`, `value ${at} reads back as ${actual[at]}, expected ${expected[at]}`);
+  }
+  return modelFromTensors(read.config, read.tensors);
+}
+
+/**
+ * Tokenization and greedy continuations of a GGUF in llama.cpp against ownlm's tokenizer and the engine
+ * running `model` (the file's weights); throws a FormatError (verification-failed) naming the text or prompt
+ * and the token on a real difference.
  */
 export async function verifyGguf(
   path: string,
@@ -171,7 +232,6 @@ export async function verifyGguf(
   const dtype = options.dtype as GgufDtype;
   const fail = (field: string, detail: string) =>
     new FormatError('verification-failed', options.out, field, detail);
-  readGgufHeader(path);
   const context = model.config.max_position_embeddings;
   const prompts = [...GOLDEN_PROMPTS, ...(options.prompts ?? [])];
   const texts = [...prompts, ...generateTestStrings(100, 1)];
@@ -243,13 +303,9 @@ function verifyHfFolder(
   if (loaded.tokenizer.hash !== tokenizer.hash)
     throw new FormatError('verification-failed', options.out, 'tokenizer.json', 'differs from the source');
   const read = readHfWeights(dir, loaded.config);
-  const round = {
-    f32: (x: Float32Array) => x,
-    f16: (x: Float32Array) => decodeF16(encodeF16(x)),
-    bf16: (x: Float32Array) => decodeBf16(encodeBf16(x)),
-  }[options.dtype as HfDtype];
+  const type = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16 }[options.dtype as HfDtype];
   for (const [name, parameter] of model.parameters) {
-    const expected = round(parameter.data);
+    const expected = rounded(parameter.data, type);
     const actual = read.get(name)!.data;
     const at = expected.findIndex((v, i) => !Object.is(v, actual[i]));
     if (at >= 0)
