@@ -3,7 +3,7 @@ import type { Command } from './command.ts';
 
 /** Subcommands by name; loaded lazily so `ownlm --help` stays fast. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
-  demo: () => import('./commands/demo.ts'),
+  quickstart: () => import('./commands/quickstart.ts'),
   train: () => import('./commands/train.ts'),
   eval: () => import('./commands/eval.ts'),
   sample: () => import('./commands/sample.ts'),
