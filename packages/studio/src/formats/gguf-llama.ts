@@ -248,11 +248,11 @@ export function tokenizerMetadata(tokenizerDir: string, vocabSize: number): Map<
   if (pad !== null) out.set('tokenizer.ggml.padding_token_id', u32(pad));
   const unk = specialId(tokenizer, 'unk_token');
   if (unk !== null) out.set('tokenizer.ggml.unknown_token_id', u32(unk));
-  out.set('tokenizer.ggml.add_bos_token', { type: 'bool', value: framing.length > 0 && framing[0] === bos });
-  out.set('tokenizer.ggml.add_eos_token', {
-    type: 'bool',
-    value: framing.length > 0 && framing[framing.length - 1] === eos && framing[0] !== eos,
-  });
+  // What the tokenizer's post-processor adds around any text, as llama.cpp's add_bos / add_eos flags.
+  const addBos = bos !== null && framing[0] === bos;
+  const addEos = eos !== null && framing.length > (addBos ? 1 : 0) && framing[framing.length - 1] === eos;
+  out.set('tokenizer.ggml.add_bos_token', { type: 'bool', value: addBos });
+  out.set('tokenizer.ggml.add_eos_token', { type: 'bool', value: addEos });
   if (tokenizer.chatTemplate !== null) out.set('tokenizer.chat_template', str(tokenizer.chatTemplate));
   return out;
 }

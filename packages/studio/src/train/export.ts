@@ -14,7 +14,7 @@ import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { generateTokens, type LlamaConfig, type LlamaModel } from '@ownlm/engine';
 import { FormatError } from '../formats/errors.ts';
-import { GgmlType } from '../formats/gguf.ts';
+import { GgmlType, readGgufHeader } from '../formats/gguf.ts';
 import {
   GGUF_DTYPES,
   hfTensorName,
@@ -38,7 +38,7 @@ import {
 import { finishOutput } from '../tokenizer/publish.ts';
 import { generateTestStrings } from '../tokenizer/test-strings.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { loadModelFolder, modelFromTensors } from './import.ts';
+import { loadModelFolder } from './import.ts';
 
 export type ExportFormat = 'gguf' | 'hf';
 
@@ -155,7 +155,9 @@ export async function exportLoadedModel(
     if (options.verify ?? true) {
       report =
         options.format === 'gguf'
-          ? await verifyGguf(temp, readBackGguf(temp, model, options), tokenizer, options)
+          ? await withWeights(model, readBackGguf(temp, model, options), () =>
+              verifyGguf(temp, model, tokenizer, options),
+            )
           : verifyHfFolder(temp, model, tokenizer, options);
     }
     const verifySeconds = seconds(started);
@@ -194,10 +196,14 @@ function rounded(data: Float32Array, type: number): Float32Array {
 
 /**
  * Reads the GGUF back with ownlm's parser and checks it holds the model: the same config (floats compared as
- * float32, as stored) and every tensor equal to the model's rounded to its type. Returns an engine model with
- * the file's weights, the reference llama.cpp is compared with.
+ * float32, as stored) and every tensor equal to the model's rounded to its type. Returns the file's weights
+ * by parameter name, which the engine runs as the reference llama.cpp is compared with.
  */
-export function readBackGguf(path: string, model: LlamaModel, options: ExportOptions): LlamaModel {
+export function readBackGguf(
+  path: string,
+  model: LlamaModel,
+  options: ExportOptions,
+): Map<string, Float32Array> {
   const fail = (field: string, detail: string) =>
     new FormatError('verification-failed', options.out, field, detail);
   const read = readLlamaGguf(path);
@@ -215,7 +221,22 @@ export function readBackGguf(path: string, model: LlamaModel, options: ExportOpt
     if (at >= 0)
       throw fail(`tensor "${name}"`, `value ${at} reads back as ${actual[at]}, expected ${expected[at]}`);
   }
-  return modelFromTensors(read.config, read.tensors);
+  return new Map([...read.tensors].map(([name, t]) => [name, t.data]));
+}
+
+/** Runs `fn` with the model's parameters holding `weights` (no second model is built), then restores them. */
+async function withWeights<T>(
+  model: LlamaModel,
+  weights: Map<string, Float32Array>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const original = new Map([...model.parameters].map(([name, p]) => [name, p.data]));
+  try {
+    for (const [name, p] of model.parameters) p.data = weights.get(name)!;
+    return await fn();
+  } finally {
+    for (const [name, p] of model.parameters) p.data = original.get(name)!;
+  }
 }
 
 /**
@@ -232,6 +253,7 @@ export async function verifyGguf(
   const dtype = options.dtype as GgufDtype;
   const fail = (field: string, detail: string) =>
     new FormatError('verification-failed', options.out, field, detail);
+  readGgufHeader(path); // ownlm's hardened parser sees every file before llama.cpp does
   const context = model.config.max_position_embeddings;
   const prompts = [...GOLDEN_PROMPTS, ...(options.prompts ?? [])];
   const texts = [...prompts, ...generateTestStrings(100, 1)];
