@@ -1,0 +1,152 @@
+// The app shell: loads the session, shows the login page or the signed-in layout (sidebar + page), and holds
+// what several pages share (user, models, today's usage, the chat list's refresh signal).
+import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { api, ApiError, setUnauthorizedHandler } from './api.ts';
+import { AuthPage } from './AuthPage.tsx';
+import { ChatPage } from './ChatPage.tsx';
+import { KeysPage } from './KeysPage.tsx';
+import { useRoute } from './router.tsx';
+import { Sidebar } from './Sidebar.tsx';
+import type { Model, Usage, User } from './types.ts';
+
+export interface AppState {
+  user: User;
+  models: Model[] | null;
+  defaultModelId: string | null;
+  usage: Usage | null;
+  /** Changes whenever the chat list may be stale (a chat created, renamed, deleted or answered). */
+  chatsVersion: number;
+  refreshModels: () => Promise<void>;
+  refreshUsage: () => void;
+  refreshChats: () => void;
+  logout: () => Promise<void>;
+}
+
+const AppContext = createContext<AppState | null>(null);
+
+export function useApp(): AppState {
+  const state = useContext(AppContext);
+  if (!state) throw new Error('useApp outside <App>');
+  return state;
+}
+
+export function App() {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [loadError, setLoadError] = useState<string | null>(null);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => setUser(null));
+    api
+      .session()
+      .then((session) => setUser(session.user))
+      .catch((error: Error) => setLoadError(error.message));
+  }, []);
+
+  if (loadError) {
+    return (
+      <main className="center-page">
+        <p role="alert" className="error">
+          Could not reach the ownlm server: {loadError} Reload the page to try again.
+        </p>
+      </main>
+    );
+  }
+  if (user === undefined) return <main className="center-page" aria-busy="true" />;
+  if (user === null) return <AuthPage onSignedIn={setUser} />;
+  return <SignedIn user={user} onSignedOut={() => setUser(null)} />;
+}
+
+function SignedIn({ user, onSignedOut }: { user: User; onSignedOut: () => void }) {
+  const route = useRoute();
+  const [models, setModels] = useState<Model[] | null>(null);
+  const [defaultModelId, setDefaultModelId] = useState<string | null>(null);
+  const [usage, setUsage] = useState<Usage | null>(null);
+  const [chatsVersion, setChatsVersion] = useState(0);
+  const [sidebarOpen, setSidebarOpen] = useState(false);
+
+  const refreshModels = useCallback(async () => {
+    const result = await api.models();
+    setModels(result.models);
+    setDefaultModelId(result.default);
+  }, []);
+  const refreshUsage = useCallback(() => {
+    api.usageToday().then(setUsage, () => setUsage(null));
+  }, []);
+  const refreshChats = useCallback(() => setChatsVersion((v) => v + 1), []);
+  const logout = useCallback(async () => {
+    try {
+      await api.logout();
+    } catch (error) {
+      // An expired session is as good as logged out.
+      if (!(error instanceof ApiError && error.status === 401)) throw error;
+    }
+    onSignedOut();
+  }, [onSignedOut]);
+
+  useEffect(() => {
+    refreshModels().catch(() => setModels([]));
+    refreshUsage();
+  }, [refreshModels, refreshUsage]);
+
+  // A page change on a phone closes the drawer, which would otherwise cover the page just chosen.
+  const routeKey = route.page === 'chat' ? `chat:${route.chatId}` : route.page;
+  useEffect(() => setSidebarOpen(false), [routeKey]);
+
+  const state = useMemo<AppState>(
+    () => ({
+      user,
+      models,
+      defaultModelId,
+      usage,
+      chatsVersion,
+      refreshModels,
+      refreshUsage,
+      refreshChats,
+      logout,
+    }),
+    [user, models, defaultModelId, usage, chatsVersion, refreshModels, refreshUsage, refreshChats, logout],
+  );
+
+  return (
+    <AppContext.Provider value={state}>
+      <div className={`layout${sidebarOpen ? ' sidebar-open' : ''}`}>
+        <a className="skip-link" href="#main">
+          Skip to content
+        </a>
+        <Sidebar
+          activeChatId={route.page === 'chat' ? route.chatId : null}
+          page={route.page}
+          open={sidebarOpen}
+          onClose={() => setSidebarOpen(false)}
+        />
+        <div className="scrim" hidden={!sidebarOpen} onClick={() => setSidebarOpen(false)} />
+        <div className="page">
+          <header className="topbar">
+            <button
+              type="button"
+              className="icon-button menu-button"
+              aria-label="Open the chat list"
+              aria-controls="sidebar"
+              aria-expanded={sidebarOpen}
+              onClick={() => setSidebarOpen(true)}
+            >
+              <MenuIcon />
+            </button>
+            <span className="brand">ownlm</span>
+          </header>
+          <main id="main" tabIndex={-1}>
+            {route.page === 'keys' ? <KeysPage /> : <ChatPage chatId={route.chatId} />}
+          </main>
+        </div>
+      </div>
+    </AppContext.Provider>
+  );
+}
+
+function MenuIcon() {
+  return (
+    <svg width="20" height="20" viewBox="0 0 20 20" aria-hidden="true">
+      <path d="M3 5h14M3 10h14M3 15h14" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" />
+    </svg>
+  );
+}

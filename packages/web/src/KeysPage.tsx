@@ -1,0 +1,155 @@
+// API keys for the OpenAI-compatible /v1 API: create (the secret is shown once), list, revoke.
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api } from './api.ts';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
+import { formatDate } from './format.ts';
+import { copyText } from './Markdown.tsx';
+import type { ApiKey } from './types.ts';
+
+export function KeysPage() {
+  const [keys, setKeys] = useState<ApiKey[] | null>(null);
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<{ key: ApiKey; secret: string } | null>(null);
+  const [revoking, setRevoking] = useState<ApiKey | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+  const secretRef = useRef<HTMLInputElement>(null);
+
+  const load = () =>
+    api.keys().then(
+      (result) => setKeys(result.keys),
+      (e: Error) => setError(e.message),
+    );
+  useEffect(() => {
+    void load();
+  }, []);
+
+  useEffect(() => {
+    if (created) secretRef.current?.select();
+  }, [created]);
+
+  async function create(event: FormEvent) {
+    event.preventDefault();
+    setError(null);
+    try {
+      setCreated(await api.createKey(name.trim()));
+      setCopied(false);
+      setName('');
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  async function revoke(key: ApiKey) {
+    setRevoking(null);
+    try {
+      await api.deleteKey(key.id);
+      if (created?.key.id === key.id) setCreated(null);
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  return (
+    <div className="keys-page">
+      <h1>API keys</h1>
+      <p className="muted">
+        Keys let programs use your models through the OpenAI-compatible API at{' '}
+        <code>{window.location.origin}/v1</code>. Send one as <code>Authorization: Bearer KEY</code>.
+      </p>
+      <form className="key-form" onSubmit={create}>
+        <label className="field">
+          <span>Name</span>
+          <input
+            value={name}
+            placeholder="e.g. laptop scripts"
+            required
+            onChange={(e) => setName(e.target.value)}
+          />
+        </label>
+        <button type="submit" className="primary" disabled={!name.trim()}>
+          Create key
+        </button>
+      </form>
+      {created && (
+        <div className="secret-card" role="status">
+          <p>
+            <strong>Copy your new key “{created.key.name}” now.</strong> It is shown only once.
+          </p>
+          <div className="secret-row">
+            <label className="visually-hidden" htmlFor="new-secret">
+              New API key
+            </label>
+            <input
+              id="new-secret"
+              ref={secretRef}
+              readOnly
+              value={created.secret}
+              onFocus={(e) => e.target.select()}
+            />
+            <button
+              type="button"
+              onClick={() =>
+                copyText(created.secret).then(
+                  () => setCopied(true),
+                  (e: Error) => setError(e.message),
+                )
+              }
+            >
+              {copied ? 'Copied' : 'Copy'}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {keys && keys.length === 0 && <p className="muted">No keys yet.</p>}
+      {keys && keys.length > 0 && (
+        <table className="keys-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Key</th>
+              <th scope="col">Created</th>
+              <th scope="col">Last used</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {keys.map((key) => (
+              <tr key={key.id}>
+                <td>{key.name}</td>
+                <td>
+                  <code>{key.prefix}…</code>
+                </td>
+                <td>{formatDate(key.createdAt)}</td>
+                <td>{formatDate(key.lastUsedAt)}</td>
+                <td>
+                  <button type="button" className="text-button danger-text" onClick={() => setRevoking(key)}>
+                    Revoke<span className="visually-hidden"> {key.name}</span>
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {revoking && (
+        <ConfirmDialog
+          title="Revoke this key?"
+          message={`Programs using “${revoking.name}” (${revoking.prefix}…) will stop working at once.`}
+          confirmLabel="Revoke"
+          onConfirm={() => void revoke(revoking)}
+          onCancel={() => setRevoking(null)}
+        />
+      )}
+    </div>
+  );
+}

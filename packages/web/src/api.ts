@@ -1,0 +1,138 @@
+// The platform API client. Cookies carry the session; every state-changing request also sends the session's
+// CSRF token. Errors arrive as `{"error":{message,type,param,code}}` and are thrown as ApiError.
+import { readServerEvents } from './sse.ts';
+import type {
+  ApiKey,
+  Chat,
+  ChatSettings,
+  ChatStreamEvent,
+  Message,
+  Model,
+  QuickstartStatus,
+  Session,
+  Usage,
+  User,
+} from './types.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | null;
+  readonly param: string | null;
+
+  constructor(status: number, message: string, code: string | null = null, param: string | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.param = param;
+  }
+}
+
+let csrfToken: string | null = null;
+let onUnauthorized: () => void = () => {};
+
+/** Called when a request finds the session gone (401), so the app can show the login page. */
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+async function toError(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON (a proxy's error page, a dropped connection): the status says enough.
+  }
+  const error = (body as { error?: { message?: string; code?: string; param?: string } } | null)?.error;
+  const message = error?.message ?? `The server answered ${response.status} ${response.statusText}.`;
+  return new ApiError(response.status, message, error?.code ?? null, error?.param ?? null);
+}
+
+async function send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+    signal,
+  });
+  if (!response.ok) {
+    const error = await toError(response);
+    if (response.status === 401 && !path.startsWith('/api/auth/')) onUnauthorized();
+    throw error;
+  }
+  return response;
+}
+
+async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await send(method, path, body);
+  return (response.status === 204 ? null : await response.json()) as T;
+}
+
+function remember<T extends { csrfToken: string | null }>(session: T): T {
+  csrfToken = session.csrfToken;
+  return session;
+}
+
+/** Reads a chat answer stream: the saved user message, text deltas, then the saved answer or an error.
+ * Aborting `signal` stops generation on the server; the partial answer is saved there. */
+export async function* streamAnswer(
+  path: string,
+  body: unknown,
+  signal: AbortSignal,
+): AsyncGenerator<ChatStreamEvent> {
+  const response = await send('POST', path, body, signal);
+  if (!response.body) throw new ApiError(response.status, 'The server sent no answer stream.');
+  for await (const { event, data } of readServerEvents(response.body)) {
+    const payload = JSON.parse(data) as Record<string, unknown>;
+    if (event === 'message-created') yield { type: event, message: payload.message as Message };
+    else if (event === 'text-delta') yield { type: event, text: String(payload.text ?? '') };
+    else if (event === 'message-finished') {
+      yield { type: event, message: payload.message as Message, finishReason: String(payload.finishReason) };
+    } else if (event === 'error') {
+      const error = payload.error as { message?: string } | undefined;
+      yield { type: event, message: String(payload.message ?? error?.message ?? 'The answer failed.') };
+    }
+  }
+}
+
+const chatPath = (id: string) => `/api/chats/${encodeURIComponent(id)}`;
+
+export const api = {
+  session: async () => remember(await json<Session>('GET', '/api/session')),
+  register: async (email: string, password: string, name: string) =>
+    remember(
+      await json<{ user: User; csrfToken: string }>('POST', '/api/auth/register', { email, password, name }),
+    ),
+  login: async (email: string, password: string) =>
+    remember(await json<{ user: User; csrfToken: string }>('POST', '/api/auth/login', { email, password })),
+  logout: async () => {
+    await json<null>('POST', '/api/auth/logout');
+    csrfToken = null;
+  },
+  models: () => json<{ models: Model[]; default: string | null }>('GET', '/api/models'),
+  chats: (query = '') =>
+    json<{ chats: Chat[] }>('GET', query ? `/api/chats?q=${encodeURIComponent(query)}` : '/api/chats'),
+  createChat: (chat: { title?: string; modelId?: string | null; settings?: ChatSettings }) =>
+    json<Chat>('POST', '/api/chats', chat),
+  chat: (id: string) => json<{ chat: Chat; messages: Message[] }>('GET', chatPath(id)),
+  updateChat: (id: string, patch: { title?: string; modelId?: string; settings?: ChatSettings }) =>
+    json<Chat>('PATCH', chatPath(id), patch),
+  deleteChat: (id: string) => json<null>('DELETE', chatPath(id)),
+  exportUrl: (id: string, format: 'markdown' | 'json') => `${chatPath(id)}/export?format=${format}`,
+  sendMessage: (id: string, content: string, signal: AbortSignal) =>
+    streamAnswer(`${chatPath(id)}/messages`, { content }, signal),
+  regenerate: (id: string, signal: AbortSignal) => streamAnswer(`${chatPath(id)}/regenerate`, {}, signal),
+  editMessage: (id: string, messageId: string, content: string, signal: AbortSignal) =>
+    streamAnswer(`${chatPath(id)}/messages/${encodeURIComponent(messageId)}/edit`, { content }, signal),
+  usageToday: () => json<Usage>('GET', '/api/usage/today'),
+  keys: () => json<{ keys: ApiKey[] }>('GET', '/api/keys'),
+  createKey: (name: string) => json<{ key: ApiKey; secret: string }>('POST', '/api/keys', { name }),
+  deleteKey: (id: string) => json<null>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
+  quickstart: () => json<QuickstartStatus>('GET', '/api/quickstart'),
+  startQuickstart: () => json<unknown>('POST', '/api/quickstart'),
+  quickstartEventsUrl: '/api/quickstart/events',
+};

@@ -1,0 +1,56 @@
+// A three-route app needs no router library: the path lives in history, and links call navigate().
+import { useSyncExternalStore, type AnchorHTMLAttributes } from 'react';
+
+const listeners = new Set<() => void>();
+
+function subscribe(listener: () => void): () => void {
+  listeners.add(listener);
+  window.addEventListener('popstate', listener);
+  return () => {
+    listeners.delete(listener);
+    window.removeEventListener('popstate', listener);
+  };
+}
+
+export function navigate(path: string, options: { replace?: boolean } = {}): void {
+  if (path === window.location.pathname) return;
+  if (options.replace) window.history.replaceState(null, '', path);
+  else window.history.pushState(null, '', path);
+  for (const listener of listeners) listener();
+}
+
+export type Route = { page: 'chat'; chatId: string | null } | { page: 'keys' };
+
+export function parseRoute(path: string): Route {
+  if (path === '/keys') return { page: 'keys' };
+  const chat = /^\/chats\/([^/]+)$/.exec(path);
+  return { page: 'chat', chatId: chat ? decodeURIComponent(chat[1]) : null };
+}
+
+export function useRoute(): Route {
+  const path = useSyncExternalStore(subscribe, () => window.location.pathname);
+  return parseRoute(path);
+}
+
+export const chatPath = (id: string) => `/chats/${encodeURIComponent(id)}`;
+
+/** An anchor that navigates in place on a plain click and keeps the browser's behaviour otherwise
+ * (new tab with a modifier key or middle click). */
+export function Link({
+  to,
+  ...props
+}: { to: string } & Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'>) {
+  return (
+    <a
+      {...props}
+      href={to}
+      onClick={(event) => {
+        props.onClick?.(event);
+        if (event.defaultPrevented || event.button !== 0) return;
+        if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        navigate(to);
+      }}
+    />
+  );
+}
