@@ -38,6 +38,7 @@ function check(name, command, args) {
 
 if (filters.length === 0) {
   check('typecheck (tsc)', 'npx', ['tsc', '-p', 'tsconfig.json']);
+  check('typecheck (web)', 'npx', ['tsc', '-p', 'packages/web/tsconfig.json']);
   check('lint (eslint)', 'npx', ['eslint', '.']);
   check('format (prettier)', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']);
 }
