@@ -1,34 +1,14 @@
 // The app shell: loads the session, shows the login page or the signed-in layout (sidebar + page), and holds
 // what several pages share (user, models, today's usage, the chat list's refresh signal).
-import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiError, setUnauthorizedHandler } from './api.ts';
+import { AppContext, type AppState } from './app-state.tsx';
 import { AuthPage } from './AuthPage.tsx';
 import { ChatPage } from './ChatPage.tsx';
 import { KeysPage } from './KeysPage.tsx';
 import { useRoute } from './router.tsx';
 import { Sidebar } from './Sidebar.tsx';
 import type { Model, Usage, User } from './types.ts';
-
-export interface AppState {
-  user: User;
-  models: Model[] | null;
-  defaultModelId: string | null;
-  usage: Usage | null;
-  /** Changes whenever the chat list may be stale (a chat created, renamed, deleted or answered). */
-  chatsVersion: number;
-  refreshModels: () => Promise<void>;
-  refreshUsage: () => void;
-  refreshChats: () => void;
-  logout: () => Promise<void>;
-}
-
-const AppContext = createContext<AppState | null>(null);
-
-export function useApp(): AppState {
-  const state = useContext(AppContext);
-  if (!state) throw new Error('useApp outside <App>');
-  return state;
-}
 
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
@@ -63,6 +43,7 @@ function SignedIn({ user, onSignedOut }: { user: User; onSignedOut: () => void }
   const [usage, setUsage] = useState<Usage | null>(null);
   const [chatsVersion, setChatsVersion] = useState(0);
   const [sidebarOpen, setSidebarOpen] = useState(false);
+  const menuButton = useRef<HTMLButtonElement>(null);
 
   const refreshModels = useCallback(async () => {
     const result = await api.models();
@@ -91,6 +72,10 @@ function SignedIn({ user, onSignedOut }: { user: User; onSignedOut: () => void }
   // A page change on a phone closes the drawer, which would otherwise cover the page just chosen.
   const routeKey = route.page === 'chat' ? `chat:${route.chatId}` : route.page;
   useEffect(() => setSidebarOpen(false), [routeKey]);
+  const closeSidebar = () => {
+    setSidebarOpen(false);
+    menuButton.current?.focus();
+  };
 
   const state = useMemo<AppState>(
     () => ({
@@ -117,12 +102,13 @@ function SignedIn({ user, onSignedOut }: { user: User; onSignedOut: () => void }
           activeChatId={route.page === 'chat' ? route.chatId : null}
           page={route.page}
           open={sidebarOpen}
-          onClose={() => setSidebarOpen(false)}
+          onClose={closeSidebar}
         />
-        <div className="scrim" hidden={!sidebarOpen} onClick={() => setSidebarOpen(false)} />
+        <div className="scrim" hidden={!sidebarOpen} onClick={closeSidebar} />
         <div className="page">
           <header className="topbar">
             <button
+              ref={menuButton}
               type="button"
               className="icon-button menu-button"
               aria-label="Open the chat list"

@@ -3,7 +3,7 @@
 // all it offers the quickstart training instead.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from './api.ts';
-import { useApp } from './App.tsx';
+import { useApp } from './app-state.tsx';
 import { ChatSettingsPanel, defaultSettings } from './ChatSettingsPanel.tsx';
 import { Composer } from './Composer.tsx';
 import { MessageView } from './MessageView.tsx';
@@ -91,6 +91,10 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
 
   // Abort a running answer when the page goes away (the server keeps what was generated).
   useEffect(() => () => abortRef.current?.abort(), []);
+
+  useEffect(() => {
+    document.title = chat?.title ? `${chat.title} · ownlm` : 'ownlm';
+  }, [chat?.title]);
 
   const streaming = streamText !== null;
   useEffect(() => {

@@ -2,7 +2,7 @@
 // today's token usage and sign-out. On a phone it is a drawer over the page.
 import { useEffect, useRef, useState } from 'react';
 import { api } from './api.ts';
-import { useApp } from './App.tsx';
+import { useApp } from './app-state.tsx';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { formatCount } from './format.ts';
 import { chatPath, Link, navigate } from './router.tsx';
