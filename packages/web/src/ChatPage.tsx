@@ -56,6 +56,8 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
     // The chat this page just created is already on screen, streaming its first answer.
     if (chatId !== null && chatId === chatRef.current?.id) return;
     abortRef.current?.abort();
+    setStreamText(null);
+    setStatus('');
     setError(null);
     setShowSettings(false);
     stickToBottom.current = true;
@@ -111,24 +113,47 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
     if (log && stickToBottom.current) log.scrollTop = log.scrollHeight;
   }, [messages, streamText]);
 
-  /** Runs one answer stream into the page. `replaceId` is the local placeholder the saved user message replaces. */
-  async function runStream(
-    start: (signal: AbortSignal) => AsyncGenerator<ChatStreamEvent>,
+  /** Starts one answer: resolves false when the server refuses it (nothing changed there), true once it is
+   * streaming into the page. `replaceId` is the local placeholder that the saved user message replaces. */
+  async function startAnswer(
+    open: (signal: AbortSignal) => Promise<AsyncGenerator<ChatStreamEvent>>,
     replaceId?: string,
-  ) {
+  ): Promise<boolean> {
     const owner = chatRef.current?.id;
-    const stillHere = () => chatRef.current?.id === owner;
     const controller = new AbortController();
     abortRef.current = controller;
-    let text = '';
-    let finished = false;
-    let frame = 0;
     setError(null);
     setStreamText('');
     setStatus('Generating an answer…');
     stickToBottom.current = true;
+    let events: AsyncGenerator<ChatStreamEvent>;
     try {
-      for await (const event of start(controller.signal)) {
+      events = await open(controller.signal);
+    } catch (e) {
+      if (abortRef.current === controller) abortRef.current = null;
+      if (chatRef.current?.id === owner) {
+        setStreamText(null);
+        setStatus('');
+        if (!controller.signal.aborted) setError((e as Error).message);
+      }
+      return false;
+    }
+    void readAnswer(events, controller, owner, replaceId);
+    return true;
+  }
+
+  async function readAnswer(
+    events: AsyncGenerator<ChatStreamEvent>,
+    controller: AbortController,
+    owner: string | undefined,
+    replaceId: string | undefined,
+  ) {
+    const stillHere = () => chatRef.current?.id === owner;
+    let text = '';
+    let finished = false;
+    let frame = 0;
+    try {
+      for await (const event of events) {
         if (!stillHere()) break;
         if (event.type === 'message-created') setMessages((m) => upsert(m, event.message, replaceId));
         else if (event.type === 'text-delta') {
@@ -152,14 +177,14 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
     if (!stillHere()) return;
     setStreamText(null);
     setStatus(finished ? 'Answer complete.' : controller.signal.aborted ? 'Stopped.' : '');
-    if (!finished && text && owner) {
-      // Stopped or cut off: the server saved the partial answer; show it now and take the saved copy shortly.
-      setMessages((m) => [...m, localMessage('assistant', text, 'partial')]);
+    if (!finished && owner) {
+      // Stopped or cut off: the server saved what it had; show the partial answer now and take the saved chat
+      // shortly after, so ids and token counts are the server's.
+      if (text) setMessages((m) => [...m, localMessage('assistant', text, 'partial')]);
       setTimeout(() => {
         api.chat(owner).then(
           (result) => {
-            const last = result.messages.at(-1);
-            if (stillHere() && !abortRef.current && last?.role === 'assistant') setMessages(result.messages);
+            if (stillHere() && !abortRef.current) setMessages(result.messages);
           },
           () => {
             // The partial copy on screen stays; the next load of the chat brings the saved one.
@@ -171,7 +196,7 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
     app.refreshChats();
   }
 
-  async function send(content: string) {
+  async function send(content: string): Promise<boolean> {
     let current = chatRef.current;
     if (!current) {
       try {
@@ -192,25 +217,36 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
     const chatId = current.id;
     const pending = localMessage('user', content, 'pending');
     setMessages((m) => [...m, pending]);
-    void runStream((signal) => api.sendMessage(chatId, content, signal), pending.id);
-    return true;
+    const started = await startAnswer((signal) => api.sendMessage(chatId, content, signal), pending.id);
+    // Refused: the message was not saved, so it leaves the list and goes back into the box.
+    if (!started) setMessages((m) => m.filter((x) => x.id !== pending.id));
+    return started;
   }
 
-  function regenerate() {
+  /** Reloads the chat after a refused regenerate or edit, which may have changed the list locally. */
+  function resync(id: string) {
+    api.chat(id).then(
+      (result) => chatRef.current?.id === id && setMessages(result.messages),
+      (e: Error) => setError(e.message),
+    );
+  }
+
+  async function regenerate() {
     const current = chatRef.current;
     if (!current || streaming) return;
     setMessages((m) => (m.at(-1)?.role === 'assistant' ? m.slice(0, -1) : m));
-    void runStream((signal) => api.regenerate(current.id, signal));
+    if (!(await startAnswer((signal) => api.regenerate(current.id, signal)))) resync(current.id);
   }
 
-  function editAndResend(message: Message, content: string) {
+  async function editAndResend(message: Message, content: string) {
     const current = chatRef.current;
     if (!current || streaming) return;
     setMessages((m) => {
       const index = m.findIndex((x) => x.id === message.id);
       return [...m.slice(0, index), { ...message, content }];
     });
-    void runStream((signal) => api.editMessage(current.id, message.id, content, signal), message.id);
+    const open = (signal: AbortSignal) => api.editMessage(current.id, message.id, content, signal);
+    if (!(await startAnswer(open, message.id))) resync(current.id);
   }
 
   async function changeModel(modelId: string) {
@@ -341,8 +377,10 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
                 message={message}
                 modelName={modelNames.get(message.model ?? '') ?? message.model}
                 busy={streaming}
-                onRegenerate={message === lastAssistant ? regenerate : undefined}
-                onEdit={message.role === 'user' ? (content) => editAndResend(message, content) : undefined}
+                onRegenerate={message === lastAssistant ? () => void regenerate() : undefined}
+                onEdit={
+                  message.role === 'user' ? (content) => void editAndResend(message, content) : undefined
+                }
               />
             ))}
           {streaming && (

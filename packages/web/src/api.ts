@@ -77,16 +77,21 @@ function remember<T extends { csrfToken: string | null }>(session: T): T {
   return session;
 }
 
-/** Reads a chat answer stream: the saved user message, text deltas, then the saved answer or an error.
- * Aborting `signal` stops generation on the server; the partial answer is saved there. */
-export async function* streamAnswer(
+/** Opens a chat answer stream; resolves once the server has accepted the request (and rejects when it has
+ * not), then yields the saved user message, text deltas, and the saved answer or an error. Aborting `signal`
+ * stops generation on the server, which keeps the partial answer. */
+export async function openAnswer(
   path: string,
   body: unknown,
   signal: AbortSignal,
-): AsyncGenerator<ChatStreamEvent> {
+): Promise<AsyncGenerator<ChatStreamEvent>> {
   const response = await send('POST', path, body, signal);
   if (!response.body) throw new ApiError(response.status, 'The server sent no answer stream.');
-  for await (const { event, data } of readServerEvents(response.body)) {
+  return answerEvents(response.body);
+}
+
+async function* answerEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ChatStreamEvent> {
+  for await (const { event, data } of readServerEvents(body)) {
     const payload = JSON.parse(data) as Record<string, unknown>;
     if (event === 'message-created') yield { type: event, message: payload.message as Message };
     else if (event === 'text-delta') yield { type: event, text: String(payload.text ?? '') };
@@ -124,10 +129,10 @@ export const api = {
   deleteChat: (id: string) => json<null>('DELETE', chatPath(id)),
   exportUrl: (id: string, format: 'markdown' | 'json') => `${chatPath(id)}/export?format=${format}`,
   sendMessage: (id: string, content: string, signal: AbortSignal) =>
-    streamAnswer(`${chatPath(id)}/messages`, { content }, signal),
-  regenerate: (id: string, signal: AbortSignal) => streamAnswer(`${chatPath(id)}/regenerate`, {}, signal),
+    openAnswer(`${chatPath(id)}/messages`, { content }, signal),
+  regenerate: (id: string, signal: AbortSignal) => openAnswer(`${chatPath(id)}/regenerate`, {}, signal),
   editMessage: (id: string, messageId: string, content: string, signal: AbortSignal) =>
-    streamAnswer(`${chatPath(id)}/messages/${encodeURIComponent(messageId)}/edit`, { content }, signal),
+    openAnswer(`${chatPath(id)}/messages/${encodeURIComponent(messageId)}/edit`, { content }, signal),
   usageToday: () => json<Usage>('GET', '/api/usage/today'),
   keys: () => json<{ keys: ApiKey[] }>('GET', '/api/keys'),
   createKey: (name: string) => json<{ key: ApiKey; secret: string }>('POST', '/api/keys', { name }),
