@@ -19,7 +19,7 @@ const contentSecurityPolicy: Plugin = {
         content: [
           "default-src 'self'",
           "script-src 'self'",
-          "style-src 'self' 'unsafe-inline'",
+          "style-src 'self'",
           `img-src 'self' ${imageOrigins.join(' ')}`.trim(),
           "connect-src 'self'",
           "object-src 'none'",

@@ -121,6 +121,15 @@ export function createMarkdownRenderer(options: MarkdownOptions = {}): (source: 
       `${title ? ` title="${escapeHtml(title)}"` : ''} loading="lazy" referrerpolicy="no-referrer">`
     );
   };
+  // Table alignment as a class rather than markdown-it's style attribute, so the page's CSP needs no inline styles.
+  for (const type of ['th_open', 'td_open']) {
+    rules[type] = (tokens, idx, opts, _env, self) => {
+      const token = tokens[idx];
+      const align = /^text-align:(left|right|center)$/.exec(String(token.attrGet('style') ?? ''));
+      token.attrs = align ? [['class', `align-${align[1]}`]] : null;
+      return self.renderToken(tokens, idx, opts);
+    };
+  }
   rules.link_open = (tokens, idx, opts, _env, self) => {
     const token = tokens[idx];
     const href = String(token.attrGet('href') ?? '');
