@@ -327,9 +327,23 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
             Settings
           </button>
           {chat && (
-            <details className="menu">
+            <details
+              className="menu"
+              onKeyDown={(event) => {
+                if (event.key !== 'Escape' || !event.currentTarget.open) return;
+                event.preventDefault();
+                event.currentTarget.open = false;
+                event.currentTarget.querySelector('summary')?.focus();
+              }}
+            >
               <summary className="ghost">Export</summary>
-              <div className="menu-items">
+              {/* A chosen format closes the menu; the download itself needs no page change. */}
+              <div
+                className="menu-items"
+                onClick={(event) =>
+                  (event.currentTarget.parentElement as HTMLDetailsElement).removeAttribute('open')
+                }
+              >
                 <a href={api.exportUrl(chat.id, 'markdown')} download>
                   Markdown (.md)
                 </a>
