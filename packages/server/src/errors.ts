@@ -1,0 +1,53 @@
+// One error class with a closed set of codes. Domain code throws AppError; the HTTP layer maps the code to a
+// status and to the OpenAI error shape (CONVENTIONS §6.4). Messages say how to fix the problem.
+
+const statusByCode = {
+  invalid_request: 400,
+  unauthorized: 401,
+  invalid_api_key: 401,
+  csrf_failed: 403,
+  forbidden: 403,
+  not_found: 404,
+  model_not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  context_length_exceeded: 400,
+  rate_limited: 429,
+  server_error: 500,
+  not_supported: 501,
+  overloaded: 503,
+} as const;
+
+export type ErrorCode = keyof typeof statusByCode;
+
+/** The OpenAI error `type` for each HTTP status class. */
+function openAiType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return status === 503 ? 'overloaded_error' : 'server_error';
+  return 'invalid_request_error';
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** The request field at fault, when there is one (OpenAI's `param`). */
+  readonly param: string | null;
+
+  constructor(code: ErrorCode, message: string, param: string | null = null) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.param = param;
+  }
+
+  get status(): number {
+    return statusByCode[this.code];
+  }
+
+  /** `{"error":{"message","type","param","code"}}` with all four keys present. */
+  toOpenAI(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: openAiType(this.status), param: this.param, code: this.code } };
+  }
+}
