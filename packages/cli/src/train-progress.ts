@@ -13,6 +13,8 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 export function trainProgress(options: TrainProgressOptions = {}): {
   onEvent: (event: TrainEvent) => void;
+  /** Writes one more JSON event line to the same sink (nothing when events are off). */
+  emit: (event: { type: string }) => void;
   close: () => Promise<void>;
 } {
   const sink: NodeJS.WritableStream | WriteStream | null =
@@ -25,8 +27,11 @@ export function trainProgress(options: TrainProgressOptions = {}): {
   const say = (line: string) => (options.events === '-' ? process.stderr : process.stdout).write(`${line}\n`);
   let bar: ProgressBar | null = null;
   let startStep = 0;
-  const onEvent = (event: TrainEvent) => {
+  const emit = (event: { type: string }) => {
     sink?.write(`${JSON.stringify(event)}\n`);
+  };
+  const onEvent = (event: TrainEvent) => {
+    emit(event);
     switch (event.type) {
       case 'run-start': {
         const p = event.preflight;
@@ -66,5 +71,5 @@ export function trainProgress(options: TrainProgressOptions = {}): {
   const close = async () => {
     if (sink && sink !== process.stdout) await new Promise<void>((done) => (sink as WriteStream).end(done));
   };
-  return { onEvent, close };
+  return { onEvent, emit, close };
 }

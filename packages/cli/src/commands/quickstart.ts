@@ -1,8 +1,8 @@
 // `ownlm quickstart`: the whole from-scratch path on the bundled corpus in about ten minutes on two cores —
 // prepare the demo corpus, train a BPE tokenizer, pack token shards, train the tiny preset, evaluate it,
 // export a GGUF verified against llama.cpp into the model folder, and say where everything is. What
-// `npm start` runs when no model exists yet.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// `npm start` runs when no model exists yet, and what the server's first-run page drives through `--events -`.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backend, generateTokens } from '@ownlm/engine';
@@ -17,6 +17,7 @@ import {
   runTraining,
   trainTokenizer,
   type TrainConfig,
+  type TrainEvent,
 } from '@ownlm/studio';
 import type { Command } from '../command.ts';
 import { ProgressBar } from '../progress-bar.ts';
@@ -33,7 +34,52 @@ options:
   --vocab-size N     tokenizer vocabulary (default 4096)
   --seed N           seed for initialization, batches and sampling (default 1)
   --force            train again even if the quickstart model exists
-  -h, --help         show this help`;
+  --events PATH|-    also write one JSON event per line to PATH (or stdout; the rest of the output then
+                     goes to stderr): quickstart-stage, quickstart-progress, the training events of
+                     \`ownlm train --events\`, and quickstart-done with the model's path
+  -h, --help         show this help
+
+Beside the GGUF it writes MODEL.lineage.json: corpus, tokenizer, checkpoint, steps, seed and evaluation.`;
+
+/** The six stages, in order; `quickstart-stage` events carry these names. */
+export const quickstartStages = [
+  'prepare the demo corpus',
+  'train a byte-level BPE tokenizer',
+  'pack token shards',
+  'train the tiny Llama preset',
+  'evaluate on the validation split',
+  'export a GGUF and verify it in llama.cpp',
+] as const;
+
+/**
+ * What `--events` writes besides the TrainEvents of stage 4, one JSON object per line. `quickstart-progress`
+ * comes at most four times a second per phase, and once more when the phase ends; `quickstart-done` is the
+ * last line of a successful run, also when the model existed already (`existing: true`, evaluation from the
+ * lineage file when there is one).
+ */
+export type QuickstartEvent =
+  | { type: 'quickstart-stage'; index: number; total: number; stage: string }
+  | { type: 'quickstart-progress'; stage: string; phase: string; done: number; total: number; unit: string }
+  | {
+      type: 'quickstart-done';
+      model: string;
+      perplexity: number | null;
+      bitsPerByte: number | null;
+      existing: boolean;
+    };
+
+/** `<model>.lineage.json`: how the quickstart model was made; read by the server's model registry. */
+export interface QuickstartLineage {
+  trainedBy: 'ownlm quickstart';
+  corpus: string;
+  tokenizer: string;
+  checkpoint: string;
+  steps: number;
+  seed: number;
+  vocabSize: number;
+  evaluation: { perplexity: number; bitsPerByte: number; tokens: number };
+  createdAt: string;
+}
 
 /** The tiny preset at a context and batch that train in about ten minutes on two cores. */
 const quickstartRun: Partial<TrainConfig> = {
@@ -65,6 +111,23 @@ function validationTexts(corpus: string): string[] {
     .map((line) => (JSON.parse(line) as { text: string }).text);
 }
 
+/** The lineage beside a model file, or null when there is none or it does not parse. */
+function readLineage(gguf: string): Partial<QuickstartLineage> | null {
+  try {
+    return JSON.parse(readFileSync(`${gguf}.lineage.json`, 'utf8')) as Partial<QuickstartLineage>;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `<gguf>.lineage.json` through a temporary file, so a reader never sees half of it. */
+function writeLineage(gguf: string, lineage: QuickstartLineage): void {
+  const file = `${gguf}.lineage.json`;
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(lineage, null, 2)}\n`);
+  renameSync(temporary, file);
+}
+
 export function ownlmHome(flag?: string): string {
   return resolve(flag ?? process.env.OWNLM_HOME ?? '.ownlm');
 }
@@ -80,6 +143,7 @@ export const command: Command = {
         'vocab-size': { type: 'string' },
         seed: { type: 'string' },
         force: { type: 'boolean' },
+        events: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -87,6 +151,9 @@ export const command: Command = {
       console.log(usage);
       return 0;
     }
+    // With `--events -` stdout carries only JSON lines; everything for a person goes to stderr.
+    const human = values.events === '-' ? process.stderr : process.stdout;
+    const say = (text: string) => human.write(`${text}\n`);
     const home = ownlmHome(values.home);
     mkdirSync(home, { recursive: true });
     const steps = positiveInteger(values.steps, 800, 'steps');
@@ -100,145 +167,237 @@ export const command: Command = {
       run: join(work, 'run'),
     };
     const gguf = join(home, 'models', 'quickstart-f16.gguf');
-    if (existsSync(gguf) && !values.force) {
-      console.log(
-        `The quickstart model exists: ${gguf}\n${howToUse(bestCheckpoint(dirs.run), gguf)}\nRun \`ownlm quickstart --force\` to train it again.`,
-      );
-      return 0;
-    }
-    console.log(
-      `ownlm quickstart: working in ${work} (engine: ${backend().name}, ${backend().threads()} threads)`,
-    );
-    const timings: [string, number][] = [];
-    let started = performance.now();
-    const lap = (stage: string) => {
-      timings.push([stage, (performance.now() - started) / 1000]);
-      started = performance.now();
-    };
-
-    let bar: ProgressBar | undefined;
-    let phase = '';
-    /** One bar per phase of a stage, each with its own total and unit. */
-    const phaseBar = (name: string, total: number, unit: string): ProgressBar => {
-      if (name !== phase || !bar) {
-        bar?.finish();
-        phase = name;
-        bar = new ProgressBar({ label: `  ${name}`, total, unit });
+    const progress = trainProgress({ events: values.events });
+    const emit = (event: QuickstartEvent) => progress.emit(event);
+    try {
+      if (existsSync(gguf) && !values.force) {
+        say(
+          `The quickstart model exists: ${gguf}\n${howToUse(bestCheckpoint(dirs.run), gguf)}\nRun \`ownlm quickstart --force\` to train it again.`,
+        );
+        const evaluation = readLineage(gguf)?.evaluation;
+        emit({
+          type: 'quickstart-done',
+          model: gguf,
+          perplexity: evaluation?.perplexity ?? null,
+          bitsPerByte: evaluation?.bitsPerByte ?? null,
+          existing: true,
+        });
+        return 0;
       }
-      return bar;
-    };
-    const endPhase = () => {
-      bar?.finish();
-      bar = undefined;
-      phase = '';
-    };
-
-    console.log('\n1/6 prepare the demo corpus');
-    const report = await prepareCorpus(
-      { sources: demoCorpusSources(), outputDir: dirs.corpus, overwrite: true },
-      {
-        onProgress: (p) =>
-          phaseBar(p.phase, p.bytesTotal / 1e6, 'MB').update(p.bytesDone / 1e6, `${p.documents} docs`),
-      },
-    );
-    endPhase();
-    console.log(
-      `  ${report.output.train.documents} training and ${report.output.validation.documents} validation documents`,
-    );
-    lap('data prepare');
-
-    console.log(`\n2/6 train a byte-level BPE tokenizer (vocabulary ${vocabSize})`);
-    const { tokenizer } = await trainTokenizer({
-      inputs: [dirs.corpus],
-      outDir: dirs.tokenizer,
-      vocabSize,
-      overwrite: true,
-      onProgress: (p) =>
-        p.phase === 'count'
-          ? phaseBar('count', p.total / 1e6, 'MB').update(p.done / 1e6)
-          : phaseBar('merge', p.total, 'merges').update(p.done),
-    });
-    endPhase();
-    lap('tokenizer train');
-
-    console.log('\n3/6 pack token shards');
-    const index = await packCorpus({
-      corpus: dirs.corpus,
-      tokenizer: dirs.tokenizer,
-      outDir: dirs.shards,
-      overwrite: true,
-      onProgress: (p) => phaseBar('encode', p.total / 1e6, 'MB').update(p.done / 1e6),
-    });
-    endPhase();
-    console.log(
-      `  ${index.splits.train.tokens} training tokens, ${index.splits.validation?.tokens ?? 0} validation tokens`,
-    );
-    lap('data pack');
-
-    console.log(`\n4/6 train the tiny Llama preset for ${steps} steps`);
-    const config = resolveConfig(
-      {
-        ...quickstartRun,
-        data: dirs.shards,
-        tokenizer: dirs.tokenizer,
-        out: dirs.run,
+      await runQuickstart({
+        home,
         steps,
+        vocabSize,
         seed,
-        warmup_steps: Math.min(100, Math.ceil(steps / 10)),
-      },
-      'quickstart',
-    );
-    const progress = trainProgress();
-    const { model, checkpoint } = runTraining(config, { onEvent: progress.onEvent });
-    lap('train');
-
-    console.log('\n5/6 evaluate on the validation split');
-    const evaluation = evaluateText(model, tokenizer, validationTexts(dirs.corpus), {
-      context: config.context,
-      onProgress: (done, total) => phaseBar('eval', total, 'windows').update(done),
-    });
-    endPhase();
-    console.log(
-      `  perplexity ${evaluation.perplexity.toFixed(1)}, ${evaluation.bitsPerByte.toFixed(3)} bits per byte over ${evaluation.tokens} tokens`,
-    );
-    const stop = tokenizer.eosId === null ? [] : [tokenizer.eosId];
-    for (const [i, prompt] of ['The president said', 'In the morning', 'She looked at the'].entries()) {
-      const ids = tokenizer.encode(prompt);
-      const tokens = [
-        ...generateTokens(model, ids, {
-          maxNewTokens: 32,
-          temperature: 0.8,
-          topK: 40,
-          seed: seed + i,
-          stopTokens: stop,
-        }),
-      ];
-      console.log(`  > ${prompt}${tokenizer.decode(tokens.filter((t) => !stop.includes(t)))}`);
+        dirs,
+        gguf,
+        say,
+        emit,
+        onTrainEvent: progress.onEvent,
+      });
+      return 0;
+    } finally {
+      await progress.close();
     }
-    lap('evaluate');
-
-    console.log('\n6/6 export a GGUF and verify it in llama.cpp');
-    mkdirSync(join(home, 'models'), { recursive: true });
-    const exported = await exportLoadedModel(model, tokenizer, checkpoint, {
-      model: checkpoint,
-      out: gguf,
-      format: 'gguf',
-      dtype: 'f16',
-      overwrite: true,
-      name: 'ownlm-quickstart',
-    });
-    console.log(
-      `  ${gguf} (${(exported.bytes / 1e6).toFixed(1)} MB): llama.cpp gives the same tokens as the engine on ${exported.prompts.length} prompts`,
-    );
-    lap('export');
-
-    console.log(`\nStage times: ${timings.map(([stage, s]) => `${stage} ${s.toFixed(0)} s`).join(', ')}`);
-    console.log(
-      `\nDone.\n  corpus and report: ${dirs.corpus}\n  tokenizer: ${dirs.tokenizer}\n  checkpoints: ${join(dirs.run, 'checkpoints')}\n  metrics: ${join(dirs.run, 'metrics.jsonl')}\n  model: ${gguf}\n${howToUse(checkpoint, gguf)}`,
-    );
-    return 0;
   },
 };
+
+interface QuickstartRun {
+  home: string;
+  steps: number;
+  vocabSize: number;
+  seed: number;
+  dirs: { corpus: string; tokenizer: string; shards: string; run: string };
+  gguf: string;
+  /** A line for a person. */
+  say: (text: string) => void;
+  emit: (event: QuickstartEvent) => void;
+  onTrainEvent: (event: TrainEvent) => void;
+}
+
+async function runQuickstart({
+  home,
+  steps,
+  vocabSize,
+  seed,
+  dirs,
+  gguf,
+  say,
+  emit,
+  onTrainEvent,
+}: QuickstartRun): Promise<void> {
+  say(
+    `ownlm quickstart: working in ${join(home, 'quickstart')} (engine: ${backend().name}, ${backend().threads()} threads)`,
+  );
+  const timings: [string, number][] = [];
+  let started = performance.now();
+  const lap = (stage: string) => {
+    timings.push([stage, (performance.now() - started) / 1000]);
+    started = performance.now();
+  };
+  let stage = '';
+  /** Starts stage `index` (1-based): a heading for a person, a `quickstart-stage` event for a machine. */
+  const beginStage = (index: number, detail = '') => {
+    stage = quickstartStages[index - 1];
+    say(`\n${index}/${quickstartStages.length} ${stage}${detail}`);
+    emit({ type: 'quickstart-stage', index, total: quickstartStages.length, stage });
+  };
+
+  let bar: ProgressBar | undefined;
+  let phase = '';
+  let last: QuickstartEvent | null = null;
+  let lastEmitted = 0;
+  /** One bar per phase of a stage, each with its own total and unit; events at most four times a second. */
+  const phaseProgress = (name: string, total: number, unit: string, done: number, detail?: string) => {
+    if (name !== phase || !bar) {
+      endPhase();
+      phase = name;
+      bar = new ProgressBar({ label: `  ${name}`, total, unit });
+    }
+    bar.update(done, detail);
+    last = { type: 'quickstart-progress', stage, phase: name, done, total, unit };
+    if (performance.now() - lastEmitted >= 250) {
+      lastEmitted = performance.now();
+      emit(last);
+      last = null;
+    }
+  };
+  const endPhase = () => {
+    bar?.finish();
+    if (last) emit(last);
+    bar = undefined;
+    last = null;
+    lastEmitted = 0;
+    phase = '';
+  };
+
+  beginStage(1);
+  const report = await prepareCorpus(
+    { sources: demoCorpusSources(), outputDir: dirs.corpus, overwrite: true },
+    {
+      onProgress: (p) =>
+        phaseProgress(p.phase, p.bytesTotal / 1e6, 'MB', p.bytesDone / 1e6, `${p.documents} docs`),
+    },
+  );
+  endPhase();
+  say(
+    `  ${report.output.train.documents} training and ${report.output.validation.documents} validation documents`,
+  );
+  lap('data prepare');
+
+  beginStage(2, ` (vocabulary ${vocabSize})`);
+  const { tokenizer } = await trainTokenizer({
+    inputs: [dirs.corpus],
+    outDir: dirs.tokenizer,
+    vocabSize,
+    overwrite: true,
+    onProgress: (p) =>
+      p.phase === 'count'
+        ? phaseProgress('count', p.total / 1e6, 'MB', p.done / 1e6)
+        : phaseProgress('merge', p.total, 'merges', p.done),
+  });
+  endPhase();
+  lap('tokenizer train');
+
+  beginStage(3);
+  const index = await packCorpus({
+    corpus: dirs.corpus,
+    tokenizer: dirs.tokenizer,
+    outDir: dirs.shards,
+    overwrite: true,
+    onProgress: (p) => phaseProgress('encode', p.total / 1e6, 'MB', p.done / 1e6),
+  });
+  endPhase();
+  say(
+    `  ${index.splits.train.tokens} training tokens, ${index.splits.validation?.tokens ?? 0} validation tokens`,
+  );
+  lap('data pack');
+
+  beginStage(4, ` for ${steps} steps`);
+  const config = resolveConfig(
+    {
+      ...quickstartRun,
+      data: dirs.shards,
+      tokenizer: dirs.tokenizer,
+      out: dirs.run,
+      steps,
+      seed,
+      warmup_steps: Math.min(100, Math.ceil(steps / 10)),
+    },
+    'quickstart',
+  );
+  const { model, checkpoint } = runTraining(config, { onEvent: onTrainEvent });
+  lap('train');
+
+  beginStage(5);
+  const evaluation = evaluateText(model, tokenizer, validationTexts(dirs.corpus), {
+    context: config.context,
+    onProgress: (done, total) => phaseProgress('eval', total, 'windows', done),
+  });
+  endPhase();
+  say(
+    `  perplexity ${evaluation.perplexity.toFixed(1)}, ${evaluation.bitsPerByte.toFixed(3)} bits per byte over ${evaluation.tokens} tokens`,
+  );
+  const stop = tokenizer.eosId === null ? [] : [tokenizer.eosId];
+  for (const [i, prompt] of ['The president said', 'In the morning', 'She looked at the'].entries()) {
+    const ids = tokenizer.encode(prompt);
+    const tokens = [
+      ...generateTokens(model, ids, {
+        maxNewTokens: 32,
+        temperature: 0.8,
+        topK: 40,
+        seed: seed + i,
+        stopTokens: stop,
+      }),
+    ];
+    say(`  > ${prompt}${tokenizer.decode(tokens.filter((t) => !stop.includes(t)))}`);
+  }
+  lap('evaluate');
+
+  beginStage(6);
+  mkdirSync(join(home, 'models'), { recursive: true });
+  // A lineage left from an earlier model must not describe this one if the export fails half way.
+  rmSync(`${gguf}.lineage.json`, { force: true });
+  const exported = await exportLoadedModel(model, tokenizer, checkpoint, {
+    model: checkpoint,
+    out: gguf,
+    format: 'gguf',
+    dtype: 'f16',
+    overwrite: true,
+    name: 'ownlm-quickstart',
+  });
+  writeLineage(gguf, {
+    trainedBy: 'ownlm quickstart',
+    corpus: dirs.corpus,
+    tokenizer: dirs.tokenizer,
+    checkpoint,
+    steps,
+    seed,
+    vocabSize,
+    evaluation: {
+      perplexity: evaluation.perplexity,
+      bitsPerByte: evaluation.bitsPerByte,
+      tokens: evaluation.tokens,
+    },
+    createdAt: new Date().toISOString(),
+  });
+  say(
+    `  ${gguf} (${(exported.bytes / 1e6).toFixed(1)} MB): llama.cpp gives the same tokens as the engine on ${exported.prompts.length} prompts`,
+  );
+  lap('export');
+
+  say(`\nStage times: ${timings.map(([name, s]) => `${name} ${s.toFixed(0)} s`).join(', ')}`);
+  say(
+    `\nDone.\n  corpus and report: ${dirs.corpus}\n  tokenizer: ${dirs.tokenizer}\n  checkpoints: ${join(dirs.run, 'checkpoints')}\n  metrics: ${join(dirs.run, 'metrics.jsonl')}\n  model: ${gguf}\n  lineage: ${gguf}.lineage.json\n${howToUse(checkpoint, gguf)}`,
+  );
+  emit({
+    type: 'quickstart-done',
+    model: gguf,
+    perplexity: evaluation.perplexity,
+    bitsPerByte: evaluation.bitsPerByte,
+    existing: false,
+  });
+}
 
 function howToUse(checkpoint: string | null, gguf: string): string {
   const model = checkpoint ?? '<checkpoint folder>';
