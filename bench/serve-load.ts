@@ -1,4 +1,5 @@
-// serve-load: N streaming chats at once through ownlm's inference runtime (N = 1, 4, 16, 64 by default):
+// serve-load: N streaming chats at once over HTTP, `POST /v1/chat/completions` with an API key against the real
+// server (buildApp on loopback, its default sequences and queue) (N = 1, 4, 16, 64 by default):
 // refused or failed requests, aggregate tokens/s, p50/p99 time to first token, the server's event-loop delay
 // (p99, monitorEventLoopDelay at 1 ms resolution) and process RSS before and after. The peer, measured in the
 // same run on the same GGUF with the same thread count: node-llama-cpp called directly, with a context of as
@@ -6,14 +7,21 @@
 // does). The model is an engine preset with random weights at Q8_0; sampling at temperature 0.8, seeded.
 // The runtime keeps the prompt prefix a sequence already holds (here the template's opening tokens); the peer
 // evaluates every prompt whole.
-// The HTTP layer (POST /v1/chat/completions) is not measured here yet.
+// The server uses its configured sequences per model (default 4), queue (64) and llama.cpp threads (cores - 1),
+// which are also this benchmark's defaults for the peer.
 // Usage: npm run bench -- serve-load [--preset small|base] [--concurrency 1,4,16,64] [--tokens N]
 //        [--sequences N] [--threads N]
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel, type LlamaContextSequence } from 'node-llama-cpp';
 import type { ModelPresetName } from '../packages/engine/src/index.ts';
-import { createLlamaRuntime, defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
+import { defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
 import { inspectModelFile } from '../packages/server/src/serve/model-file.ts';
 import { presetModel } from '../packages/server/src/testing/tiny-model.ts';
 
@@ -109,23 +117,91 @@ async function direct(levelSize: number, i: number) {
   }
 }
 
-const runtime = createLlamaRuntime({
-  resolveModel: async () => ({ path }),
-  threads,
-  parallelSequences: sequences,
-  maxQueue: Math.max(...levels),
-});
-const never = new AbortController().signal;
+const appModule = fileURLToPath(new URL('../packages/server/src/app.ts', import.meta.url));
+
+/** The real server on a loopback port with the model as its only one, and an API key made over HTTP. */
+async function startServer(modelPath: string) {
+  const home = mkdtempSync(join(tmpdir(), 'ownlm-bench-'));
+  mkdirSync(join(home, 'models'));
+  copyFileSync(modelPath, join(home, 'models', 'bench.gguf'));
+  const { buildApp } = (await import(appModule)) as {
+    buildApp(options: { home: string }): Promise<{
+      listen(options: { host: string; port: number }): Promise<string>;
+      close(): Promise<void>;
+      server: Server;
+    }>;
+  };
+  const app = await buildApp({ home });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const registered = await fetch(`${url}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'bench@example.com', password: 'a long enough password', name: 'Bench' }),
+  });
+  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
+  const cookie = registered.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const { csrfToken } = (await registered.json()) as { csrfToken: string };
+  const key = await fetch(`${url}/api/keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  if (key.status !== 201) throw new Error(`API key: ${key.status} ${await key.text()}`);
+  const { secret } = (await key.json()) as { secret: string };
+  return {
+    url,
+    secret,
+    async close() {
+      await app.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A streamed chat over HTTP: yields the content pieces, then the completion tokens from the usage chunk. */
+async function* streamChat(body: object): AsyncGenerator<string | number> {
+  const response = await fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, model: 'bench', stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reader = response.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    buffer += decoder.decode(read.value, { stream: true });
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const data = buffer.slice('data: '.length, end);
+      buffer = buffer.slice(end + 2);
+      if (data === '[DONE]') return;
+      const chunk = JSON.parse(data);
+      if (chunk.error) throw new Error(chunk.error.message);
+      if (chunk.usage) yield chunk.usage.completion_tokens as number;
+      else if (chunk.choices[0]?.delta?.content) yield chunk.choices[0].delta.content as string;
+    }
+  }
+}
+
+const server = await startServer(path);
 
 async function served(levelSize: number, i: number) {
   const start = performance.now();
   let ttftMs = 0;
   let tokens = 0;
-  const messages = [{ role: 'user' as const, content: question(levelSize, i) }];
-  const options = { maxTokens, temperature: 0.8, topP: 1, seed: i, stop: [], signal: never };
-  for await (const event of runtime.chat('bench', messages, options)) {
-    if (event.type === 'text-delta') ttftMs ||= performance.now() - start;
-    else tokens = event.usage.completionTokens;
+  const body = {
+    messages: [{ role: 'user', content: question(levelSize, i) }],
+    max_tokens: maxTokens,
+    temperature: 0.8,
+    seed: i,
+  };
+  for await (const piece of streamChat(body)) {
+    if (typeof piece === 'string') ttftMs ||= performance.now() - start;
+    else tokens = piece;
   }
   return { ttftMs, tokens };
 }
@@ -156,13 +232,13 @@ for (const n of levels) {
     );
   row('peer', peer, '', `${rssBeforePeer}→${rssAfterPeer}`, '');
   row(
-    'runtime',
+    'http',
     ours,
     (delay.percentile(99) / 1e6).toFixed(1),
     `${rssAfterPeer}→${rssAfter}`,
     (ours.tokensPerSecond / peer.tokensPerSecond).toFixed(2),
   );
 }
-await runtime.close();
+await server.close();
 await context.dispose();
 await model.dispose();

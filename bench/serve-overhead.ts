@@ -1,17 +1,24 @@
-// serve-overhead: what ownlm's inference runtime adds to llama.cpp for one chat. Tokens/s after the first
-// token and time to first token of a greedy streamed chat through `createLlamaRuntime` (hardened GGUF check,
-// embedded template, sequence pool, stop-string filter, cancellation race), beside the peer: node-llama-cpp
-// called directly on the same GGUF, same template, prompt and thread count, in the same run, alternating
-// round by round. Both must produce the same text. The model is an engine preset with random weights at Q8_0
+// serve-overhead: what ownlm's server adds to llama.cpp for one chat. Tokens/s after the first token and time
+// to first token of a greedy chat streamed over HTTP, `POST /v1/chat/completions` with an API key against the
+// real server (buildApp listening on loopback: authentication, validation, the runtime's hardened GGUF check,
+// template, sequence pool, stop-string filter, SSE), beside the peer: node-llama-cpp called directly on the
+// same GGUF, same template, prompt and thread count, in the same process and run, alternating round by round.
+// Both must produce the same text. The model is an engine preset with random weights at Q8_0
 // (what it says does not matter; its size does). Each round's question is new, so only the template's opening
 // tokens are reused from the runtime's cache; the peer evaluates every prompt whole.
 // Targets: at least 0.95 of the peer's tokens/s and at most 20 ms added to the first token.
-// The HTTP layer (POST /v1/chat/completions) is not measured here yet.
+// The server uses its configured llama.cpp threads (default: cores - 1), which is also this benchmark's default.
 // Usage: npm run bench -- serve-overhead [--preset small|base] [--tokens N] [--rounds N] [--threads N]
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel } from 'node-llama-cpp';
 import type { ModelPresetName } from '../packages/engine/src/index.ts';
-import { createLlamaRuntime, defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
+import { defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
 import { inspectModelFile } from '../packages/server/src/serve/model-file.ts';
 import { presetModel } from '../packages/server/src/testing/tiny-model.ts';
 
@@ -92,19 +99,84 @@ async function* direct(round: number): AsyncGenerator<string | number> {
   yield tokens;
 }
 
-const runtime = createLlamaRuntime({ resolveModel: async () => ({ path }), threads, parallelSequences: 1 });
-const never = new AbortController().signal;
+const appModule = fileURLToPath(new URL('../packages/server/src/app.ts', import.meta.url));
 
-async function* served(round: number): AsyncGenerator<string | number> {
-  const messages = [{ role: 'user' as const, content: question(round) }];
-  for await (const event of runtime.chat('bench', messages, {
-    maxTokens,
+/** The real server on a loopback port with the model as its only one, and an API key made over HTTP. */
+async function startServer(modelPath: string) {
+  const home = mkdtempSync(join(tmpdir(), 'ownlm-bench-'));
+  mkdirSync(join(home, 'models'));
+  copyFileSync(modelPath, join(home, 'models', 'bench.gguf'));
+  const { buildApp } = (await import(appModule)) as {
+    buildApp(options: { home: string }): Promise<{
+      listen(options: { host: string; port: number }): Promise<string>;
+      close(): Promise<void>;
+      server: Server;
+    }>;
+  };
+  const app = await buildApp({ home });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const registered = await fetch(`${url}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'bench@example.com', password: 'a long enough password', name: 'Bench' }),
+  });
+  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
+  const cookie = registered.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const { csrfToken } = (await registered.json()) as { csrfToken: string };
+  const key = await fetch(`${url}/api/keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  if (key.status !== 201) throw new Error(`API key: ${key.status} ${await key.text()}`);
+  const { secret } = (await key.json()) as { secret: string };
+  return {
+    url,
+    secret,
+    async close() {
+      await app.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A streamed chat over HTTP: yields the content pieces, then the completion tokens from the usage chunk. */
+async function* streamChat(body: object): AsyncGenerator<string | number> {
+  const response = await fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, model: 'bench', stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reader = response.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    buffer += decoder.decode(read.value, { stream: true });
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const data = buffer.slice('data: '.length, end);
+      buffer = buffer.slice(end + 2);
+      if (data === '[DONE]') return;
+      const chunk = JSON.parse(data);
+      if (chunk.error) throw new Error(chunk.error.message);
+      if (chunk.usage) yield chunk.usage.completion_tokens as number;
+      else if (chunk.choices[0]?.delta?.content) yield chunk.choices[0].delta.content as string;
+    }
+  }
+}
+
+const server = await startServer(path);
+
+function served(round: number): AsyncGenerator<string | number> {
+  return streamChat({
+    messages: [{ role: 'user', content: question(round) }],
+    max_tokens: maxTokens,
     temperature: 0,
-    topP: 1,
-    stop: [],
-    signal: never,
-  }))
-    yield event.type === 'text-delta' ? event.text : event.usage.completionTokens;
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -120,7 +192,7 @@ for (let round = 0; round < rounds; round++) {
   peer.push(await timed(direct(round)));
   ours.push(await timed(served(round)));
   if (ours[round].text !== peer[round].text || ours[round].tokens !== peer[round].tokens)
-    throw new Error(`round ${round}: the runtime and node-llama-cpp generated different text`);
+    throw new Error(`round ${round}: the server and node-llama-cpp generated different text`);
 }
 const rate = (runs: Run[]) => median(runs.map((r) => r.tokensPerSecond));
 const ttft = (runs: Run[]) => median(runs.map((r) => r.ttftMs));
@@ -129,9 +201,9 @@ console.log(
   `node-llama-cpp, direct (peer)         ${rate(peer).toFixed(1).padStart(8)}   ${ttft(peer).toFixed(1).padStart(14)}`,
 );
 console.log(
-  `ownlm runtime.chat (in-process)       ${rate(ours).toFixed(1).padStart(8)}   ${ttft(ours).toFixed(1).padStart(14)}` +
+  `ownlm POST /v1/chat/completions      ${rate(ours).toFixed(1).padStart(8)}   ${ttft(ours).toFixed(1).padStart(14)}` +
     `   tokens/s ratio ${(rate(ours) / rate(peer)).toFixed(2)}, first token ${(ttft(ours) - ttft(peer)).toFixed(1)} ms added`,
 );
-await runtime.close();
+await server.close();
 await context.dispose();
 await model.dispose();
