@@ -1,0 +1,77 @@
+// Accounts: register (the first one becomes admin) and sign in by e-mail and password.
+import { count, eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { users } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import {
+  decoyPasswordHash,
+  hashPassword,
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  verifyPassword,
+} from './passwords.ts';
+import type { SessionUser } from './sessions.ts';
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+function requireString(body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string') throw new AppError('invalid_request', `${field} must be a string`, field);
+  return value;
+}
+
+export function readCredentials(body: unknown): { email: string; password: string } {
+  if (typeof body !== 'object' || body === null)
+    throw new AppError('invalid_request', 'expected a JSON object with email and password');
+  const fields = body as Record<string, unknown>;
+  return { email: requireString(fields, 'email').trim(), password: requireString(fields, 'password') };
+}
+
+export async function registerUser(db: Database, body: unknown): Promise<SessionUser> {
+  const { email, password } = readCredentials(body);
+  const rawName = (body as Record<string, unknown>).name ?? '';
+  if (typeof rawName !== 'string') throw new AppError('invalid_request', 'name must be a string', 'name');
+  if (!EMAIL.test(email)) throw new AppError('invalid_request', 'email is not an e-mail address', 'email');
+  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH)
+    throw new AppError(
+      'invalid_request',
+      `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`,
+      'password',
+    );
+  const name = rawName.trim().slice(0, 100) || email.split('@')[0]!;
+  const passwordHash = await hashPassword(password);
+  return db.transaction(async (tx) => {
+    // Serialises concurrent first registrations so exactly one account becomes admin.
+    await tx.execute(sql`select pg_advisory_xact_lock(7305)`);
+    const [existing] = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(sql`lower(${users.email}) = lower(${email})`);
+    if (existing) throw new AppError('conflict', 'an account with this e-mail exists; sign in instead', 'email');
+    const [{ n } = { n: 0 }] = await tx.select({ n: count() }).from(users);
+    const [user] = await tx
+      .insert(users)
+      .values({ id: newId('usr'), email, name, passwordHash, role: n === 0 ? 'admin' : 'user' })
+      .returning();
+    return { id: user!.id, email: user!.email, name: user!.name, role: user!.role };
+  });
+}
+
+export async function signIn(db: Database, body: unknown): Promise<SessionUser> {
+  const { email, password } = readCredentials(body);
+  if (password.length > MAX_PASSWORD_LENGTH)
+    throw new AppError('unauthorized', 'wrong e-mail or password');
+  const [user] = await db
+    .select()
+    .from(users)
+    .where(sql`lower(${users.email}) = lower(${email})`);
+  const ok = await verifyPassword(user?.passwordHash ?? (await decoyPasswordHash()), password);
+  if (!user || !ok) throw new AppError('unauthorized', 'wrong e-mail or password');
+  return { id: user.id, email: user.email, name: user.name, role: user.role };
+}
+
+export async function userById(db: Database, id: string): Promise<SessionUser | null> {
+  const [user] = await db.select().from(users).where(eq(users.id, id));
+  return user ? { id: user.id, email: user.email, name: user.name, role: user.role } : null;
+}

@@ -1,0 +1,75 @@
+// Per-user API keys for /v1: the secret is shown once at creation; the row keeps its SHA-256 and a short
+// prefix so people can tell their keys apart. Revoked keys stay listed nowhere and authenticate nothing.
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { apiKeys, users } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { randomToken, sha256Hex } from './tokens.ts';
+
+const SECRET_PREFIX = 'sk-ownlm-';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+const view = (row: typeof apiKeys.$inferSelect): ApiKeyView => ({
+  id: row.id,
+  name: row.name,
+  prefix: row.prefix,
+  createdAt: row.createdAt,
+  lastUsedAt: row.lastUsedAt,
+});
+
+export async function createApiKey(
+  db: Database,
+  userId: string,
+  name: string,
+): Promise<{ key: ApiKeyView; secret: string }> {
+  const secret = `${SECRET_PREFIX}${randomToken(32)}`;
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ id: newId('key'), userId, name, prefix: secret.slice(0, SECRET_PREFIX.length + 6), secretHash: sha256Hex(secret) })
+    .returning();
+  return { key: view(row!), secret };
+}
+
+export async function listApiKeys(db: Database, userId: string): Promise<ApiKeyView[]> {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+    .orderBy(desc(apiKeys.createdAt));
+  return rows.map(view);
+}
+
+/** Revokes the user's key; another user's key id is "not found", exactly like one that does not exist. */
+export async function revokeApiKey(db: Database, userId: string, id: string): Promise<void> {
+  const revoked = await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  if (revoked.length === 0) throw new AppError('not_found', `API key ${id} not found`);
+}
+
+/** The key's owner when the secret is a live key, else null. */
+export async function authenticateApiKey(
+  db: Database,
+  secret: string,
+): Promise<{ userId: string; role: 'admin' | 'user'; apiKeyId: string } | null> {
+  if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
+  const [row] = await db
+    .select({ key: apiKeys, role: users.role })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(and(eq(apiKeys.secretHash, sha256Hex(secret)), isNull(apiKeys.revokedAt)));
+  if (!row) return null;
+  // Last use is for the owner's overview; an update per request is cheap next to a generation.
+  await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.key.id));
+  return { userId: row.key.userId, role: row.role, apiKeyId: row.key.id };
+}
