@@ -86,21 +86,6 @@ async function refused(
   assert.fail(`expected a ${status} error`);
 }
 
-/**
- * Stops the test PostgreSQL. As root, testing/postgres.ts runs the server under `runuser`, which does not pass
- * the SIGINT of `stop()` on, so `stop()` alone waits forever; the postmaster (found by its pid file) is signalled
- * here first, and `stop()` then sees `runuser` exit and removes the folder.
- */
-async function stopPostgres(server: TestPostgres): Promise<void> {
-  const client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  const { rows } = await client.query<{ data_directory: string }>('show data_directory');
-  await client.end();
-  const pid = Number(readFileSync(join(rows[0].data_directory, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  process.kill(pid, 'SIGINT');
-  await server.stop();
-}
-
 // Short conversations: the tiny model's context is 64 tokens for prompt and answer together.
 const question = [{ role: 'user' as const, content: 'The giraffe ate leaves.' }];
 /** The tiny model was trained to answer in `{"name": …, "next": …}` after this system message. */
@@ -139,7 +124,7 @@ for (const database of ['PGlite', 'PostgreSQL'] as const) {
 
       after(async () => {
         await app?.close();
-        if (postgres) await stopPostgres(postgres);
+        if (postgres) await postgres.stop();
         rmSync(home, { recursive: true, force: true });
       });
 

@@ -1,8 +1,9 @@
 // Password hashing with argon2id at OWASP's minimum (19 MiB, 2 iterations, 1 lane); the PHC string keeps the
 // parameters, so they can be raised later without breaking stored hashes.
-import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { hash, verify } from '@node-rs/argon2';
 
-export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+/** `algorithm: 2` is Argon2id (the package's const enum cannot be imported under verbatimModuleSyntax). */
+export const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
 export const MIN_PASSWORD_LENGTH = 8;
 /** Longer inputs only cost hashing time; 1,024 characters is far beyond any passphrase. */

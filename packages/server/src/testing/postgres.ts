@@ -2,7 +2,7 @@
 // temporary folder, listening on loopback only, removed when stopped. Tests run the same suite against it and
 // against embedded PGlite.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +88,12 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     async stop() {
       if (server.exitCode === null) {
         const exited = new Promise((resolve) => server.once('exit', resolve));
-        server.kill('SIGINT');
+        // `runuser` does not pass signals on, so the postmaster (its pid file's first line) is told directly:
+        // SIGINT is PostgreSQL's fast shutdown.
+        const pidFile = join(data, 'postmaster.pid');
+        const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
+        if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+        else server.kill('SIGINT');
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });

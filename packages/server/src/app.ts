@@ -1,0 +1,135 @@
+// The platform as one Fastify instance: database, model registry, llama.cpp runtime, quickstart job, the /api
+// routes for the web app, the OpenAI-compatible /v1 routes, and the built web app itself. Not listening yet:
+// `main.ts` listens; tests use it in-process.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { registerAuthentication } from './auth/authenticate.ts';
+import { configWithDefaults, modelsDirectory, pgliteDirectory, type ServerConfig } from './config.ts';
+import type { AppContext } from './context.ts';
+import { openDatabase } from './db/database.ts';
+import { AppError } from './errors.ts';
+import { QuickstartJob } from './quickstart/job.ts';
+import { ModelRegistry } from './registry/registry.ts';
+import { authRoutes } from './routes/auth.ts';
+import { chatRoutes } from './routes/chats.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { modelRoutes } from './routes/models.ts';
+import { quickstartRoutes } from './routes/quickstart.ts';
+import { v1Routes } from './routes/v1.ts';
+import { createLlamaRuntime } from './serve/llama-runtime.ts';
+
+const webDist = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+/** Scripts and styles from this server only; images from https hosts (the Markdown renderer allows those). */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' https: data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Fastify's own errors (body too large, bad JSON, wrong content type) in OpenAI's shape. */
+function toAppError(error: FastifyError): AppError {
+  if (error instanceof AppError) return error;
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new AppError('payload_too_large', 'the request body is larger than the server accepts');
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new AppError('invalid_request', 'send the body as application/json');
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+    return new AppError(error.statusCode === 413 ? 'payload_too_large' : 'invalid_request', error.message);
+  return new AppError('server_error', 'the server failed; the log has the details');
+}
+
+export async function buildApp(options: Partial<ServerConfig> & { home: string }): Promise<FastifyInstance> {
+  const config = configWithDefaults(options);
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    // Answers stream for minutes; only idle connections are dropped at shutdown.
+    forceCloseConnections: 'idle',
+  });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDirectory: pgliteDirectory(config) });
+  const registry = new ModelRegistry(database.db, modelsDirectory(config), (message) => app.log.warn(message));
+  await registry.sync();
+  const runtime = createLlamaRuntime({
+    resolveModel: async (versionId) => {
+      try {
+        return { path: (await registry.byVersionId(versionId)).path };
+      } catch {
+        return null;
+      }
+    },
+    memoryBudgetBytes: config.memoryBudgetBytes,
+    parallelSequences: config.parallelSequences,
+    maxQueue: config.maxQueue,
+    threads: config.threads,
+  });
+  const ctx: AppContext = { config, db: database.db, registry, runtime };
+  const quickstart = new QuickstartJob({
+    home: config.home,
+    onModelReady: async (path) => (await registry.importFile(path)).versionId,
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error(error);
+    return reply.status(appError.status).send(appError.toOpenAI());
+  });
+  await app.register(fastifyCookie);
+  registerAuthentication(app, database.db);
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+      reply.header('x-frame-options', 'DENY');
+    }
+  });
+
+  await app.register(authRoutes(ctx), { prefix: '/api' });
+  await app.register(keyRoutes(ctx), { prefix: '/api' });
+  await app.register(modelRoutes(ctx), { prefix: '/api' });
+  await app.register(chatRoutes(ctx), { prefix: '/api' });
+  await app.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
+  await app.register(v1Routes(ctx), { prefix: '/v1' });
+
+  const webBuilt = existsSync(webDist);
+  if (webBuilt)
+    await app.register(fastifyStatic, {
+      root: webDist,
+      wildcard: false,
+      setHeaders: (reply, path) =>
+        reply.header(
+          'cache-control',
+          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+        ),
+    });
+  // The web app routes in the browser: any other page path gets index.html; API paths get a JSON 404.
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    if (request.method === 'GET' && webBuilt && !path.startsWith('/api/') && !path.startsWith('/v1/'))
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    const notFound = new AppError('not_found', `${request.method} ${path} does not exist`);
+    return reply.status(notFound.status).send(notFound.toOpenAI());
+  });
+
+  // Shutdown: stop the quickstart and cancel running generations (their partial answers are saved), then close
+  // the database once every request has ended.
+  app.addHook('preClose', async () => {
+    await quickstart.cancel();
+    await runtime.close();
+  });
+  app.addHook('onClose', async () => {
+    await database.close();
+  });
+  return app;
+}
