@@ -114,7 +114,7 @@ for (const database of ['PGlite', 'PostgreSQL'] as const) {
         const { buildApp } = (await import(appModule)) as {
           buildApp(options: { home: string; databaseUrl?: string | null; logLevel?: string }): Promise<App>;
         };
-        app = await buildApp({ home, databaseUrl: postgres?.url ?? null });
+        app = await buildApp({ home, databaseUrl: postgres?.url ?? null, logLevel: 'warn' });
         await app.listen({ host: '127.0.0.1', port: 0 });
         url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
         session = await register(url, `ada-${database.toLowerCase()}@example.com`);

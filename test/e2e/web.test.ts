@@ -43,13 +43,13 @@ async function startTestServer(home: string): Promise<TestServer> {
   copyFileSync(gguf, join(home, 'models', 'tiny.gguf'));
   // Loaded by path: the server layer is built alongside this test.
   const { buildApp } = (await import(appModule)) as {
-    buildApp(options: { home: string }): Promise<{
+    buildApp(options: { home: string; logLevel?: string }): Promise<{
       listen(options: { host: string; port: number }): Promise<string>;
       close(): Promise<void>;
       server: Server;
     }>;
   };
-  const app = await buildApp({ home });
+  const app = await buildApp({ home, logLevel: 'warn' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
