@@ -2,9 +2,13 @@
 // shut it down gracefully (running answers are cancelled and saved, the database closed).
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.ts';
-import { ConfigError, describeConfig, loadConfig } from './config.ts';
+import { ConfigError, configUsage, describeConfig, loadConfig } from './config.ts';
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(`usage: npm start -- [options]   (or packages/server/bin/ownlm-server.mjs [options])\n\n${configUsage}`);
+    return 0;
+  }
   let config;
   try {
     config = loadConfig(argv);
