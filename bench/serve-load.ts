@@ -12,18 +12,17 @@
 // Usage: npm run bench -- serve-load [--preset small|base] [--concurrency 1,4,16,64] [--tokens N]
 //        [--sequences N] [--threads N]
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel, type LlamaContextSequence } from 'node-llama-cpp';
 import type { ModelPresetName } from '../packages/engine/src/index.ts';
 import { defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
 import { inspectModelFile } from '../packages/server/src/serve/model-file.ts';
 import { presetModel } from '../packages/server/src/testing/tiny-model.ts';
+import { buildApp } from '../packages/server/src/app.ts';
 
 const { values } = parseArgs({
   options: {
@@ -117,21 +116,12 @@ async function direct(levelSize: number, i: number) {
   }
 }
 
-const appModule = fileURLToPath(new URL('../packages/server/src/app.ts', import.meta.url));
-
 /** The real server on a loopback port with the model as its only one, and an API key made over HTTP. */
 async function startServer(modelPath: string) {
   const home = mkdtempSync(join(tmpdir(), 'ownlm-bench-'));
   mkdirSync(join(home, 'models'));
   copyFileSync(modelPath, join(home, 'models', 'bench.gguf'));
-  const { buildApp } = (await import(appModule)) as {
-    buildApp(options: { home: string }): Promise<{
-      listen(options: { host: string; port: number }): Promise<string>;
-      close(): Promise<void>;
-      server: Server;
-    }>;
-  };
-  const app = await buildApp({ home });
+  const app = await buildApp({ home, logLevel: 'warn' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const registered = await fetch(`${url}/api/auth/register`, {
