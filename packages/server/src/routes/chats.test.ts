@@ -1,14 +1,23 @@
 // The chat API through the whole app in-process (`inject`), answering with the tiny chat model (context 64
 // tokens, so conversations stay short): create, send and stream, reload, search, edit, regenerate, export,
-// delete, usage. Another user's chats are covered end to end in test/e2e/access-control.test.ts.
+// delete, usage; then, on loopback with a scripted runtime, a client that disconnects mid-answer. Another
+// user's chats are covered end to end in test/e2e/access-control.test.ts.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import { eq } from 'drizzle-orm';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
+import { configWithDefaults } from '../config.ts';
+import type { AppContext } from '../context.ts';
+import { openPglite, type DatabaseHandle } from '../db/database.ts';
+import { messages, users } from '../db/schema.ts';
+import type { ModelRegistry, RegisteredModel } from '../registry/registry.ts';
+import type { GenerationEvent, GenerationOptions, Runtime } from '../serve/runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
+import { chatRoutes } from './chats.ts';
 
 interface Chat {
   id: string;
@@ -254,5 +263,92 @@ describe('chat API', () => {
       saved.messages.map((m) => m.role),
       ['user'],
     );
+  });
+});
+
+describe('chat API: a client that disconnects', () => {
+  let app: FastifyInstance;
+  let handle: DatabaseHandle;
+  let url: string;
+  const userId = 'user_1';
+  const model = { versionId: 'mv_1', name: 'scripted' } as RegisteredModel;
+  let seenSignal: AbortSignal | null = null;
+
+  /** Writes one piece, then waits until aborted and finishes as cancelled, as the llama runtime does. */
+  async function* untilAborted(options: GenerationOptions): AsyncGenerator<GenerationEvent> {
+    seenSignal = options.signal;
+    yield { type: 'text-delta', text: 'Half an ans' };
+    await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
+    yield { type: 'finish', finishReason: 'cancelled', usage: { promptTokens: 3, completionTokens: 1 } };
+  }
+
+  before(async () => {
+    handle = await openPglite('memory://');
+    await handle.db
+      .insert(users)
+      .values({ id: userId, email: 'c@example.com', name: 'C', passwordHash: 'x', role: 'user' });
+    const registry = {
+      resolve: async () => model,
+      defaultModel: async () => model,
+    } as unknown as ModelRegistry;
+    const runtime = {
+      chat: (_id: string, _m: unknown, o: GenerationOptions) => untilAborted(o),
+    } as unknown as Runtime;
+    const ctx: AppContext = {
+      config: configWithDefaults({ home: tmpdir() }),
+      db: handle.db,
+      registry,
+      runtime,
+    };
+    app = Fastify();
+    app.decorateRequest('actor', null);
+    app.addHook('onRequest', async (request) => {
+      request.actor = { userId, role: 'user', apiKeyId: null };
+    });
+    await app.register(chatRoutes(ctx), { prefix: '/api' });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  after(async () => {
+    await app?.close();
+    await handle?.close();
+  });
+
+  test('stops the generation and keeps the partial answer as cancelled', async () => {
+    const created = await fetch(`${url}/api/chats`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const chat = (await created.json()) as Chat;
+    const controller = new AbortController();
+    const response = await fetch(`${url}/api/chats/${chat.id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'Tell me' }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    let received = '';
+    while (!received.includes('event: text-delta'))
+      received += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+
+    let saved: Message[] = [];
+    for (let i = 0; i < 100 && saved.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      saved = ((await (await fetch(`${url}/api/chats/${chat.id}`)).json()) as { messages: Message[] })
+        .messages;
+    }
+    assert.equal(seenSignal?.aborted, true, 'the generation was told to stop');
+    assert.deepEqual(
+      saved.map((m) => [m.role, m.content, m.model, m.completionTokens]),
+      [
+        ['user', 'Tell me', null, 0],
+        ['assistant', 'Half an ans', 'scripted', 1],
+      ],
+    );
+    const [row] = await handle.db.select().from(messages).where(eq(messages.id, saved[1]!.id));
+    assert.equal(row?.finishReason, 'cancelled');
   });
 });
