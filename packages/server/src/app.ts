@@ -57,8 +57,13 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     // Answers stream for minutes; only idle connections are dropped at shutdown.
     forceCloseConnections: 'idle',
   });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDirectory: pgliteDirectory(config) });
-  const registry = new ModelRegistry(database.db, modelsDirectory(config), (message) => app.log.warn(message));
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    pgliteDirectory: pgliteDirectory(config),
+  });
+  const registry = new ModelRegistry(database.db, modelsDirectory(config), (message) =>
+    app.log.warn(message),
+  );
   await registry.sync();
   const runtime = createLlamaRuntime({
     resolveModel: async (versionId) => {

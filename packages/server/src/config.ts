@@ -41,8 +41,16 @@ const settings = {
   home: { flag: 'home', env: 'OWNLM_HOME', help: "data folder (default '.ownlm')" },
   host: { flag: 'host', env: 'HOST', help: "address to listen on (default '127.0.0.1')" },
   port: { flag: 'port', env: 'PORT', help: 'port (default 8080)' },
-  databaseUrl: { flag: 'database-url', env: 'DATABASE_URL', help: 'PostgreSQL URL (default: embedded PGlite)' },
-  memoryBudget: { flag: 'memory-budget-mb', env: 'OWNLM_MEMORY_BUDGET_MB', help: 'model memory (default half of RAM)' },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'DATABASE_URL',
+    help: 'PostgreSQL URL (default: embedded PGlite)',
+  },
+  memoryBudget: {
+    flag: 'memory-budget-mb',
+    env: 'OWNLM_MEMORY_BUDGET_MB',
+    help: 'model memory (default half of RAM)',
+  },
   parallel: { flag: 'parallel', env: 'OWNLM_PARALLEL', help: 'generations at once per model (default 4)' },
   queue: { flag: 'max-queue', env: 'OWNLM_MAX_QUEUE', help: 'waiting requests per model (default 64)' },
   threads: { flag: 'threads', env: 'OWNLM_THREADS', help: 'llama.cpp threads (default cores - 1)' },
@@ -70,7 +78,9 @@ function integer(raw: string, setting: Setting, min: number, maxValue: number): 
 
 function oneOf<T extends string>(raw: string, setting: Setting, values: readonly T[]): T {
   if (!(values as readonly string[]).includes(raw))
-    throw new ConfigError(`--${setting.flag} / ${setting.env}: expected one of ${values.join(', ')}, got '${raw}'`);
+    throw new ConfigError(
+      `--${setting.flag} / ${setting.env}: expected one of ${values.join(', ')}, got '${raw}'`,
+    );
   return raw as T;
 }
 
@@ -97,7 +107,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const mb = 2 ** 20;
   const databaseUrl = raw(settings.databaseUrl) ?? null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    throw new ConfigError(`--database-url / DATABASE_URL: expected postgres://…, got '${maskUrl(databaseUrl)}'`);
+    throw new ConfigError(
+      `--database-url / DATABASE_URL: expected postgres://…, got '${maskUrl(databaseUrl)}'`,
+    );
   return {
     home: resolve(raw(settings.home) ?? '.ownlm'),
     host: raw(settings.host) ?? '127.0.0.1',
@@ -122,7 +134,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       (v) => oneOf(v, settings.secureCookies, ['auto', 'always', 'never'] as const),
       'auto',
     ),
-    trustProxy: get(settings.trustProxy, (v) => oneOf(v, settings.trustProxy, ['true', 'false']) === 'true', false),
+    trustProxy: get(
+      settings.trustProxy,
+      (v) => oneOf(v, settings.trustProxy, ['true', 'false']) === 'true',
+      false,
+    ),
     logLevel: get(
       settings.logLevel,
       (v) => oneOf(v, settings.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const),

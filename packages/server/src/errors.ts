@@ -48,6 +48,8 @@ export class AppError extends Error {
 
   /** `{"error":{"message","type","param","code"}}` with all four keys present. */
   toOpenAI(): { error: { message: string; type: string; param: string | null; code: string | null } } {
-    return { error: { message: this.message, type: openAiType(this.status), param: this.param, code: this.code } };
+    return {
+      error: { message: this.message, type: openAiType(this.status), param: this.param, code: this.code },
+    };
   }
 }

@@ -6,7 +6,9 @@ import { ConfigError, configUsage, describeConfig, loadConfig } from './config.t
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(`usage: npm start -- [options]   (or packages/server/bin/ownlm-server.mjs [options])\n\n${configUsage}`);
+    console.log(
+      `usage: npm start -- [options]   (or packages/server/bin/ownlm-server.mjs [options])\n\n${configUsage}`,
+    );
     return 0;
   }
   let config;

@@ -48,7 +48,8 @@ export async function registerUser(db: Database, body: unknown): Promise<Session
       .select({ id: users.id })
       .from(users)
       .where(sql`lower(${users.email}) = lower(${email})`);
-    if (existing) throw new AppError('conflict', 'an account with this e-mail exists; sign in instead', 'email');
+    if (existing)
+      throw new AppError('conflict', 'an account with this e-mail exists; sign in instead', 'email');
     const [{ n } = { n: 0 }] = await tx.select({ n: count() }).from(users);
     const [user] = await tx
       .insert(users)
@@ -60,8 +61,7 @@ export async function registerUser(db: Database, body: unknown): Promise<Session
 
 export async function signIn(db: Database, body: unknown): Promise<SessionUser> {
   const { email, password } = readCredentials(body);
-  if (password.length > MAX_PASSWORD_LENGTH)
-    throw new AppError('unauthorized', 'wrong e-mail or password');
+  if (password.length > MAX_PASSWORD_LENGTH) throw new AppError('unauthorized', 'wrong e-mail or password');
   const [user] = await db
     .select()
     .from(users)

@@ -33,7 +33,13 @@ export async function createApiKey(
   const secret = `${SECRET_PREFIX}${randomToken(32)}`;
   const [row] = await db
     .insert(apiKeys)
-    .values({ id: newId('key'), userId, name, prefix: secret.slice(0, SECRET_PREFIX.length + 6), secretHash: sha256Hex(secret) })
+    .values({
+      id: newId('key'),
+      userId,
+      name,
+      prefix: secret.slice(0, SECRET_PREFIX.length + 6),
+      secretHash: sha256Hex(secret),
+    })
     .returning();
   return { key: view(row!), secret };
 }

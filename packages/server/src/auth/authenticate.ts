@@ -53,7 +53,10 @@ export function registerAuthentication(app: FastifyInstance, db: Database): void
     if (mutation) {
       const header = request.headers['x-csrf-token'];
       if (typeof header !== 'string' || !constantTimeEqual(header, session.csrfToken))
-        throw new AppError('csrf_failed', 'missing or wrong x-csrf-token header; reload the page and try again');
+        throw new AppError(
+          'csrf_failed',
+          'missing or wrong x-csrf-token header; reload the page and try again',
+        );
     }
     request.session = session;
     request.actor = { userId: session.user.id, role: session.user.role, apiKeyId: null };

@@ -121,7 +121,10 @@ export class ModelRegistry {
     const quantization = quantizationOf(path);
     const versionId = newId('mv');
     await this.db.transaction(async (tx) => {
-      await tx.insert(models).values({ id: newId('m'), name }).onConflictDoNothing();
+      await tx
+        .insert(models)
+        .values({ id: newId('m'), name })
+        .onConflictDoNothing();
       const [model] = await tx.select().from(models).where(eq(models.name, name));
       const [latest] = await tx
         .select({ version: max(modelVersions.version) })
@@ -170,7 +173,9 @@ export class ModelRegistry {
     const found =
       all.find((m) => m.versionId === reference) ??
       (colon > 0
-        ? all.find((m) => m.name === reference.slice(0, colon) && String(m.version) === reference.slice(colon + 1))
+        ? all.find(
+            (m) => m.name === reference.slice(0, colon) && String(m.version) === reference.slice(colon + 1),
+          )
         : all.find((m) => m.name === reference));
     if (!found)
       throw new AppError(
@@ -194,14 +199,21 @@ export class ModelRegistry {
   /** Points `alias` at a version (creating or moving it); switching back is the same call. */
   async setAlias(alias: string, reference: string): Promise<RegisteredModel> {
     if (!NAME.test(alias))
-      throw new AppError('invalid_request', `alias '${alias}' must be 1-64 letters, digits, '.', '_' or '-'`, 'alias');
+      throw new AppError(
+        'invalid_request',
+        `alias '${alias}' must be 1-64 letters, digits, '.', '_' or '-'`,
+        'alias',
+      );
     const target = await this.resolve(reference);
     if ((await this.list()).some((m) => m.name === alias))
       throw new AppError('conflict', `alias '${alias}' is already a model's name`, 'alias');
     await this.db
       .insert(modelAliases)
       .values({ alias, versionId: target.versionId })
-      .onConflictDoUpdate({ target: modelAliases.alias, set: { versionId: target.versionId, updatedAt: new Date() } });
+      .onConflictDoUpdate({
+        target: modelAliases.alias,
+        set: { versionId: target.versionId, updatedAt: new Date() },
+      });
     return this.byVersionId(target.versionId);
   }
 

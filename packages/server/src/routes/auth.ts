@@ -7,7 +7,8 @@ import type { AppContext } from '../context.ts';
 
 export function authRoutes(ctx: AppContext): FastifyPluginAsync {
   const secure = (request: FastifyRequest) =>
-    ctx.config.secureCookies === 'always' || (ctx.config.secureCookies === 'auto' && request.protocol === 'https');
+    ctx.config.secureCookies === 'always' ||
+    (ctx.config.secureCookies === 'auto' && request.protocol === 'https');
 
   async function startSession(request: FastifyRequest, reply: FastifyReply, user: SessionUser) {
     const session = await createSession(ctx.db, user.id, ctx.config.sessionDays);

@@ -21,7 +21,8 @@ const view = (m: RegisteredModel) => ({
 });
 
 function requireAdmin(request: FastifyRequest): void {
-  if (requireActor(request).role !== 'admin') throw new AppError('forbidden', 'only an admin can change models');
+  if (requireActor(request).role !== 'admin')
+    throw new AppError('forbidden', 'only an admin can change models');
 }
 
 function stringField(body: unknown, field: string): string {

@@ -53,10 +53,22 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   // PostgreSQL refuses to run as root; Debian's package creates the `postgres` user.
   const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
   const run = (command: string, args: string[]) =>
-    execFileSync(asPostgres[0] ?? command, asPostgres.length ? [...asPostgres.slice(1), command, ...args] : args, {
-      stdio: 'pipe',
-    });
-  run(join(bin, 'initdb'), ['-D', data, '-U', 'ownlm', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
+    execFileSync(
+      asPostgres[0] ?? command,
+      asPostgres.length ? [...asPostgres.slice(1), command, ...args] : args,
+      {
+        stdio: 'pipe',
+      },
+    );
+  run(join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'ownlm',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C.UTF-8',
+  ]);
   const port = await freePort();
   const args = ['-D', data, '-p', String(port), '-k', dir, '-h', '127.0.0.1', '-c', 'fsync=off'];
   const server: ChildProcess = spawn(asPostgres[0] ?? join(bin, 'postgres'), [
