@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, describeConfig, loadConfig } from './config.ts';
+
+test('flags win over the environment, which wins over the defaults', () => {
+  const config = loadConfig(['--port', '9000'], {
+    PORT: '7000',
+    OWNLM_HOME: '/data/ownlm',
+    OWNLM_PARALLEL: '2',
+  });
+  assert.equal(config.port, 9000);
+  assert.equal(config.home, '/data/ownlm');
+  assert.equal(config.parallelSequences, 2);
+  assert.equal(config.databaseUrl, null);
+  assert.equal(loadConfig([], {}).home, resolve('.ownlm'));
+  assert.equal(loadConfig([], {}).port, 8080);
+});
+
+test('bad values and unknown flags name the flag or variable', () => {
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [['--port', '70000'], {}, /--port \/ PORT/],
+    [[], { PORT: '12abc' }, /--port \/ PORT: .*'12abc'/],
+    [[], { OWNLM_PARALLEL: '0' }, /OWNLM_PARALLEL/],
+    [[], { OWNLM_SECURE_COOKIES: 'sometimes' }, /OWNLM_SECURE_COOKIES: expected one of auto, always, never/],
+    [[], { DATABASE_URL: 'mysql://u:secret@h/db' }, /DATABASE_URL: expected postgres/],
+    [['--no-such-flag'], {}, /no-such-flag/],
+  ];
+  for (const [argv, env, message] of cases)
+    assert.throws(
+      () => loadConfig(argv, env),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+    );
+});
+
+test('the printed configuration masks the database password', () => {
+  const config = loadConfig([], { DATABASE_URL: 'postgres://ownlm:hunter2@db.internal:5432/ownlm' });
+  const printed = describeConfig(config);
+  assert.ok(!printed.includes('hunter2'));
+  assert.match(printed, /postgres:\/\/ownlm:\*\*\*\*@db\.internal:5432\/ownlm/);
+  // An invalid URL must not leak either.
+  assert.throws(
+    () => loadConfig([], { DATABASE_URL: 'mysql://u:secret@h/db' }),
+    (e: Error) => !e.message.includes('secret'),
+  );
+});
