@@ -9,17 +9,13 @@
 // Targets: at least 0.95 of the peer's tokens/s and at most 20 ms added to the first token.
 // The server uses its configured llama.cpp threads (default: cores - 1), which is also this benchmark's default.
 // Usage: npm run bench -- serve-overhead [--preset small|base] [--tokens N] [--rounds N] [--threads N]
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel } from 'node-llama-cpp';
 import type { ModelPresetName } from '../packages/engine/src/index.ts';
 import { defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
 import { inspectModelFile } from '../packages/server/src/serve/model-file.ts';
 import { presetModel } from '../packages/server/src/testing/tiny-model.ts';
-import { buildApp } from '../packages/server/src/app.ts';
+import { startBenchServer, streamChat } from './lib/serve.ts';
 
 const { values } = parseArgs({
   options: {
@@ -98,71 +94,10 @@ async function* direct(round: number): AsyncGenerator<string | number> {
   yield tokens;
 }
 
-/** The real server on a loopback port with the model as its only one, and an API key made over HTTP. */
-async function startServer(modelPath: string) {
-  const home = mkdtempSync(join(tmpdir(), 'ownlm-bench-'));
-  mkdirSync(join(home, 'models'));
-  copyFileSync(modelPath, join(home, 'models', 'bench.gguf'));
-  const app = await buildApp({ home, logLevel: 'warn' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const registered = await fetch(`${url}/api/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'bench@example.com', password: 'a long enough password', name: 'Bench' }),
-  });
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
-  const cookie = registered.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const { csrfToken } = (await registered.json()) as { csrfToken: string };
-  const key = await fetch(`${url}/api/keys`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
-    body: JSON.stringify({ name: 'bench' }),
-  });
-  if (key.status !== 201) throw new Error(`API key: ${key.status} ${await key.text()}`);
-  const { secret } = (await key.json()) as { secret: string };
-  return {
-    url,
-    secret,
-    async close() {
-      await app.close();
-      rmSync(home, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A streamed chat over HTTP: yields the content pieces, then the completion tokens from the usage chunk. */
-async function* streamChat(body: object): AsyncGenerator<string | number> {
-  const response = await fetch(`${server.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.secret}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...body, model: 'bench', stream: true, stream_options: { include_usage: true } }),
-  });
-  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const reader = response.body.getReader();
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    buffer += decoder.decode(read.value, { stream: true });
-    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-      const data = buffer.slice('data: '.length, end);
-      buffer = buffer.slice(end + 2);
-      if (data === '[DONE]') return;
-      const chunk = JSON.parse(data);
-      if (chunk.error) throw new Error(chunk.error.message);
-      if (chunk.usage) yield chunk.usage.completion_tokens as number;
-      else if (chunk.choices[0]?.delta?.content) yield chunk.choices[0].delta.content as string;
-    }
-  }
-}
-
-const server = await startServer(path);
+const server = await startBenchServer(path);
 
 function served(round: number): AsyncGenerator<string | number> {
-  return streamChat({
+  return streamChat(server, {
     messages: [{ role: 'user', content: question(round) }],
     max_tokens: maxTokens,
     temperature: 0,

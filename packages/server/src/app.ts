@@ -86,7 +86,8 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) request.log.error(error);
+    // Refusals (4xx, 501, 503) are the client's to read; only failures of the server are logged as errors.
+    if (appError.code === 'server_error') request.log.error(error);
     return reply.status(appError.status).send(appError.toOpenAI());
   });
   await app.register(fastifyCookie);

@@ -11,7 +11,7 @@ import type { RegisteredModel } from '../registry/registry.ts';
 import type { FinishReason, RuntimeMessage, TokenUsage } from '../serve/runtime.ts';
 import { recordUsage } from '../usage.ts';
 import { addAnswer, chatMessages, findChat, messageView, type MessageView } from './chats.ts';
-import { openEventStream, type EventStream } from './sse-writer.ts';
+import { openEventStream, type EventStream } from '../event-stream.ts';
 
 /** The chat's model, or an error whose message the user can act on. */
 async function modelFor(ctx: AppContext, modelId: string | null): Promise<RegisteredModel> {

@@ -5,11 +5,11 @@
 // ordinary HTTP error, an error after it an `{"error":…}` event before `[DONE]`. A client that disconnects
 // aborts its generation.
 import { randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { requireActor, type Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
+import { openEventStream } from '../event-stream.ts';
 import {
   parseChatRequest,
   parseCompletionRequest,
@@ -130,25 +130,6 @@ async function lengthFor(ctx: AppContext, model: RegisteredModel, requested: Req
   return requested.value;
 }
 
-/** Writes to the raw response, waiting for the socket to drain; false once the client is gone. */
-async function write(response: ServerResponse, text: string): Promise<boolean> {
-  if (response.destroyed || response.writableEnded) return false;
-  if (!response.write(text)) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        response.off('drain', done);
-        response.off('close', done);
-        resolve();
-      };
-      response.on('drain', done);
-      response.on('close', done);
-    });
-  }
-  return !response.destroyed;
-}
-
-const sse = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
-
 function errorBody(error: unknown, log: FastifyBaseLogger) {
   if (error instanceof AppError) return error.toOpenAI();
   log.error({ err: error }, 'generation failed');
@@ -241,54 +222,47 @@ async function serveGeneration(
       reply.hijack();
       return;
     }
-    reply.hijack();
-    // Headers set by the app's hooks (security headers) still apply to the hijacked response.
-    for (const [name, value] of Object.entries(reply.getHeaders()))
-      if (value !== undefined) response.setHeader(name, value);
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
+    const stream = openEventStream(reply);
     const usageField = parsed.includeUsage ? { usage: null } : {};
-    const chunk = (choices: object[]) =>
-      sse({ id, object: shape.chunkObject, created, model: parsed.model, choices, ...usageField });
-    let open = shape.opening ? await write(response, chunk([shape.choice({ opening: true })])) : true;
-    if (open && generation.prefix)
-      open = await write(response, chunk([shape.choice({ text: generation.prefix })]));
+    const chunk = (choices: object[]) => ({
+      id,
+      object: shape.chunkObject,
+      created,
+      model: parsed.model,
+      choices,
+      ...usageField,
+    });
+    if (shape.opening) await stream.sendData(chunk([shape.choice({ opening: true })]));
+    if (generation.prefix) await stream.sendData(chunk([shape.choice({ text: generation.prefix })]));
     try {
-      while (open && !next.done) {
+      while (stream.open && !next.done) {
         const event = next.value;
         if (event.type === 'text-delta') {
-          if (event.text) open = await write(response, chunk([shape.choice({ text: event.text })]));
+          if (event.text) await stream.sendData(chunk([shape.choice({ text: event.text })]));
         } else {
           await record(event.usage);
           if (event.finishReason === 'cancelled') {
-            if (!disconnected.signal.aborted) await write(response, sse(errorBody(unloaded(), request.log)));
+            if (!disconnected.signal.aborted) await stream.sendData(errorBody(unloaded(), request.log));
           } else {
-            open = await write(response, chunk([shape.choice({ finish: event.finishReason })]));
-            if (open && parsed.includeUsage)
-              open = await write(
-                response,
-                sse({
-                  id,
-                  object: shape.chunkObject,
-                  created,
-                  model: parsed.model,
-                  choices: [],
-                  usage: usageObject(event.usage),
-                }),
-              );
+            await stream.sendData(chunk([shape.choice({ finish: event.finishReason })]));
+            if (parsed.includeUsage)
+              await stream.sendData({
+                id,
+                object: shape.chunkObject,
+                created,
+                model: parsed.model,
+                choices: [],
+                usage: usageObject(event.usage),
+              });
           }
           break;
         }
         next = await events.next();
       }
     } catch (error) {
-      await write(response, sse(errorBody(error, request.log)));
+      await stream.sendData(errorBody(error, request.log));
     }
-    if (!response.destroyed) response.end('data: [DONE]\n\n');
+    stream.end('data: [DONE]\n\n');
     return;
   } finally {
     response.off('close', onClose);

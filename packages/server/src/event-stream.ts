@@ -1,12 +1,16 @@
-// Server-Sent Events on a hijacked response, for the chat answer streams (`event:` and `data:` lines).
+// Server-Sent Events on a hijacked response: named events (`event:` + `data:`, the chat answer streams) and
+// data-only lines (the /v1 streams of CONVENTIONS §6.3).
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
 /** An open event stream: `send` resolves false once the client is gone (and from then on sends nothing). */
 export interface EventStream {
   send(event: string, data: unknown): Promise<boolean>;
+  /** A `data:` line with no event name. */
+  sendData(data: unknown): Promise<boolean>;
   readonly open: boolean;
-  end(): void;
+  /** Ends the response, after `finalText` when given (e.g. `data: [DONE]`). */
+  end(finalText?: string): void;
 }
 
 /** Writes to the raw response, waiting for the socket to drain; false once the client is gone. */
@@ -48,9 +52,13 @@ export function openEventStream(reply: FastifyReply): EventStream {
       if (open) open = await write(response, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       return open;
     },
-    end() {
+    async sendData(data) {
+      if (open) open = await write(response, `data: ${JSON.stringify(data)}\n\n`);
+      return open;
+    },
+    end(finalText) {
       open = false;
-      if (!response.destroyed && !response.writableEnded) response.end();
+      if (!response.destroyed && !response.writableEnded) response.end(finalText);
     },
   };
 }
