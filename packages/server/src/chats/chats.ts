@@ -48,13 +48,14 @@ export const chatView = (row: ChatRow): ChatView => ({
   updatedAt: row.updatedAt,
 });
 
+/** Token counts belong to answers (the prompt they read, the tokens they wrote); a question has none. */
 export const messageView = (row: MessageRow): MessageView => ({
   id: row.id,
   role: row.role,
   content: row.content,
   model: row.model,
-  promptTokens: row.promptTokens,
-  completionTokens: row.completionTokens,
+  promptTokens: row.role === 'assistant' ? row.promptTokens : null,
+  completionTokens: row.role === 'assistant' ? row.completionTokens : null,
   createdAt: row.createdAt,
 });
 

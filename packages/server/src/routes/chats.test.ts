@@ -152,6 +152,11 @@ describe('chat API', () => {
     const question = sent.stream[0].data.message as Message;
     assert.equal(question.role, 'user');
     assert.equal(question.content, 'The giraffe ate leaves.');
+    assert.deepEqual(
+      [question.promptTokens, question.completionTokens],
+      [null, null],
+      'a question has no counts',
+    );
     assert.equal(sent.message.role, 'assistant');
     assert.equal(sent.message.model, 'tiny');
     assert.ok(sent.message.promptTokens! > 0 && sent.message.completionTokens! > 0);
@@ -344,7 +349,7 @@ describe('chat API: a client that disconnects', () => {
     assert.deepEqual(
       saved.map((m) => [m.role, m.content, m.model, m.completionTokens]),
       [
-        ['user', 'Tell me', null, 0],
+        ['user', 'Tell me', null, null],
         ['assistant', 'Half an ans', 'scripted', 1],
       ],
     );
