@@ -271,7 +271,7 @@ describe('chat API', () => {
   });
 });
 
-describe('chat API: a client that disconnects', () => {
+describe('chat API: one answer at a time, and a client that disconnects', () => {
   let app: FastifyInstance;
   let handle: DatabaseHandle;
   let url: string;
@@ -319,7 +319,7 @@ describe('chat API: a client that disconnects', () => {
     await handle?.close();
   });
 
-  test('stops the generation and keeps the partial answer as cancelled', async () => {
+  test('a second answer is refused while one is written; disconnecting stops it and keeps the partial answer', async () => {
     const created = await fetch(`${url}/api/chats`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -337,6 +337,14 @@ describe('chat API: a client that disconnects', () => {
     let received = '';
     while (!received.includes('event: text-delta'))
       received += new TextDecoder().decode((await reader.read()).value);
+    for (const path of ['messages', 'regenerate']) {
+      const second = await fetch(`${url}/api/chats/${chat.id}/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'And another' }),
+      });
+      assert.equal(second.status, 409, `a second answer (${path}) while one is written is refused`);
+    }
     controller.abort();
 
     let saved: Message[] = [];

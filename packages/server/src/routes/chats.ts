@@ -27,6 +27,19 @@ import { usageSince } from '../usage.ts';
 type ById = { Params: { id: string } };
 
 export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
+  /** Chats with an answer being written: a second one at the same time (another tab) would interleave them. */
+  const answering = new Set<string>();
+  async function oneAnswerAtATime(chatId: string, work: () => Promise<void>): Promise<void> {
+    if (answering.has(chatId))
+      throw new AppError('conflict', 'an answer is being written in this chat; wait for it or stop it first');
+    answering.add(chatId);
+    try {
+      await work();
+    } finally {
+      answering.delete(chatId);
+    }
+  }
+
   return async (app) => {
     app.get<{ Querystring: { q?: unknown } }>('/chats', async (request) => {
       const actor = requireActor(request);
@@ -59,15 +72,19 @@ export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
       const actor = requireActor(request);
       const chat = await findChat(ctx.db, actor, request.params.id);
       const content = parseContent(bodyObject(request.body));
-      const message = await addUserMessage(ctx.db, chat, content);
-      await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
+      await oneAnswerAtATime(chat.id, async () => {
+        const message = await addUserMessage(ctx.db, chat, content);
+        await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
+      });
     });
 
     app.post<ById>('/chats/:id/regenerate', async (request, reply) => {
       const actor = requireActor(request);
       const chat = await findChat(ctx.db, actor, request.params.id);
-      await dropLastAnswer(ctx.db, chat);
-      await streamAnswer(ctx, request, reply, actor, chat.id, null);
+      await oneAnswerAtATime(chat.id, async () => {
+        await dropLastAnswer(ctx.db, chat);
+        await streamAnswer(ctx, request, reply, actor, chat.id, null);
+      });
     });
 
     app.post<{ Params: { id: string; messageId: string } }>(
@@ -76,8 +93,10 @@ export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
         const actor = requireActor(request);
         const chat = await findChat(ctx.db, actor, request.params.id);
         const content = parseContent(bodyObject(request.body));
-        const message = await editUserMessage(ctx.db, chat, request.params.messageId, content);
-        await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
+        await oneAnswerAtATime(chat.id, async () => {
+          const message = await editUserMessage(ctx.db, chat, request.params.messageId, content);
+          await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
+        });
       },
     );
 
