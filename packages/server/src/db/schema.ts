@@ -5,6 +5,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -87,6 +89,11 @@ export const modelVersions = pgTable(
     contextLength: integer('context_length'),
     chatTemplate: text('chat_template'),
     lineage: jsonb('lineage').$type<Record<string, unknown>>(),
+    /** `model` (a whole GGUF) or `adapter` (a GGUF LoRA adapter served on `baseVersionId`). */
+    kind: text('kind', { enum: ['model', 'adapter'] })
+      .notNull()
+      .default('model'),
+    baseVersionId: text('base_version_id'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -168,4 +175,178 @@ export const usageRecords = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('usage_user_created_idx').on(t.userId, t.createdAt)],
+);
+
+/** A conversation dataset: its files (train.jsonl, validation.jsonl in OpenAI chat form) live in `path`. */
+export const datasets = pgTable(
+  'datasets',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The uploaded form: `openai`, `sharegpt`, `alpaca`, or `synthetic` when generated here. */
+    sourceFormat: text('source_format').notNull(),
+    path: text('path').notNull(),
+    conversations: integer('conversations').notNull(),
+    /** Statistics (turns, tokens per role, length histogram) as the studio computes them. */
+    stats: jsonb('stats').$type<Record<string, unknown>>().notNull(),
+    /** Lines rejected at upload, each with its line number and reason (capped; `rejectedCount` is exact). */
+    rejected: jsonb('rejected').$type<{ line: number; field?: string; message: string }[]>().notNull(),
+    rejectedCount: integer('rejected_count').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('datasets_user_idx').on(t.userId, t.createdAt)],
+);
+
+export type JobType = 'data-prepare' | 'tokenizer-train' | 'pretrain' | 'finetune' | 'eval' | 'export';
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/**
+ * A training job. Workers claim queued rows with FOR UPDATE SKIP LOCKED and hold them by a lease they renew
+ * with heartbeats; a running row whose lease has expired is claimed again and resumes from its checkpoint.
+ */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').$type<JobType>().notNull(),
+    state: text('state').$type<JobState>().notNull().default('queued'),
+    name: text('name').notNull(),
+    params: jsonb('params').$type<Record<string, unknown>>().notNull(),
+    /** What the job made (model version ids, report, artifact paths), set when it succeeds. */
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    error: text('error'),
+    /** The latest progress event (step, steps, loss, eta), for lists without reading every event. */
+    progress: jsonb('progress').$type<Record<string, unknown>>(),
+    attempts: integer('attempts').notNull().default(0),
+    workerId: text('worker_id'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
+    /** Seconds spent running, summed over attempts, and the machine's hourly rate when it ran. */
+    wallSeconds: doublePrecision('wall_seconds').notNull().default(0),
+    hourlyRate: doublePrecision('hourly_rate').notNull().default(0),
+    tokensProcessed: bigint('tokens_processed', { mode: 'number' }).notNull().default(0),
+    createdAt: createdAt(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('jobs_state_created_idx').on(t.state, t.createdAt),
+    index('jobs_user_idx').on(t.userId, t.createdAt),
+  ],
+);
+
+/** Everything a job reported, in order: progress, metrics, log, checkpoint, artifact, state. */
+export const jobEvents = pgTable(
+  'job_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    jobId: text('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    type: text('type', { enum: ['progress', 'metrics', 'log', 'checkpoint', 'artifact', 'state'] }).notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('job_events_job_idx').on(t.jobId, t.id)],
+);
+
+/** Tokens remote workers authenticate with (`ownlm worker --token`); scoped to the worker API only. */
+export const workerTokens = pgTable(
+  'worker_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('worker_tokens_secret_unique').on(t.secretHash)],
+);
+
+/** A user's endpoint for job events; the secret signs each delivery (HMAC-SHA256 over timestamp and body). */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    secret: text('secret').notNull(),
+    /** Event types delivered (`job.succeeded`, …); empty means all. */
+    events: jsonb('events').$type<string[]>().notNull(),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [index('webhooks_user_idx').on(t.userId)],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    body: text('body').notNull(),
+    state: text('state', { enum: ['pending', 'succeeded', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    responseStatus: integer('response_status'),
+    lastError: text('last_error'),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.id),
+    index('webhook_deliveries_due_idx').on(t.state, t.nextAttemptAt),
+  ],
+);
+
+/** In-app notifications (a job ended); unread until the user opens them. */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    jobId: text('job_id'),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    readAt: timestamp('read_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('notifications_user_idx').on(t.userId, t.id)],
+);
+
+/** Before/after evaluation of a fine-tune: perplexities and side-by-side answers (the report JSON). */
+export const evalReports = pgTable(
+  'eval_reports',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    jobId: text('job_id'),
+    versionId: text('version_id'),
+    baseVersionId: text('base_version_id'),
+    report: jsonb('report').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('eval_reports_version_idx').on(t.versionId)],
 );
