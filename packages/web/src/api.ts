@@ -6,12 +6,25 @@ import type {
   Chat,
   ChatSettings,
   ChatStreamEvent,
+  Conversation,
+  Dataset,
+  DatasetFormat,
+  Estimate,
+  Job,
+  JobEvent,
+  JobRequest,
+  JobTotals,
   Message,
   Model,
+  Notification,
   QuickstartStatus,
+  Report,
   Session,
+  SyntheticRequest,
   Usage,
   User,
+  Webhook,
+  WebhookDelivery,
 } from './types.ts';
 
 export class ApiError extends Error {
@@ -48,14 +61,16 @@ async function toError(response: Response): Promise<ApiError> {
   return new ApiError(response.status, message, error?.code ?? null, error?.param ?? null);
 }
 
+/** A Blob body (an uploaded JSONL file) goes as it is; anything else as JSON. */
 async function send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
   const headers: Record<string, string> = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['content-type'] = raw ? 'application/x-ndjson' : 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   const response = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     credentials: 'same-origin',
     signal,
   });
@@ -105,6 +120,9 @@ async function* answerEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<C
 }
 
 const chatPath = (id: string) => `/api/chats/${encodeURIComponent(id)}`;
+const datasetPath = (id: string) => `/api/datasets/${encodeURIComponent(id)}`;
+const jobPath = (id: string) => `/api/jobs/${encodeURIComponent(id)}`;
+const reportPath = (id: string) => `/api/reports/${encodeURIComponent(id)}`;
 
 export const api = {
   session: async () => remember(await json<Session>('GET', '/api/session')),
@@ -140,4 +158,50 @@ export const api = {
   quickstart: () => json<QuickstartStatus>('GET', '/api/quickstart'),
   startQuickstart: () => json<unknown>('POST', '/api/quickstart'),
   quickstartEventsUrl: '/api/quickstart/events',
+  setAlias: (alias: string, target: string) =>
+    json<Model>('PUT', `/api/models/aliases/${encodeURIComponent(alias)}`, { target }),
+
+  datasets: () => json<{ datasets: Dataset[] }>('GET', '/api/datasets'),
+  dataset: (id: string) => json<{ dataset: Dataset }>('GET', datasetPath(id)),
+  uploadDataset: (file: Blob, options: { name: string; format: DatasetFormat; validation: number }) =>
+    json<{ dataset: Dataset }>(
+      'POST',
+      `/api/datasets?${new URLSearchParams({
+        name: options.name,
+        format: options.format,
+        validation: String(options.validation),
+      })}`,
+      file,
+    ),
+  createSyntheticDataset: (request: SyntheticRequest) =>
+    json<{ dataset: Dataset }>('POST', '/api/datasets/synthetic', request),
+  previewDataset: (id: string, split: 'train' | 'validation', offset: number, limit: number) =>
+    json<{ conversations: Conversation[]; total: number }>(
+      'GET',
+      `${datasetPath(id)}/preview?${new URLSearchParams({ split, offset: String(offset), limit: String(limit) })}`,
+    ),
+  deleteDataset: (id: string) => json<null>('DELETE', datasetPath(id)),
+
+  preflight: (request: JobRequest) => json<{ estimate: Estimate }>('POST', '/api/jobs/preflight', request),
+  createJob: (request: JobRequest) => json<{ job: Job }>('POST', '/api/jobs', request),
+  jobs: () => json<{ jobs: Job[]; totals: JobTotals }>('GET', '/api/jobs'),
+  job: (id: string) => json<{ job: Job }>('GET', jobPath(id)),
+  jobEvents: (id: string, after = 0) =>
+    json<{ events: JobEvent[] }>('GET', `${jobPath(id)}/events?after=${after}`),
+  jobStreamUrl: (id: string, after: number) => `${jobPath(id)}/stream${after > 0 ? `?after=${after}` : ''}`,
+  cancelJob: (id: string) => json<{ job: Job }>('POST', `${jobPath(id)}/cancel`),
+  retryJob: (id: string) => json<{ job: Job }>('POST', `${jobPath(id)}/retry`),
+
+  report: (id: string) => json<{ report: Report }>('GET', reportPath(id)),
+  reportUrl: (id: string, format: 'md' | 'html') => `${reportPath(id)}.${format}`,
+
+  webhooks: () => json<{ webhooks: Webhook[] }>('GET', '/api/webhooks'),
+  createWebhook: (url: string, events: string[]) =>
+    json<{ webhook: Webhook; secret: string }>('POST', '/api/webhooks', { url, events }),
+  deleteWebhook: (id: string) => json<null>('DELETE', `/api/webhooks/${encodeURIComponent(id)}`),
+  deliveries: (id: string) =>
+    json<{ deliveries: WebhookDelivery[] }>('GET', `/api/webhooks/${encodeURIComponent(id)}/deliveries`),
+  notifications: () => json<{ notifications: Notification[]; unread: number }>('GET', '/api/notifications'),
+  markNotificationsRead: (ids?: number[]) =>
+    json<{ unread: number }>('POST', '/api/notifications/read', ids ? { ids } : {}),
 };

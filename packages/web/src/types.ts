@@ -22,6 +22,12 @@ export interface Model {
   quantization: string | null;
   contextLength: number | null;
   aliases: string[];
+  /** `adapter` versions are LoRA adapters served on `baseVersionId`. */
+  kind?: 'model' | 'adapter';
+  baseVersionId?: string | null;
+  /** Where the version came from (base, dataset, job, hyperparameters, metrics), as its maker recorded it. */
+  lineage?: Record<string, unknown> | null;
+  createdAt?: string;
 }
 
 export interface ChatSettings {
@@ -79,3 +85,174 @@ export type ChatStreamEvent =
   | { type: 'text-delta'; text: string }
   | { type: 'message-finished'; message: Message; finishReason: string }
   | { type: 'error'; message: string };
+
+// The fine-tuning studio (packages/server/STUDIO-API.md).
+
+export type DatasetFormat = 'auto' | 'openai' | 'sharegpt' | 'alpaca';
+
+export interface RejectedLine {
+  line: number;
+  field?: string;
+  message: string;
+}
+
+export interface RoleCounts {
+  system: number;
+  user: number;
+  assistant: number;
+}
+
+export interface DatasetStats {
+  conversations: number;
+  turns: number;
+  messages: RoleCounts;
+  tokens: RoleCounts;
+  lengthHistogram: { upTo: number; count: number }[];
+}
+
+export interface Dataset {
+  id: string;
+  name: string;
+  sourceFormat: string;
+  conversations: number;
+  trainConversations: number;
+  validationConversations: number;
+  stats: DatasetStats;
+  rejected: RejectedLine[];
+  rejectedCount: number;
+  createdAt: string;
+}
+
+export interface Conversation {
+  messages: { role: 'system' | 'user' | 'assistant'; content: string; weight?: 0 | 1 }[];
+}
+
+export type SyntheticGenerator =
+  | { kind: 'template' }
+  | { kind: 'model'; model: string }
+  | { kind: 'openai'; baseUrl: string; apiKey: string; model: string };
+
+export interface SyntheticRequest {
+  name: string;
+  count: number;
+  seed?: number;
+  generator: SyntheticGenerator;
+  validation?: number;
+}
+
+export interface FinetuneParams {
+  base: string;
+  dataset: string;
+  method: 'lora' | 'full';
+  rank: number;
+  alpha: number;
+  dropout: number;
+  targets: string[];
+  rslora: boolean;
+  lr: number;
+  epochs: number;
+  batchSize: number;
+  context: number;
+  seed: number;
+  merge: boolean;
+  scenarios?: string[];
+}
+
+export interface JobRequest {
+  type: 'finetune';
+  name?: string;
+  params: FinetuneParams;
+}
+
+export interface Estimate {
+  memoryBytes: number;
+  fits: boolean;
+  seconds: number;
+  tokens: number;
+  cost: number;
+  currency: string;
+}
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobProgress {
+  stage?: string;
+  step?: number;
+  steps?: number;
+  loss?: number;
+  validationLoss?: number;
+  etaSeconds?: number;
+  tokensPerSecond?: number;
+}
+
+export interface Job {
+  id: string;
+  type: string;
+  name: string;
+  state: JobState;
+  params: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  error: string | null;
+  progress: JobProgress | null;
+  attempts: number;
+  workerId: string | null;
+  wallSeconds: number;
+  hourlyRate: number;
+  cost: number;
+  tokensProcessed: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface JobTotals {
+  wallSeconds: number;
+  cost: number;
+  tokensProcessed: number;
+}
+
+export type JobEventType = 'progress' | 'metrics' | 'log' | 'checkpoint' | 'artifact' | 'state';
+
+export interface JobEvent {
+  id: number;
+  type: JobEventType;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  active: boolean;
+  createdAt: string;
+}
+
+export interface WebhookDelivery {
+  id: number;
+  event: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  responseStatus: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export interface Notification {
+  id: number;
+  jobId: string | null;
+  title: string;
+  body: string;
+  readAt: string | null;
+  createdAt: string;
+}
+
+export interface Report {
+  baseModel: string;
+  tunedModel: string;
+  dataset: string;
+  heldOut: { conversations: number; assistantTokens: number };
+  perplexity: { base: number; tuned: number };
+  scenarios: { prompt: string; base: string; tuned: string }[];
+}

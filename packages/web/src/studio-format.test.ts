@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  bucketLabel,
+  formatCost,
+  formatRate,
+  lineageRows,
+  parseScenarios,
+  progressFraction,
+} from './studio-format.ts';
+
+test('costs, rates and progress read naturally', () => {
+  assert.equal(formatCost(0), '$0.00');
+  assert.equal(formatCost(1.5), '$1.50');
+  assert.equal(formatCost(0.0042), '$0.0042');
+  assert.equal(formatCost(3.456, 'EUR'), '3.46 EUR');
+  assert.equal(formatRate(1234.4), '1,234 tokens/s');
+  assert.equal(formatRate(3.14), '3.1 tokens/s');
+  assert.equal(progressFraction(null), null);
+  assert.equal(progressFraction({ stage: 'loading' }), null);
+  assert.equal(progressFraction({ step: 5, steps: 20 }), 0.25);
+  assert.equal(progressFraction({ step: 25, steps: 20 }), 1);
+  assert.equal(progressFraction({ step: 3, steps: 20 }, true), 1);
+});
+
+test('histogram buckets are labelled by their token range', () => {
+  const buckets = [{ upTo: 64 }, { upTo: 128 }, { upTo: 1024 }, { upTo: Infinity }];
+  assert.deepEqual(
+    buckets.map((_, i) => bucketLabel(buckets, i)),
+    ['≤ 64', '65–128', '129–1,024', '> 1,024'],
+  );
+});
+
+test('scenario prompts are the non-blank lines', () => {
+  assert.deepEqual(parseScenarios(' How do I start?\n\n  What does it cost? \n'), [
+    'How do I start?',
+    'What does it cost?',
+  ]);
+  assert.equal(parseScenarios(' \n '), undefined);
+});
+
+test('lineage rows put base, dataset and job first and show objects as JSON', () => {
+  assert.deepEqual(
+    lineageRows({ metrics: { loss: 1.5 }, zeta: 'z', job: 'job-1', base: 'tiny:1', dataset: 'ds-1' }),
+    [
+      ['base', 'tiny:1'],
+      ['dataset', 'ds-1'],
+      ['job', 'job-1'],
+      ['metrics', '{"loss":1.5}'],
+      ['zeta', 'z'],
+    ],
+  );
+  assert.deepEqual(lineageRows(null), []);
+});
