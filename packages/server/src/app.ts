@@ -68,7 +68,11 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   const runtime = createLlamaRuntime({
     resolveModel: async (versionId) => {
       try {
-        return { path: (await registry.byVersionId(versionId)).path };
+        const version = await registry.byVersionId(versionId);
+        if (version.kind === 'model') return { path: version.path };
+        // An adapter is served on its base with llama.cpp's run-time LoRA.
+        const base = await registry.byVersionId(version.baseVersionId!);
+        return { path: base.path, adapterPath: version.path };
       } catch {
         return null;
       }

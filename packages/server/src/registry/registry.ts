@@ -4,12 +4,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { and, desc, eq, max } from 'drizzle-orm';
+import { and, desc, eq, max, or } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { modelAliases, models, modelVersions } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { inspectModelFile } from '../serve/model-file.ts';
+import { readGgufHeader } from '@ownlm/studio';
+import { inspectAdapterFile, inspectModelFile } from '../serve/model-file.ts';
 import { quantizationOf } from './quantization.ts';
 
 /** One registered version, with the aliases that point at it. */
@@ -27,8 +28,18 @@ export interface RegisteredModel {
   contextLength: number | null;
   chatTemplate: string | null;
   lineage: Record<string, unknown> | null;
+  /** `model` is a whole GGUF; `adapter` is a GGUF LoRA adapter, served on `baseVersionId` at run time. */
+  kind: 'model' | 'adapter';
+  baseVersionId: string | null;
   createdAt: Date;
   aliases: string[];
+}
+
+/** What a version is besides its file: an adapter names its base; lineage given here wins over a sidecar. */
+interface VersionOrigin {
+  kind: 'model' | 'adapter';
+  baseVersionId: string | null;
+  lineage: Record<string, unknown> | null;
 }
 
 export const DEFAULT_ALIAS = 'default';
@@ -47,6 +58,16 @@ function readLineage(path: string): Record<string, unknown> | null {
       : null;
   } catch {
     return null;
+  }
+}
+
+/** Whether a GGUF says it is an adapter (general.type); unreadable files are left to the model checks. */
+function isAdapterFile(path: string): boolean {
+  try {
+    const type = readGgufHeader(path).metadata.get('general.type');
+    return type?.type === 'string' && type.value === 'adapter';
+  } catch {
+    return false;
   }
 }
 
@@ -74,11 +95,18 @@ export class ModelRegistry {
     const added: RegisteredModel[] = [];
     const files = readdirSync(this.modelsDir)
       .filter((name) => name.endsWith('.gguf'))
-      .sort();
-    for (const file of files) {
-      const path = join(this.modelsDir, file);
+      .sort()
+      .map((name) => ({
+        name,
+        path: join(this.modelsDir, name),
+        adapter: isAdapterFile(join(this.modelsDir, name)),
+      }));
+    // Models first, so an adapter beside its base finds the base registered.
+    files.sort((a, b) => Number(a.adapter) - Number(b.adapter));
+    for (const { name, path, adapter } of files) {
       try {
-        const version = await this.register(path, basename(file, '.gguf'));
+        const origin = adapter ? await this.adapterOrigin(path) : null;
+        const version = await this.register(path, basename(name, '.gguf'), origin);
         if (version) added.push(version);
       } catch (error) {
         this.warn(`model folder: skipped ${path}: ${(error as Error).message}`);
@@ -87,21 +115,96 @@ export class ModelRegistry {
     return added;
   }
 
-  /** Registers a GGUF file where it lies, under `name` (default: its file name); an admin's import. */
-  async importFile(path: string, name?: string): Promise<RegisteredModel> {
+  /**
+   * An adapter found in the folder is registered only when its `.lineage.json` names its base (`base`: a
+   * registered version id, or the path of a registered file): served alone it would be no model at all.
+   */
+  private async adapterOrigin(path: string): Promise<VersionOrigin> {
+    const [known] = await this.db
+      .select()
+      .from(modelVersions)
+      .where(eq(modelVersions.path, path))
+      .orderBy(desc(modelVersions.createdAt))
+      .limit(1);
+    if (known?.kind === 'adapter')
+      return { kind: 'adapter', baseVersionId: known.baseVersionId, lineage: known.lineage ?? null };
+    const lineage = readLineage(path);
+    const base = lineage?.base;
+    const skip = (why: string) =>
+      new AppError(
+        'invalid_request',
+        `a LoRA adapter (general.type = adapter) ${why}; write {"base": "<version id>"} into ${path}.lineage.json`,
+      );
+    if (typeof base !== 'string') throw skip('whose base model is not recorded');
+    const [row] = await this.db
+      .select({ id: modelVersions.id, kind: modelVersions.kind })
+      .from(modelVersions)
+      .where(or(eq(modelVersions.id, base), eq(modelVersions.path, resolve(this.modelsDir, base))))
+      .orderBy(desc(modelVersions.createdAt))
+      .limit(1);
+    if (!row || row.kind !== 'model') throw skip(`whose base '${base}' is not a registered model`);
+    return { kind: 'adapter', baseVersionId: row.id, lineage };
+  }
+
+  /**
+   * Registers a GGUF file where it lies, under `name` (default: its file name); an admin's import, and a
+   * fine-tune's merged model (with its lineage).
+   */
+  async importFile(path: string, name?: string, lineage?: Record<string, unknown>): Promise<RegisteredModel> {
+    const absolute = this.existingFile(path);
+    const modelName = name ?? basename(absolute).replace(/\.gguf$/i, '');
+    const origin = lineage ? { kind: 'model' as const, baseVersionId: null, lineage } : null;
+    const version = await this.register(absolute, modelName, origin);
+    return version ?? (await this.versionByPath(absolute));
+  }
+
+  /**
+   * Registers a GGUF LoRA adapter as a version of kind `adapter` on `baseVersionId` (a whole model), checked
+   * against the base's architecture; what a fine-tune produces.
+   */
+  async registerAdapter(options: {
+    path: string;
+    name: string;
+    baseVersionId: string;
+    lineage: Record<string, unknown>;
+  }): Promise<RegisteredModel> {
+    const absolute = this.existingFile(options.path);
+    const base = await this.byVersionId(options.baseVersionId);
+    if (base.kind !== 'model')
+      throw new AppError(
+        'invalid_request',
+        `base ${base.versionId} is itself an adapter; an adapter is trained on a whole model`,
+        'base',
+      );
+    const adapter = inspectAdapterFile(absolute);
+    const architecture = inspectModelFile(base.path).architecture;
+    if (adapter.architecture !== architecture)
+      throw new AppError(
+        'invalid_request',
+        `adapter ${absolute} is for '${adapter.architecture}' models, its base ${base.path} is '${architecture}'`,
+        'base',
+      );
+    const origin = { kind: 'adapter' as const, baseVersionId: base.versionId, lineage: options.lineage };
+    const version = await this.register(absolute, options.name, origin);
+    return version ?? (await this.versionByPath(absolute));
+  }
+
+  private existingFile(path: string): string {
     const absolute = resolve(path);
     if (!existsSync(absolute) || !statSync(absolute).isFile())
       throw new AppError('invalid_request', `path: ${absolute} is not a file`, 'path');
-    const modelName = name ?? basename(absolute).replace(/\.gguf$/i, '');
-    const version = await this.register(absolute, modelName);
-    return version ?? (await this.versionByPath(absolute));
+    return absolute;
   }
 
   /**
    * Adds a version for the file unless the same content at the same path is registered already (unchanged files
    * are recognised by size and modification time, so a restart does not hash every model again).
    */
-  private async register(path: string, name: string): Promise<RegisteredModel | null> {
+  private async register(
+    path: string,
+    name: string,
+    origin: VersionOrigin | null,
+  ): Promise<RegisteredModel | null> {
     if (!NAME.test(name))
       throw new AppError(
         'invalid_request',
@@ -115,7 +218,9 @@ export class ModelRegistry {
       .where(eq(modelVersions.path, path))
       .orderBy(desc(modelVersions.createdAt));
     if (known.some((v) => v.sizeBytes === stat.size && v.createdAt.getTime() >= stat.mtimeMs)) return null;
-    const file = inspectModelFile(path);
+    const adapter = origin?.kind === 'adapter';
+    if (adapter) inspectAdapterFile(path);
+    const file = adapter ? null : inspectModelFile(path);
     const sha256 = await sha256File(path);
     if (known.some((v) => v.sha256 === sha256)) return null;
     const quantization = quantizationOf(path);
@@ -138,14 +243,17 @@ export class ModelRegistry {
         format: 'gguf',
         sizeBytes: stat.size,
         sha256,
-        parameters: file.parameterCount,
+        parameters: file?.parameterCount ?? null,
         quantization,
-        contextLength: file.trainContextLength,
-        chatTemplate: file.chatTemplate,
-        lineage: readLineage(path),
+        contextLength: file?.trainContextLength ?? null,
+        chatTemplate: file?.chatTemplate ?? null,
+        lineage: origin?.lineage ?? readLineage(path),
+        kind: origin?.kind ?? 'model',
+        baseVersionId: origin?.baseVersionId ?? null,
       });
       // The first model ever registered becomes the default; later ones wait to be chosen.
-      await tx.insert(modelAliases).values({ alias: DEFAULT_ALIAS, versionId }).onConflictDoNothing();
+      if (!adapter)
+        await tx.insert(modelAliases).values({ alias: DEFAULT_ALIAS, versionId }).onConflictDoNothing();
     });
     return this.byVersionId(versionId);
   }
@@ -258,6 +366,8 @@ function toRegistered(
     contextLength: v.contextLength,
     chatTemplate: v.chatTemplate,
     lineage: v.lineage ?? null,
+    kind: v.kind,
+    baseVersionId: v.baseVersionId,
     createdAt: v.createdAt,
     aliases: aliases.filter((a) => a.versionId === v.id).map((a) => a.alias),
   };

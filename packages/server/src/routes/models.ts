@@ -17,6 +17,8 @@ const view = (m: RegisteredModel) => ({
   contextLength: m.contextLength,
   aliases: m.aliases,
   lineage: m.lineage,
+  kind: m.kind,
+  baseVersionId: m.baseVersionId,
   createdAt: m.createdAt,
 });
 

@@ -26,6 +26,8 @@ const model: RegisteredModel = {
   contextLength: 64,
   chatTemplate: null,
   lineage: null,
+  kind: 'model',
+  baseVersionId: null,
   createdAt: new Date(1_700_000_000_000),
   aliases: ['default'],
 };

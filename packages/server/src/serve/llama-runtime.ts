@@ -28,7 +28,13 @@ import {
   type Token,
 } from 'node-llama-cpp';
 import { AppError } from '../errors.ts';
-import { inspectModelFile, residentBytes, type ModelFile } from './model-file.ts';
+import {
+  inspectAdapterFile,
+  inspectModelFile,
+  residentBytes,
+  type AdapterFile,
+  type ModelFile,
+} from './model-file.ts';
 import type {
   FinishReason,
   GenerationEvent,
@@ -41,8 +47,11 @@ import { SlotPool } from './slot-pool.ts';
 import { StopStringFilter } from './stop-strings.ts';
 
 export interface LlamaRuntimeOptions {
-  /** The registry's file for a model id; null when there is no such model. */
-  resolveModel(modelId: string): Promise<{ path: string } | null>;
+  /**
+   * The registry's file for a model id; null when there is no such model. An adapter version resolves to its
+   * base model's file and the adapter's, applied with llama.cpp's run-time LoRA (no merged copy is made).
+   */
+  resolveModel(modelId: string): Promise<{ path: string; adapterPath?: string } | null>;
   /** Loaded models (file size plus context estimate) stay under this; default half of the machine's memory. */
   memoryBudgetBytes?: number;
   /** Generations one model runs at once (sequences of its context); default 4. */
@@ -78,6 +87,7 @@ function loadLlama(): Promise<Llama> {
 
 interface LoadedModel {
   file: ModelFile;
+  adapter: AdapterFile | null;
   model: LlamaModel;
   context: LlamaContext;
   contextSize: number;
@@ -161,7 +171,7 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
   let jsonGrammar: Promise<LlamaGrammar> | null = null;
   let closed = false;
 
-  async function resolveFile(modelId: string): Promise<ModelFile> {
+  async function resolveFile(modelId: string): Promise<{ file: ModelFile; adapter: AdapterFile | null }> {
     const resolved = await options.resolveModel(modelId);
     if (resolved === null)
       throw new AppError(
@@ -169,7 +179,16 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
         `model '${modelId}' not found; list the models with GET /v1/models`,
         'model',
       );
-    return inspectModelFile(resolved.path);
+    const file = inspectModelFile(resolved.path);
+    if (resolved.adapterPath === undefined) return { file, adapter: null };
+    const adapter = inspectAdapterFile(resolved.adapterPath);
+    if (adapter.architecture !== file.architecture)
+      throw new AppError(
+        'server_error',
+        `adapter file ${adapter.path} is for '${adapter.architecture}' models but its base ${file.path} is ` +
+          `'${file.architecture}'; register the adapter with the base it was trained on`,
+      );
+    return { file, adapter };
   }
 
   const contextSizeOf = (file: ModelFile) => Math.min(file.trainContextLength, contextCap);
@@ -198,9 +217,10 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
   }
 
   async function load(entry: Entry): Promise<LoadedModel> {
-    const file = await resolveFile(entry.id);
+    const { file, adapter } = await resolveFile(entry.id);
     const contextSize = contextSizeOf(file);
-    entry.bytes = residentBytes(file, contextSize, sequences);
+    // An adapter version loads its own copy of the base: llama.cpp attaches adapters to the model.
+    entry.bytes = residentBytes(file, contextSize, sequences) + (adapter?.bytes ?? 0);
     await makeRoom(entry);
     const llama = await loadLlama();
     let model: LlamaModel;
@@ -213,10 +233,16 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
       );
     }
     try {
-      const context = await model.createContext({ contextSize, sequences, threads });
+      const context = await model.createContext({
+        contextSize,
+        sequences,
+        threads,
+        lora: adapter ? { adapters: [{ filePath: adapter.path, scale: 1 }] } : undefined,
+      });
       const slots = Array.from({ length: sequences }, () => context.getSequence());
       return {
         file,
+        adapter,
         model,
         context,
         contextSize,
@@ -227,6 +253,11 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
       };
     } catch (error) {
       await model.dispose();
+      if (adapter && !(error instanceof AppError))
+        throw new AppError(
+          'server_error',
+          `llama.cpp could not apply adapter ${adapter.path} to ${file.path}: ${(error as Error).message}`,
+        );
       throw error;
     }
   }
@@ -550,7 +581,7 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
 
     async info(modelId): Promise<ModelInfo> {
       const entry = entries.get(modelId);
-      const file = entry?.ready?.file ?? (await resolveFile(modelId));
+      const file = entry?.ready?.file ?? (await resolveFile(modelId)).file;
       return {
         contextLength: contextSizeOf(file),
         chatTemplate: file.chatTemplate,

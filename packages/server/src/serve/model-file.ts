@@ -37,11 +37,14 @@ function required(header: GgufHeader, key: string): number {
   return value;
 }
 
-/** Validates the file with the hardened GGUF parser and reads its shape; a bad file is an AppError naming it. */
-export function inspectModelFile(path: string): ModelFile {
-  let header: GgufHeader;
+function stringValue(header: GgufHeader, key: string): string | null {
+  const entry = header.metadata.get(key);
+  return entry?.type === 'string' ? String(entry.value) : null;
+}
+
+function readHeader(path: string): GgufHeader {
   try {
-    header = readGgufHeader(path);
+    return readGgufHeader(path);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     if ((error as { code?: unknown }).code === 'not-found')
@@ -54,8 +57,46 @@ export function inspectModelFile(path: string): ModelFile {
       `model file ${path} is not a valid GGUF: ${detail}; replace it with a file from \`ownlm export\``,
     );
   }
-  const architectureEntry = header.metadata.get('general.architecture');
-  const architecture = architectureEntry?.type === 'string' ? String(architectureEntry.value) : null;
+}
+
+/** A GGUF LoRA adapter (CONVENTIONS §2.8) as llama.cpp's run-time LoRA loads it on a base model. */
+export interface AdapterFile {
+  path: string;
+  bytes: number;
+  /** Must equal the base model's `general.architecture`. */
+  architecture: string;
+}
+
+/**
+ * Validates a LoRA adapter with the hardened parser and checks the keys llama.cpp aborts on (general.type,
+ * adapter.type, an f32 adapter.lora.alpha), so llama.cpp never sees a file it would crash on.
+ */
+export function inspectAdapterFile(path: string): AdapterFile {
+  const header = readHeader(path);
+  const fault = (field: string, expected: string) =>
+    new AppError(
+      'server_error',
+      `adapter file ${path}: ${field} must be ${expected}; export the adapter again with \`ownlm finetune\``,
+    );
+  if (stringValue(header, 'general.type') !== 'adapter') throw fault('general.type', "'adapter'");
+  if (stringValue(header, 'adapter.type') !== 'lora') throw fault('adapter.type', "'lora'");
+  const alpha = header.metadata.get('adapter.lora.alpha');
+  if (alpha !== undefined && alpha.type !== 'f32') throw fault('adapter.lora.alpha', 'an f32');
+  const architecture = stringValue(header, 'general.architecture');
+  if (architecture === null) throw fault('general.architecture', "the base model's architecture");
+  return { path, bytes: statSync(path).size, architecture };
+}
+
+/** Validates the file with the hardened GGUF parser and reads its shape; a bad file is an AppError naming it. */
+export function inspectModelFile(path: string): ModelFile {
+  const header = readHeader(path);
+  if (stringValue(header, 'general.type') === 'adapter')
+    throw new AppError(
+      'server_error',
+      `model file ${path} is a LoRA adapter (general.type = adapter), not a whole model; register it with its ` +
+        'base model (a fine-tune does) so it is served on that base',
+    );
+  const architecture = stringValue(header, 'general.architecture');
   if (architecture === null)
     throw new AppError(
       'server_error',
