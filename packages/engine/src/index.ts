@@ -24,6 +24,15 @@ export {
 } from './model/config.ts';
 export { LlamaModel, type LlamaModelOptions, type ForwardOptions } from './model/llama.ts';
 export { KVCache } from './model/kv-cache.ts';
+export {
+  LoraAdapter,
+  LORA_TARGETS,
+  loraKey,
+  loraModulePath,
+  projectionShape,
+  type LoraOptions,
+  type LoraTarget,
+} from './model/lora.ts';
 export { modelPresets, type ModelPreset, type ModelPresetName } from './model/presets.ts';
 
 export { AdamW, type AdamWOptions, type AdamWState, type ParameterGroup } from './optim/adamw.ts';

@@ -14,6 +14,7 @@ import { Random } from '../random.ts';
 import { Tensor, noGrad } from '../tensor.ts';
 import { llamaConfig, type LlamaConfig, type LlamaConfigInput } from './config.ts';
 import { KVCache } from './kv-cache.ts';
+import { LoraAdapter, type LoraOptions, type LoraTarget } from './lora.ts';
 
 export interface LlamaModelOptions {
   /** Seed of the weight initialization. */
@@ -49,6 +50,17 @@ interface LayerWeights {
   down: Tensor;
 }
 
+/** The layer weight each LoRA target adapts. */
+const PROJECTIONS: Record<LoraTarget, 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'> = {
+  q_proj: 'q',
+  k_proj: 'k',
+  v_proj: 'v',
+  o_proj: 'o',
+  gate_proj: 'gate',
+  up_proj: 'up',
+  down_proj: 'down',
+};
+
 export class LlamaModel {
   readonly config: LlamaConfig;
   /** Every trainable tensor by its Hugging Face checkpoint key, in a stable order. */
@@ -59,6 +71,7 @@ export class LlamaModel {
   private readonly lmHead: Tensor;
   private readonly rope: RopeTables;
   private readonly dropoutRate: number;
+  private adapter: LoraAdapter | null = null;
 
   constructor(configInput: LlamaConfigInput, options: LlamaModelOptions = {}) {
     const config = llamaConfig(configInput);
@@ -129,9 +142,9 @@ export class LlamaModel {
     let hidden = embedding(this.embedTokens, ids); // [batch·seq, hidden]
     this.layers.forEach((w, layerIndex) => {
       const x = rmsnorm(hidden, w.inputNorm, c.rms_norm_eps);
-      let q = linear(x, w.q); // [batch·seq, headsQ·d]
-      let k = linear(x, w.k); // [batch·seq, headsKV·d]
-      let v = linear(x, w.v);
+      let q = this.project(layerIndex, 'q_proj', x, options.random); // [batch·seq, headsQ·d]
+      let k = this.project(layerIndex, 'k_proj', x, options.random); // [batch·seq, headsKV·d]
+      let v = this.project(layerIndex, 'v_proj', x, options.random);
       if (w.qBias) q = add(q, w.qBias);
       if (w.kBias) k = add(k, w.kBias);
       if (w.vBias) v = add(v, w.vBias);
@@ -148,19 +161,66 @@ export class LlamaModel {
         scale: 1 / Math.sqrt(d),
         queryOffset: past,
       }); // [batch·seq, headsQ·d]
-      let projected = linear(attended, w.o); // [batch·seq, hidden]
+      let projected = this.project(layerIndex, 'o_proj', attended, options.random); // [batch·seq, hidden]
       if (w.oBias) projected = add(projected, w.oBias);
       hidden = add(hidden, residualDropout(projected));
 
       const y = rmsnorm(hidden, w.postNorm, c.rms_norm_eps);
-      const gated = swiglu(linear(y, w.gate), linear(y, w.up)); // [batch·seq, intermediate]
-      hidden = add(hidden, residualDropout(linear(gated, w.down)));
+      const gate = this.project(layerIndex, 'gate_proj', y, options.random);
+      const up = this.project(layerIndex, 'up_proj', y, options.random);
+      const gated = swiglu(gate, up); // [batch·seq, intermediate]
+      hidden = add(hidden, residualDropout(this.project(layerIndex, 'down_proj', gated, options.random)));
     });
     if (cache) cache.advance(seq);
 
     let normed = rmsnorm(hidden, this.finalNorm, c.rms_norm_eps);
     if (options.lastOnly) normed = lastPositions(normed, batch, seq); // [batch, hidden]
     return linear(normed, this.lmHead);
+  }
+
+  /** x·Wᵀ for one projection of a layer, plus the LoRA update when the attached adapter adapts it. */
+  private project(layer: number, target: LoraTarget, x: Tensor, random?: Random): Tensor {
+    const y = linear(x, this.layers[layer][PROJECTIONS[target]]);
+    return this.adapter ? this.adapter.apply(layer, target, x, y, random) : y;
+  }
+
+  /** The attached LoRA adapter, or null. */
+  get lora(): LoraAdapter | null {
+    return this.adapter;
+  }
+
+  /**
+   * Attaches a fresh LoRA adapter (A Kaiming-uniform, B zeros) and freezes every base parameter: while it is
+   * attached only the adapter's tensors get gradients, and the base weights get no gradient buffers.
+   */
+  attachLora(options: LoraOptions): LoraAdapter {
+    if (this.adapter) throw new Error('attachLora: an adapter is already attached; detach or merge it first');
+    this.adapter = new LoraAdapter(this.config, options);
+    for (const p of this.parameters.values()) {
+      p.requiresGrad = false;
+      p.grad = null;
+    }
+    return this.adapter;
+  }
+
+  /** Removes the adapter (its tensors are kept by whoever holds it) and unfreezes the base parameters. */
+  detachLora(): void {
+    this.adapter = null;
+    for (const p of this.parameters.values()) p.requiresGrad = true;
+  }
+
+  /** Folds the adapter into the base weights, W += scaling·B@A (PEFT's merge), then detaches it. */
+  mergeLora(): void {
+    const adapter = this.adapter;
+    if (!adapter) throw new Error('mergeLora: no adapter is attached');
+    this.layers.forEach((w, layer) => {
+      for (const target of adapter.options.targets) {
+        const weight = w[PROJECTIONS[target]];
+        const delta = adapter.delta(layer, target);
+        for (let i = 0; i < weight.size; i++) weight.data[i] += delta[i];
+      }
+    });
+    this.detachLora();
   }
 
   /** Mean next-token cross-entropy; targets equal to IGNORE_INDEX (−100) are masked out. */
