@@ -67,3 +67,30 @@ export { evaluateText, type TextEvaluation, type EvaluateOptions } from './train
 export { loadModelFolder, importModel, type LoadedModel, type ImportOptions } from './train/import.ts';
 export { exportModel, exportLoadedModel, type ExportFormat, type ExportReport } from './train/export.ts';
 export { readGgufHeader, type GgufHeader, type GgufValue } from './formats/gguf.ts';
+export type {
+  Conversation,
+  ConversationFormat,
+  ConversationMessage,
+  ConversationRole,
+  RejectedLine,
+} from './finetune/conversation.ts';
+export {
+  ConversationImporter,
+  conversationFormats,
+  importConversations,
+  importConversationsFile,
+  type ImportConversationsOptions,
+  type ImportConversationsResult,
+} from './finetune/import-conversations.ts';
+export { datasetStats, type DatasetStats } from './finetune/dataset-stats.ts';
+export {
+  datasetFiles,
+  readConversationDataset,
+  splitConversations,
+  toJsonLine,
+  writeConversationDataset,
+  type ConversationDataset,
+  type ConversationDatasetInfo,
+  type ConversationSplit,
+  type SplitOptions,
+} from './finetune/dataset.ts';
