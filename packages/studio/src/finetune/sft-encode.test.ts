@@ -63,7 +63,10 @@ describe('encodeConversation', () => {
 
   it("ChatML: the ids are the template's rendering; labels cover '\\n' + content + '<|im_end|>\\n' of each answer", () => {
     const { ids: got, labels, truncated } = encodeConversation(chatml, conversation, { context: 1000 });
-    assert.deepEqual([...got], [...chatml.encodeChat(conversation.messages)]);
+    assert.deepEqual(
+      [...got],
+      [...chatml.encodeChat(conversation.messages.map(({ role, content }) => ({ role, content })))],
+    );
     assert.equal(truncated, false);
     // By hand: the rendering cut where TRL's Qwen2.5 training template opens and closes {% generation %}.
     const parts: [string, boolean][] = [

@@ -53,17 +53,21 @@ export interface TrainConfig {
   threads: number;
 }
 
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'strings' | 'optional-integer';
+export type FieldKind =
+  'string' | 'integer' | 'number' | 'boolean' | 'strings' | 'optional-integer' | 'optional-number';
 
-interface Field {
-  kind: Kind;
+/** How one key of a flat config is checked; the fine-tune config shares these rules. */
+export interface Field {
+  kind: FieldKind;
   /** A requirement checked after the type, with its wording for the error. */
   rule?: [(value: never) => boolean, string];
+  /** How a flag's text splits into a list (strings kind; default '|'). */
+  separator?: string;
 }
 
-const positive: [(v: number) => boolean, string] = [(v) => v > 0, 'positive'];
-const nonNegative: [(v: number) => boolean, string] = [(v) => v >= 0, '≥ 0'];
-const unit: [(v: number) => boolean, string] = [(v) => v >= 0 && v < 1, 'in [0, 1)'];
+export const positive: [(v: number) => boolean, string] = [(v) => v > 0, 'positive'];
+export const nonNegative: [(v: number) => boolean, string] = [(v) => v >= 0, '≥ 0'];
+export const unit: [(v: number) => boolean, string] = [(v) => v >= 0 && v < 1, 'in [0, 1)'];
 
 const fields: Record<keyof TrainConfig, Field> = {
   data: { kind: 'string' },
@@ -166,8 +170,7 @@ function describe(value: unknown): string {
       : `${typeof value} ${JSON.stringify(value)}`;
 }
 
-function checkValue(key: keyof TrainConfig, value: unknown, where: string): unknown {
-  const field = fields[key];
+function checkValue(field: Field, key: string, value: unknown, where: string): unknown {
   const bad = (expected: string) =>
     new ConfigError(`${where}: ${key} must be ${expected}, got ${describe(value)}`);
   switch (field.kind) {
@@ -180,6 +183,10 @@ function checkValue(key: keyof TrainConfig, value: unknown, where: string): unkn
     case 'optional-integer':
       if (value !== null && (typeof value !== 'number' || !Number.isSafeInteger(value)))
         throw bad('an integer or null');
+      break;
+    case 'optional-number':
+      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value)))
+        throw bad('a finite number or null');
       break;
     case 'number':
       if (typeof value !== 'number' || !Number.isFinite(value)) throw bad('a finite number');
@@ -195,20 +202,28 @@ function checkValue(key: keyof TrainConfig, value: unknown, where: string): unkn
   return value;
 }
 
-/** Validates a partial config object from `where` (a file name or "flags") over a base config. */
-export function mergeConfig(base: Partial<TrainConfig>, input: unknown, where: string): Partial<TrainConfig> {
+/** Validates a partial config object from `where` (a file name or "flags") against `table` over `base`. */
+export function mergeFields<C>(
+  table: Record<string, Field>,
+  base: Partial<C>,
+  input: unknown,
+  where: string,
+): Partial<C> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ConfigError(
-      `${where}: a training config must be a mapping of keys to values, got ${describe(input)}`,
-    );
+    throw new ConfigError(`${where}: a config must be a mapping of keys to values, got ${describe(input)}`);
   }
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(input)) {
-    if (!(key in fields))
-      throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${Object.keys(fields).join(', ')}`);
-    out[key] = checkValue(key as keyof TrainConfig, value, where);
+    if (!(key in table))
+      throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${Object.keys(table).join(', ')}`);
+    out[key] = checkValue(table[key], key, value, where);
   }
-  return out as Partial<TrainConfig>;
+  return out as Partial<C>;
+}
+
+/** Validates a partial config object from `where` (a file name or "flags") over a base config. */
+export function mergeConfig(base: Partial<TrainConfig>, input: unknown, where: string): Partial<TrainConfig> {
+  return mergeFields(fields, base, input, where);
 }
 
 /** Completes a partial config with defaults and checks cross-key rules; data, tokenizer and out are required. */
@@ -227,6 +242,11 @@ export function resolveConfig(partial: Partial<TrainConfig>, where: string): Tra
 
 /** Reads a YAML (or JSON) config file into a validated partial config. */
 export function readConfigFile(path: string): Partial<TrainConfig> {
+  return mergeFields(fields, {}, readYamlFile(path), path);
+}
+
+/** The parsed content of a YAML (or JSON) config file ({} when empty). */
+export function readYamlFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -239,23 +259,32 @@ export function readConfigFile(path: string): Partial<TrainConfig> {
   } catch (error) {
     throw new ConfigError(`${path}: not valid YAML: ${(error as Error).message}`);
   }
-  return mergeConfig({}, parsed ?? {}, path);
+  return parsed ?? {};
+}
+
+/** Parses `--key value` flag strings (kebab- or snake-case) into typed values for mergeFields. */
+export function valuesFromFlags(
+  table: Record<string, Field>,
+  flags: Record<string, string>,
+  command: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [flag, text] of Object.entries(flags)) {
+    const key = flag.replace(/-/g, '_');
+    const field = table[key];
+    if (!field) throw new ConfigError(`flags: unknown option --${flag}; see \`ownlm ${command} --help\``);
+    if (field.kind === 'string') out[key] = text;
+    else if (field.kind === 'boolean') out[key] = text === 'true' ? true : text === 'false' ? false : text;
+    else if (field.kind === 'strings') out[key] = text.split(field.separator ?? '|');
+    else if (field.kind.startsWith('optional-') && text === 'null') out[key] = null;
+    else out[key] = text.trim() === '' ? text : Number(text);
+  }
+  return out;
 }
 
 /** Parses `--key value` flag strings (kebab- or snake-case) into typed values for mergeConfig. */
 export function configFromFlags(flags: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [flag, text] of Object.entries(flags)) {
-    const key = flag.replace(/-/g, '_');
-    const field = fields[key as keyof TrainConfig];
-    if (!field) throw new ConfigError(`flags: unknown option --${flag}; see \`ownlm train --help\``);
-    if (field.kind === 'string') out[key] = text;
-    else if (field.kind === 'boolean') out[key] = text === 'true' ? true : text === 'false' ? false : text;
-    else if (field.kind === 'strings') out[key] = text.split('|');
-    else if (field.kind === 'optional-integer' && text === 'null') out[key] = null;
-    else out[key] = text.trim() === '' ? text : Number(text);
-  }
-  return out;
+  return valuesFromFlags(fields, flags, 'train');
 }
 
 /** The engine model config for a training config and a tokenizer vocabulary. */
