@@ -5,9 +5,15 @@ import { api, ApiError, setUnauthorizedHandler } from './api.ts';
 import { AppContext, type AppState } from './app-state.tsx';
 import { AuthPage } from './AuthPage.tsx';
 import { ChatPage } from './ChatPage.tsx';
+import { DatasetsPage } from './DatasetsPage.tsx';
+import { FinetuneForm } from './FinetuneForm.tsx';
+import { JobPage } from './JobPage.tsx';
+import { JobsPage } from './JobsPage.tsx';
 import { KeysPage } from './KeysPage.tsx';
-import { useRoute } from './router.tsx';
+import { ModelsPage } from './ModelsPage.tsx';
+import { useRoute, type Route } from './router.tsx';
 import { Sidebar } from './Sidebar.tsx';
+import { WebhooksPage } from './WebhooksPage.tsx';
 import type { Model, Usage, User } from './types.ts';
 
 export function App() {
@@ -70,7 +76,7 @@ function SignedIn({ user, onSignedOut }: { user: User; onSignedOut: () => void }
   }, [refreshModels, refreshUsage]);
 
   // A page change on a phone closes the drawer, which would otherwise cover the page just chosen.
-  const routeKey = route.page === 'chat' ? `chat:${route.chatId}` : route.page;
+  const routeKey = JSON.stringify(route);
   useEffect(() => setSidebarOpen(false), [routeKey]);
   const closeSidebar = () => {
     setSidebarOpen(false);
@@ -121,12 +127,31 @@ function SignedIn({ user, onSignedOut }: { user: User; onSignedOut: () => void }
             <span className="brand">ownlm</span>
           </header>
           <main id="main" tabIndex={-1}>
-            {route.page === 'keys' ? <KeysPage /> : <ChatPage chatId={route.chatId} />}
+            <RoutePage route={route} />
           </main>
         </div>
       </div>
     </AppContext.Provider>
   );
+}
+
+function RoutePage({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'chat':
+      return <ChatPage chatId={route.chatId} />;
+    case 'keys':
+      return <KeysPage />;
+    case 'datasets':
+      return <DatasetsPage datasetId={route.datasetId} />;
+    case 'finetune':
+      return <FinetuneForm />;
+    case 'jobs':
+      return route.jobId ? <JobPage key={route.jobId} id={route.jobId} /> : <JobsPage />;
+    case 'models':
+      return <ModelsPage />;
+    case 'webhooks':
+      return <WebhooksPage />;
+  }
 }
 
 function MenuIcon() {

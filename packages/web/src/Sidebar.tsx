@@ -1,12 +1,22 @@
 // Saved chats (newest first) with server-side full-text search, rename and delete; links to the API keys page,
-// today's token usage and sign-out. On a phone it is a drawer over the page.
+// the studio's pages (datasets, fine-tunes, jobs, models, webhooks) and the notifications bell, today's token
+// usage and sign-out. On a phone it is a drawer over the page.
 import { useEffect, useRef, useState } from 'react';
 import { api } from './api.ts';
 import { useApp } from './app-state.tsx';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { formatCount } from './format.ts';
-import { chatPath, Link, navigate } from './router.tsx';
+import { NotificationsBell } from './Notifications.tsx';
+import { chatPath, Link, navigate, type Route } from './router.tsx';
 import type { Chat } from './types.ts';
+
+const studioLinks: [string, string, Route['page']][] = [
+  ['/datasets', 'Datasets', 'datasets'],
+  ['/finetune', 'New fine-tune', 'finetune'],
+  ['/jobs', 'Jobs', 'jobs'],
+  ['/models', 'Models', 'models'],
+  ['/webhooks', 'Webhooks', 'webhooks'],
+];
 
 export function Sidebar({
   activeChatId,
@@ -15,7 +25,7 @@ export function Sidebar({
   onClose,
 }: {
   activeChatId: string | null;
-  page: 'chat' | 'keys';
+  page: Route['page'];
   open: boolean;
   onClose: () => void;
 }) {
@@ -86,6 +96,7 @@ export function Sidebar({
     >
       <div className="sidebar-head">
         <span className="brand">ownlm</span>
+        <NotificationsBell />
         <button
           type="button"
           className="icon-button close-button"
@@ -186,6 +197,18 @@ export function Sidebar({
             </span>
           </p>
         )}
+        <nav className="studio-nav" aria-label="Fine-tuning studio">
+          {studioLinks.map(([to, label, linkPage]) => (
+            <Link
+              key={to}
+              to={to}
+              className="foot-link"
+              aria-current={page === linkPage ? 'page' : undefined}
+            >
+              {label}
+            </Link>
+          ))}
+        </nav>
         <Link to="/keys" className="foot-link" aria-current={page === 'keys' ? 'page' : undefined}>
           API keys
         </Link>

@@ -1,0 +1,286 @@
+// The "New fine-tune" form: dataset, base model and hyperparameters with their defaults filled in, the server's
+// preflight estimate (memory, time, cost) refreshed as the fields change, and Start, which opens the new job.
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { api } from './api.ts';
+import { useApp } from './app-state.tsx';
+import { formatBytes, formatCount, formatDuration } from './format.ts';
+import { jobPath, Link, navigate } from './router.tsx';
+import { defaultFinetuneParams, formatCost, loraTargets, parseScenarios } from './studio-format.ts';
+import type { Dataset, Estimate, FinetuneParams, JobRequest } from './types.ts';
+
+type NumberField = 'rank' | 'alpha' | 'dropout' | 'lr' | 'epochs' | 'batchSize' | 'context' | 'seed';
+
+const numberFields: { key: NumberField; label: string; min: string; step: string; lora?: boolean }[] = [
+  { key: 'rank', label: 'Rank', min: '1', step: '1', lora: true },
+  { key: 'alpha', label: 'Alpha', min: '0', step: 'any', lora: true },
+  { key: 'dropout', label: 'Dropout', min: '0', step: 'any', lora: true },
+  { key: 'lr', label: 'Learning rate', min: '0', step: 'any' },
+  { key: 'epochs', label: 'Epochs', min: '1', step: '1' },
+  { key: 'batchSize', label: 'Batch size', min: '1', step: '1' },
+  { key: 'context', label: 'Context (tokens)', min: '8', step: '1' },
+  { key: 'seed', label: 'Seed', min: '0', step: '1' },
+];
+
+export function FinetuneForm() {
+  const app = useApp();
+  const [datasets, setDatasets] = useState<Dataset[] | null>(null);
+  const [params, setParams] = useState<FinetuneParams | null>(null);
+  // Typed text, so "0." or an emptied box can be edited; parsed into params as it changes.
+  const [numbers, setNumbers] = useState<Record<NumberField, string> | null>(null);
+  const [name, setName] = useState('');
+  const [scenarios, setScenarios] = useState('');
+  const [estimate, setEstimate] = useState<Estimate | null>(null);
+  const [estimateError, setEstimateError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const bases = useMemo(() => app.models?.filter((m) => (m.kind ?? 'model') === 'model') ?? [], [app.models]);
+
+  useEffect(() => {
+    document.title = 'New fine-tune · ownlm';
+    api.datasets().then(
+      (result) => setDatasets(result.datasets),
+      (e: Error) => setError(e.message),
+    );
+  }, []);
+
+  // Defaults once both lists are in: the dataset from the link that opened the form, the default model, and a
+  // context no longer than the base model's.
+  useEffect(() => {
+    if (params || !datasets || !app.models) return;
+    const wanted = new URLSearchParams(window.location.search).get('dataset');
+    const dataset = datasets.find((d) => d.id === wanted) ?? datasets[0];
+    const base = bases.find((m) => m.id === app.defaultModelId) ?? bases[0];
+    const initial = defaultFinetuneParams(base?.id ?? '', dataset?.id ?? '');
+    if (base?.contextLength) initial.context = Math.min(initial.context, base.contextLength);
+    setParams(initial);
+    setNumbers(
+      Object.fromEntries(numberFields.map(({ key }) => [key, String(initial[key])])) as Record<
+        NumberField,
+        string
+      >,
+    );
+  }, [params, datasets, app.models, app.defaultModelId, bases]);
+
+  const request = useMemo<JobRequest | null>(
+    () =>
+      params && {
+        type: 'finetune',
+        ...(name.trim() ? { name: name.trim() } : {}),
+        params: { ...params, scenarios: parseScenarios(scenarios) },
+      },
+    [params, name, scenarios],
+  );
+
+  // The estimate follows the form, a moment after the last change.
+  useEffect(() => {
+    if (!request?.params.base || !request.params.dataset) return;
+    let current = true;
+    const timer = setTimeout(() => {
+      api.preflight(request).then(
+        (result) => current && (setEstimate(result.estimate), setEstimateError(null)),
+        (e: Error) => current && (setEstimate(null), setEstimateError(e.message)),
+      );
+    }, 300);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [request]);
+
+  if (!params || !numbers) {
+    return (
+      <div className="studio-page" aria-busy="true">
+        <h1>New fine-tune</h1>
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+      </div>
+    );
+  }
+
+  const set = (patch: Partial<FinetuneParams>) => setParams({ ...params, ...patch });
+  const setNumber = (key: NumberField, text: string) => {
+    setNumbers({ ...numbers, [key]: text });
+    const value = Number(text);
+    if (text.trim() !== '' && Number.isFinite(value)) set({ [key]: value });
+  };
+
+  async function start(event: FormEvent) {
+    event.preventDefault();
+    if (!request) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const { job } = await api.createJob(request);
+      navigate(jobPath(job.id));
+    } catch (e) {
+      setError((e as Error).message);
+      setBusy(false);
+    }
+  }
+
+  const lora = params.method === 'lora';
+  return (
+    <div className="studio-page">
+      <h1>New fine-tune</h1>
+      {datasets && datasets.length === 0 && (
+        <p className="warning">
+          There is no dataset yet. <Link to="/datasets">Upload one</Link> first.
+        </p>
+      )}
+      <form className="finetune-form" onSubmit={start}>
+        <fieldset className="card form-grid">
+          <legend>Data and model</legend>
+          <label className="field">
+            <span>Dataset</span>
+            <select value={params.dataset} required onChange={(e) => set({ dataset: e.target.value })}>
+              {datasets?.map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.name} ({formatCount(d.trainConversations)} train)
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>Base model</span>
+            <select value={params.base} required onChange={(e) => set({ base: e.target.value })}>
+              {bases.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name} · {m.version}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>Job name (optional)</span>
+            <input value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <fieldset className="field radio-row">
+            <legend>Method</legend>
+            <label>
+              <input type="radio" name="method" checked={lora} onChange={() => set({ method: 'lora' })} />{' '}
+              LoRA
+            </label>
+            <label>
+              <input type="radio" name="method" checked={!lora} onChange={() => set({ method: 'full' })} />{' '}
+              Full fine-tune
+            </label>
+          </fieldset>
+        </fieldset>
+        <fieldset className="card form-grid">
+          <legend>Hyperparameters</legend>
+          {numberFields
+            .filter((f) => lora || !f.lora)
+            .map((f) => (
+              <label key={f.key} className="field">
+                <span>{f.label}</span>
+                <input
+                  type="number"
+                  min={f.min}
+                  step={f.step}
+                  required
+                  value={numbers[f.key]}
+                  onChange={(e) => setNumber(f.key, e.target.value)}
+                />
+              </label>
+            ))}
+          {lora && (
+            <>
+              <fieldset className="field checkbox-row wide">
+                <legend>Target modules</legend>
+                {loraTargets.map((target) => (
+                  <label key={target}>
+                    <input
+                      type="checkbox"
+                      checked={params.targets.includes(target)}
+                      onChange={(e) =>
+                        set({
+                          targets: e.target.checked
+                            ? loraTargets.filter((t) => t === target || params.targets.includes(t))
+                            : params.targets.filter((t) => t !== target),
+                        })
+                      }
+                    />{' '}
+                    <code>{target}</code>
+                  </label>
+                ))}
+              </fieldset>
+              <label className="check wide">
+                <input
+                  type="checkbox"
+                  checked={params.rslora}
+                  onChange={(e) => set({ rslora: e.target.checked })}
+                />{' '}
+                rsLoRA scaling (alpha / √rank instead of alpha / rank)
+              </label>
+              <label className="check wide">
+                <input
+                  type="checkbox"
+                  checked={params.merge}
+                  onChange={(e) => set({ merge: e.target.checked })}
+                />{' '}
+                Also save a merged model (the adapter folded into the base)
+              </label>
+            </>
+          )}
+        </fieldset>
+        <fieldset className="card form-grid">
+          <legend>Evaluation</legend>
+          <label className="field wide">
+            <span>Scenario prompts, one a line (empty: drawn from the validation split)</span>
+            <textarea rows={3} value={scenarios} onChange={(e) => setScenarios(e.target.value)} />
+          </label>
+        </fieldset>
+        <section className="card estimate" aria-labelledby="estimate-title" aria-live="polite">
+          <h2 id="estimate-title">Estimate</h2>
+          {estimate ? (
+            <dl className="estimate-list">
+              <div>
+                <dt>Memory</dt>
+                <dd>
+                  {formatBytes(estimate.memoryBytes)}{' '}
+                  {estimate.fits ? (
+                    <span className="badge ok">fits</span>
+                  ) : (
+                    <span className="badge bad">does not fit this machine</span>
+                  )}
+                </dd>
+              </div>
+              <div>
+                <dt>Time</dt>
+                <dd>about {formatDuration(estimate.seconds)}</dd>
+              </div>
+              <div>
+                <dt>Tokens</dt>
+                <dd>{formatCount(estimate.tokens)}</dd>
+              </div>
+              <div>
+                <dt>Cost</dt>
+                <dd>{formatCost(estimate.cost, estimate.currency)}</dd>
+              </div>
+            </dl>
+          ) : (
+            !estimateError && <p className="muted">Estimating…</p>
+          )}
+          {estimateError && (
+            <p role="alert" className="error">
+              {estimateError}
+            </p>
+          )}
+        </section>
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={busy || !params.base || !params.dataset}>
+            {busy ? 'Starting…' : 'Start fine-tune'}
+          </button>
+        </div>
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,285 @@
+// One job, live: a progress bar with rate and ETA, the loss chart, logs, checkpoints and artifacts from the job's
+// event stream (EventSource resumes after a dropped connection with Last-Event-ID, and the view skips anything
+// it has seen by id), cancel and retry, and when it succeeds, links to the new model version and its report.
+import { useEffect, useRef, useState } from 'react';
+import { api } from './api.ts';
+import { formatCount, formatDate, formatDuration } from './format.ts';
+import {
+  applyJobEvent,
+  emptyJobView,
+  frameToEvent,
+  isFinished,
+  jobEventTypes,
+  type JobView,
+} from './job-events.ts';
+import { StateBadge } from './JobsPage.tsx';
+import { LossChart } from './LossChart.tsx';
+import { refreshNotifications } from './Notifications.tsx';
+import { Link } from './router.tsx';
+import { formatCost, formatRate, progressFraction } from './studio-format.ts';
+import type { Job } from './types.ts';
+
+export function JobPage({ id }: { id: string }) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [view, setView] = useState<JobView>(emptyJobView);
+  const [error, setError] = useState<string | null>(null);
+  const [streamError, setStreamError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  // A retried job streams again from where this page's view left off.
+  const [attempt, setAttempt] = useState(0);
+  const lastEventId = useRef(0);
+  useEffect(() => {
+    lastEventId.current = view.lastEventId;
+  }, [view.lastEventId]);
+
+  useEffect(() => {
+    api.job(id).then(
+      (result) => {
+        setJob(result.job);
+        document.title = `${result.job.name || 'Job'} · ownlm`;
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, [id]);
+
+  useEffect(() => {
+    const stream = new EventSource(api.jobStreamUrl(id, lastEventId.current));
+    const onFrame = (event: MessageEvent<string>) => {
+      let parsed;
+      try {
+        parsed = frameToEvent(event.type, event.lastEventId, event.data);
+      } catch (e) {
+        setStreamError((e as Error).message);
+        return;
+      }
+      setView((v) => applyJobEvent(v, parsed));
+    };
+    for (const type of jobEventTypes) stream.addEventListener(type, onFrame);
+    stream.onopen = () => setStreamError(null);
+    stream.onerror = () => {
+      // CONNECTING: the browser is reconnecting by itself (with Last-Event-ID). CLOSED: the server refused.
+      if (stream.readyState === EventSource.CLOSED)
+        setStreamError('The live updates stopped; reload to resume.');
+      else setStreamError('Reconnecting to the live updates…');
+      // Whatever happened meanwhile, the job itself is one GET away; an ended job needs no stream.
+      api.job(id).then(
+        (result) => {
+          setJob(result.job);
+          if (isFinished(result.job.state)) stream.close();
+        },
+        () => {},
+      );
+    };
+    return () => stream.close();
+  }, [id, attempt]);
+
+  // State frames carry the job. A replayed old frame may say "failed" before a retry's events follow, so the
+  // stream stays open until the server ends it and a GET confirms the job has ended.
+  useEffect(() => {
+    if (!view.job) return;
+    setJob(view.job);
+    if (isFinished(view.job.state)) {
+      setStreamError(null);
+      refreshNotifications();
+    }
+  }, [view.job]);
+
+  async function act(action: 'cancel' | 'retry') {
+    setBusy(true);
+    setError(null);
+    try {
+      const result = action === 'cancel' ? await api.cancelJob(id) : await api.retryJob(id);
+      setJob(result.job);
+      if (action === 'retry') {
+        setView((v) => ({ ...v, job: null }));
+        setAttempt((a) => a + 1);
+      }
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const finished = job ? isFinished(job.state) : false;
+  const progress = view.progress ?? job?.progress ?? null;
+  const fraction = progressFraction(progress, job?.state === 'succeeded');
+  const result = job?.result ?? null;
+  const adapterVersionId = typeof result?.adapterVersionId === 'string' ? result.adapterVersionId : null;
+  const mergedVersionId = typeof result?.mergedVersionId === 'string' ? result.mergedVersionId : null;
+  const reportId = typeof result?.reportId === 'string' ? result.reportId : null;
+
+  return (
+    <div className="studio-page job-page">
+      <p className="breadcrumb small">
+        <Link to="/jobs">Jobs</Link>
+      </p>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {job && (
+        <>
+          <div className="page-head">
+            <h1>
+              {job.name || job.id} <StateBadge state={job.state} />
+            </h1>
+            <div className="page-actions">
+              {!finished && (
+                <button type="button" disabled={busy} onClick={() => void act('cancel')}>
+                  Cancel
+                </button>
+              )}
+              {(job.state === 'failed' || job.state === 'cancelled') && (
+                <button type="button" className="primary" disabled={busy} onClick={() => void act('retry')}>
+                  Resume from the last checkpoint
+                </button>
+              )}
+            </div>
+          </div>
+          <p className="muted small">
+            {job.type} · created {formatDate(job.createdAt)}
+            {job.attempts > 1 ? ` · attempt ${job.attempts}` : ''}
+            {job.workerId ? ` · worker ${job.workerId}` : ''}
+          </p>
+          {job.state === 'failed' && job.error && (
+            <p role="alert" className="error preformatted">
+              {job.error}
+            </p>
+          )}
+          <section className="progress-card" aria-labelledby="progress-title">
+            <div className="progress-row">
+              <strong id="progress-title">
+                {job.state === 'succeeded'
+                  ? 'Done'
+                  : job.state === 'queued'
+                    ? 'Queued'
+                    : (progress?.stage ?? job.state)}
+              </strong>
+              {!finished && progress?.etaSeconds != null && (
+                <span className="muted">about {formatDuration(progress.etaSeconds)} left</span>
+              )}
+            </div>
+            <progress max={1} value={fraction ?? undefined} aria-label="Job progress" />
+            <div className="progress-row small muted">
+              <span className="job-step">
+                {progress?.steps ? `step ${progress.step ?? 0} of ${progress.steps}` : 'preparing'}
+              </span>
+              {progress?.tokensPerSecond != null && <span>{formatRate(progress.tokensPerSecond)}</span>}
+              {progress?.loss != null && <span>loss {progress.loss.toFixed(3)}</span>}
+              {progress?.validationLoss != null && (
+                <span>validation {progress.validationLoss.toFixed(3)}</span>
+              )}
+            </div>
+            {streamError && !finished && (
+              <p className="small muted" role="status">
+                {streamError}
+              </p>
+            )}
+          </section>
+          {job.state === 'succeeded' && (adapterVersionId || mergedVersionId || reportId) && (
+            <section className="card result" aria-labelledby="result-title">
+              <h2 id="result-title">Result</h2>
+              <ul>
+                {adapterVersionId && (
+                  <li>
+                    <Link to={`/models?version=${encodeURIComponent(adapterVersionId)}`}>
+                      The new adapter version
+                    </Link>
+                  </li>
+                )}
+                {mergedVersionId && (
+                  <li>
+                    <Link to={`/models?version=${encodeURIComponent(mergedVersionId)}`}>
+                      The merged model version
+                    </Link>
+                  </li>
+                )}
+                {reportId && (
+                  <li>
+                    Before/after report: <a href={api.reportUrl(reportId, 'html')}>HTML</a> ·{' '}
+                    <a href={api.reportUrl(reportId, 'md')} download>
+                      Markdown
+                    </a>
+                  </li>
+                )}
+              </ul>
+            </section>
+          )}
+          <section aria-labelledby="loss-title">
+            <h2 id="loss-title">Loss</h2>
+            <LossChart train={view.train} validation={view.validation} />
+          </section>
+          <div className="stat-cards">
+            <div className="stat">
+              <span className="muted small">Machine time</span>
+              <strong>{formatDuration(job.wallSeconds)}</strong>
+            </div>
+            <div className="stat">
+              <span className="muted small">Cost</span>
+              <strong>{formatCost(job.cost)}</strong>
+            </div>
+            <div className="stat">
+              <span className="muted small">Tokens processed</span>
+              <strong>{formatCount(job.tokensProcessed)}</strong>
+            </div>
+          </div>
+          <section aria-labelledby="checkpoints-title">
+            <h2 id="checkpoints-title">Checkpoints</h2>
+            {view.checkpoints.length === 0 ? (
+              <p className="muted">None yet.</p>
+            ) : (
+              <ul className="plain-list">
+                {view.checkpoints.map((c) => (
+                  <li key={c.id}>
+                    step {c.step ?? '?'} · <code>{c.dir}</code>{' '}
+                    <span className="muted small">{formatDate(c.createdAt)}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+          <section aria-labelledby="artifacts-title">
+            <h2 id="artifacts-title">Artifacts</h2>
+            {view.artifacts.length === 0 ? (
+              <p className="muted">None yet.</p>
+            ) : (
+              <ul className="plain-list">
+                {view.artifacts.map((a) => (
+                  <li key={a.id}>
+                    {a.kind} · <code>{a.path}</code>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+          <section aria-labelledby="logs-title">
+            <h2 id="logs-title">Logs</h2>
+            <div className="log-box" role="log" aria-labelledby="logs-title" tabIndex={0}>
+              {view.logs.length === 0 && <span className="muted">No log lines yet.</span>}
+              {view.logs.map((line) => (
+                <div key={line.id}>
+                  <span className="muted">{new Date(line.createdAt).toLocaleTimeString()}</span> {line.text}
+                </div>
+              ))}
+            </div>
+          </section>
+          <details className="card">
+            <summary>Parameters</summary>
+            <dl className="params-list">
+              {Object.entries(job.params).map(([key, value]) => (
+                <div key={key}>
+                  <dt>{key}</dt>
+                  <dd>
+                    <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
+                  </dd>
+                </div>
+              ))}
+            </dl>
+          </details>
+        </>
+      )}
+    </div>
+  );
+}

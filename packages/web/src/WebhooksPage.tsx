@@ -1,0 +1,221 @@
+// Webhooks for job events: add an endpoint (its signing secret is shown once), delete one, and read its
+// delivery log (state, attempts, the receiver's status or the error).
+import { useEffect, useState, type FormEvent } from 'react';
+import { api } from './api.ts';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
+import { formatDate } from './format.ts';
+import { copyText } from './Markdown.tsx';
+import type { Webhook, WebhookDelivery } from './types.ts';
+
+const jobEvents = ['job.queued', 'job.started', 'job.succeeded', 'job.failed', 'job.cancelled'];
+
+export function WebhooksPage() {
+  const [webhooks, setWebhooks] = useState<Webhook[] | null>(null);
+  const [url, setUrl] = useState('');
+  const [events, setEvents] = useState<string[]>([]);
+  const [created, setCreated] = useState<{ webhook: Webhook; secret: string } | null>(null);
+  const [deleting, setDeleting] = useState<Webhook | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+
+  const load = () =>
+    api.webhooks().then(
+      (result) => setWebhooks(result.webhooks),
+      (e: Error) => setError(e.message),
+    );
+  useEffect(() => {
+    document.title = 'Webhooks · ownlm';
+    void load();
+  }, []);
+
+  async function create(event: FormEvent) {
+    event.preventDefault();
+    setError(null);
+    try {
+      setCreated(await api.createWebhook(url.trim(), events));
+      setCopied(false);
+      setUrl('');
+      setEvents([]);
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  async function remove(webhook: Webhook) {
+    setDeleting(null);
+    try {
+      await api.deleteWebhook(webhook.id);
+      if (created?.webhook.id === webhook.id) setCreated(null);
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  return (
+    <div className="studio-page">
+      <h1>Webhooks</h1>
+      <p className="muted">
+        ownlm posts job events to these URLs, signed: the <code>ownlm-webhook-signature</code> header is{' '}
+        <code>v1=</code> and the hex HMAC-SHA256 of <code>timestamp.body</code> with the webhook's secret.
+      </p>
+      <form className="card form-grid" onSubmit={create}>
+        <label className="field wide">
+          <span>Endpoint URL</span>
+          <input
+            type="url"
+            required
+            value={url}
+            placeholder="https://example.com/ownlm-hook"
+            onChange={(e) => setUrl(e.target.value)}
+          />
+        </label>
+        <fieldset className="field checkbox-row wide">
+          <legend>Events (none checked: all)</legend>
+          {jobEvents.map((name) => (
+            <label key={name}>
+              <input
+                type="checkbox"
+                checked={events.includes(name)}
+                onChange={(e) =>
+                  setEvents(e.target.checked ? [...events, name] : events.filter((x) => x !== name))
+                }
+              />{' '}
+              <code>{name}</code>
+            </label>
+          ))}
+        </fieldset>
+        <div className="form-actions wide">
+          <button type="submit" className="primary" disabled={!url.trim()}>
+            Add webhook
+          </button>
+        </div>
+      </form>
+      {created && (
+        <div className="secret-card" role="status">
+          <p>
+            <strong>Copy the signing secret for {created.webhook.url} now.</strong> It is shown only once.
+          </p>
+          <div className="secret-row">
+            <label className="visually-hidden" htmlFor="webhook-secret">
+              Webhook secret
+            </label>
+            <input id="webhook-secret" readOnly value={created.secret} onFocus={(e) => e.target.select()} />
+            <button
+              type="button"
+              onClick={() =>
+                copyText(created.secret).then(
+                  () => setCopied(true),
+                  (e: Error) => setError(e.message),
+                )
+              }
+            >
+              {copied ? 'Copied' : 'Copy'}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {webhooks && webhooks.length === 0 && <p className="muted">No webhooks yet.</p>}
+      <ul className="webhook-list">
+        {webhooks?.map((webhook) => (
+          <li key={webhook.id} className="card">
+            <div className="section-head">
+              <div>
+                <code className="webhook-url">{webhook.url}</code>
+                <p className="muted small">
+                  {webhook.events.length ? webhook.events.join(', ') : 'all job events'} · added{' '}
+                  {formatDate(webhook.createdAt)}
+                  {webhook.active ? '' : ' · inactive'}
+                </p>
+              </div>
+              <div className="page-actions">
+                <button
+                  type="button"
+                  aria-expanded={open === webhook.id}
+                  onClick={() => setOpen(open === webhook.id ? null : webhook.id)}
+                >
+                  Deliveries
+                </button>
+                <button
+                  type="button"
+                  className="text-button danger-text"
+                  onClick={() => setDeleting(webhook)}
+                >
+                  Delete<span className="visually-hidden"> {webhook.url}</span>
+                </button>
+              </div>
+            </div>
+            {open === webhook.id && <Deliveries id={webhook.id} />}
+          </li>
+        ))}
+      </ul>
+      {deleting && (
+        <ConfirmDialog
+          title="Delete this webhook?"
+          message={`${deleting.url} will get no more job events; its delivery log goes too.`}
+          confirmLabel="Delete"
+          onConfirm={() => void remove(deleting)}
+          onCancel={() => setDeleting(null)}
+        />
+      )}
+    </div>
+  );
+}
+
+function Deliveries({ id }: { id: string }) {
+  const [deliveries, setDeliveries] = useState<WebhookDelivery[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.deliveries(id).then(
+      (result) => setDeliveries(result.deliveries),
+      (e: Error) => setError(e.message),
+    );
+  }, [id]);
+  if (error)
+    return (
+      <p role="alert" className="error">
+        {error}
+      </p>
+    );
+  if (!deliveries) return null;
+  if (deliveries.length === 0) return <p className="muted small">No deliveries yet.</p>;
+  return (
+    <div className="table-scroll">
+      <table className="data-table">
+        <thead>
+          <tr>
+            <th scope="col">Event</th>
+            <th scope="col">State</th>
+            <th scope="col" className="number">
+              Attempts
+            </th>
+            <th scope="col">Response</th>
+            <th scope="col">Sent</th>
+          </tr>
+        </thead>
+        <tbody>
+          {deliveries.map((d) => (
+            <tr key={d.id}>
+              <td>
+                <code>{d.event}</code>
+              </td>
+              <td>
+                <span className={`badge delivery-${d.state}`}>{d.state}</span>
+              </td>
+              <td className="number">{d.attempts}</td>
+              <td>{d.responseStatus ?? d.lastError ?? '—'}</td>
+              <td>{formatDate(d.deliveredAt ?? d.createdAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
