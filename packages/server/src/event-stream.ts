@@ -5,7 +5,8 @@ import type { FastifyReply } from 'fastify';
 
 /** An open event stream: `send` resolves false once the client is gone (and from then on sends nothing). */
 export interface EventStream {
-  send(event: string, data: unknown): Promise<boolean>;
+  /** A named event; `id` (when given) is what the client sends back as Last-Event-ID on reconnecting. */
+  send(event: string, data: unknown, id?: number | string): Promise<boolean>;
   /** A `data:` line with no event name. */
   sendData(data: unknown): Promise<boolean>;
   readonly open: boolean;
@@ -48,8 +49,9 @@ export function openEventStream(reply: FastifyReply): EventStream {
     get open() {
       return open;
     },
-    async send(event, data) {
-      if (open) open = await write(response, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    async send(event, data, id) {
+      const idLine = id === undefined ? '' : `id: ${id}\n`;
+      if (open) open = await write(response, `${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       return open;
     },
     async sendData(data) {
