@@ -461,6 +461,11 @@ function Statistics({ stats }: { stats: DatasetStats }) {
           </tbody>
         </table>
       </div>
+      <p className="muted small">
+        {stats.tokenCounter === 'tokenizer'
+          ? 'Tokens counted with the default model’s tokenizer.'
+          : 'Tokens estimated as one per four characters (no model to count with).'}
+      </p>
       <LengthHistogram buckets={stats.lengthHistogram} />
     </section>
   );
@@ -507,7 +512,7 @@ function LengthHistogram({ buckets }: { buckets: DatasetStats['lengthHistogram']
               {bucket.count}
             </text>
             <text className="axis-label" x={i * slot + slot / 2} y={height - 4} textAnchor="middle">
-              {bucketLabel(buckets, i)}
+              {bucketLabel(bucket.upTo)}
             </text>
           </g>
         ))}
@@ -515,9 +520,9 @@ function LengthHistogram({ buckets }: { buckets: DatasetStats['lengthHistogram']
       <table id="histogram-table" className="visually-hidden">
         <caption>Conversations by length in tokens</caption>
         <tbody>
-          {buckets.map((bucket, i) => (
+          {buckets.map((bucket) => (
             <tr key={bucket.upTo}>
-              <th scope="row">{bucketLabel(buckets, i)}</th>
+              <th scope="row">{bucketLabel(bucket.upTo)}</th>
               <td>{bucket.count}</td>
             </tr>
           ))}

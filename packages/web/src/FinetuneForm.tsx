@@ -5,7 +5,13 @@ import { api } from './api.ts';
 import { useApp } from './app-state.tsx';
 import { formatBytes, formatCount, formatDuration } from './format.ts';
 import { jobPath, Link, navigate } from './router.tsx';
-import { defaultFinetuneParams, formatCost, loraTargets, parseScenarios } from './studio-format.ts';
+import {
+  defaultFinetuneParams,
+  defaultLearningRate,
+  formatCost,
+  loraTargets,
+  parseScenarios,
+} from './studio-format.ts';
 import type { Dataset, Estimate, FinetuneParams, JobRequest } from './types.ts';
 
 type NumberField = 'rank' | 'alpha' | 'dropout' | 'lr' | 'epochs' | 'batchSize' | 'context' | 'seed';
@@ -43,15 +49,14 @@ export function FinetuneForm() {
     );
   }, []);
 
-  // Defaults once both lists are in: the dataset from the link that opened the form, the default model, and a
-  // context no longer than the base model's.
+  // Defaults once both lists are in: the dataset from the link that opened the form, the default model and
+  // its whole context.
   useEffect(() => {
     if (params || !datasets || !app.models) return;
     const wanted = new URLSearchParams(window.location.search).get('dataset');
     const dataset = datasets.find((d) => d.id === wanted) ?? datasets[0];
     const base = bases.find((m) => m.id === app.defaultModelId) ?? bases[0];
-    const initial = defaultFinetuneParams(base?.id ?? '', dataset?.id ?? '');
-    if (base?.contextLength) initial.context = Math.min(initial.context, base.contextLength);
+    const initial = defaultFinetuneParams(base?.id ?? '', dataset?.id ?? '', base?.contextLength ?? 512);
     setParams(initial);
     setNumbers(
       Object.fromEntries(numberFields.map(({ key }) => [key, String(initial[key])])) as Record<
@@ -101,6 +106,17 @@ export function FinetuneForm() {
   }
 
   const set = (patch: Partial<FinetuneParams>) => setParams({ ...params, ...patch });
+  // A method or base change carries its own defaults along: the method's learning rate, the base's context.
+  const setMethod = (method: FinetuneParams['method']) => {
+    const lr = defaultLearningRate(method);
+    setNumbers({ ...numbers, lr: String(lr) });
+    set({ method, lr });
+  };
+  const setBase = (id: string) => {
+    const context = bases.find((m) => m.id === id)?.contextLength;
+    if (context) setNumbers({ ...numbers, context: String(context) });
+    set(context ? { base: id, context } : { base: id });
+  };
   const setNumber = (key: NumberField, text: string) => {
     setNumbers({ ...numbers, [key]: text });
     const value = Number(text);
@@ -145,7 +161,7 @@ export function FinetuneForm() {
           </label>
           <label className="field">
             <span>Base model</span>
-            <select value={params.base} required onChange={(e) => set({ base: e.target.value })}>
+            <select value={params.base} required onChange={(e) => setBase(e.target.value)}>
               {bases.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name} · {m.version}
@@ -160,12 +176,11 @@ export function FinetuneForm() {
           <fieldset className="field radio-row">
             <legend>Method</legend>
             <label>
-              <input type="radio" name="method" checked={lora} onChange={() => set({ method: 'lora' })} />{' '}
-              LoRA
+              <input type="radio" name="method" checked={lora} onChange={() => setMethod('lora')} /> LoRA
             </label>
             <label>
-              <input type="radio" name="method" checked={!lora} onChange={() => set({ method: 'full' })} />{' '}
-              Full fine-tune
+              <input type="radio" name="method" checked={!lora} onChange={() => setMethod('full')} /> Full
+              fine-tune
             </label>
           </fieldset>
         </fieldset>

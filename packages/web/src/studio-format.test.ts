@@ -24,11 +24,7 @@ test('costs, rates and progress read naturally', () => {
 });
 
 test('histogram buckets are labelled by their token range', () => {
-  const buckets = [{ upTo: 64 }, { upTo: 128 }, { upTo: 1024 }, { upTo: Infinity }];
-  assert.deepEqual(
-    buckets.map((_, i) => bucketLabel(buckets, i)),
-    ['≤ 64', '65–128', '129–1,024', '> 1,024'],
-  );
+  assert.deepEqual([1, 2, 4, 128, 2048].map(bucketLabel), ['≤ 1', '2', '3–4', '65–128', '1,025–2,048']);
 });
 
 test('scenario prompts are the non-blank lines', () => {

@@ -20,12 +20,12 @@ export function progressFraction(progress: JobProgress | null, finished = false)
   return Math.min(1, Math.max(0, (progress.step ?? 0) / progress.steps));
 }
 
-/** The histogram bucket label: "≤ 128 tokens" for the last bounded bucket, "129–256" between. */
-export function bucketLabel(buckets: { upTo: number }[], index: number): string {
-  const upTo = buckets[index].upTo;
-  const from = index === 0 ? 0 : buckets[index - 1].upTo + 1;
-  if (!Number.isFinite(upTo)) return `> ${formatCount(from - 1)}`;
-  return from === 0 ? `≤ ${formatCount(upTo)}` : `${formatCount(from)}–${formatCount(upTo)}`;
+/** A length-histogram bucket's label. Buckets are powers of two, each holding the conversations longer than
+ * half its bound and at most the bound: "≤ 1", "2", "3–4", "65–128". */
+export function bucketLabel(upTo: number): string {
+  if (upTo <= 1) return '≤ 1';
+  const from = Math.floor(upTo / 2) + 1;
+  return from === upTo ? formatCount(upTo) : `${formatCount(from)}–${formatCount(upTo)}`;
 }
 
 export const loraTargets = [
@@ -38,8 +38,12 @@ export const loraTargets = [
   'down_proj',
 ] as const;
 
-/** The new fine-tune form's starting values: LoRA rank 8 on the attention projections, three epochs. */
-export function defaultFinetuneParams(base: string, dataset: string): FinetuneParams {
+/** The learning rate a method starts from (the studio's `learningRateOf` when none is set). */
+export const defaultLearningRate = (method: FinetuneParams['method']) => (method === 'lora' ? 2e-4 : 2e-5);
+
+/** The new fine-tune form's starting values, the studio's `finetuneDefaults`: LoRA rank 8, alpha 16 on every
+ * projection, three epochs of batches of four, and the base model's whole context. */
+export function defaultFinetuneParams(base: string, dataset: string, context: number): FinetuneParams {
   return {
     base,
     dataset,
@@ -47,12 +51,12 @@ export function defaultFinetuneParams(base: string, dataset: string): FinetunePa
     rank: 8,
     alpha: 16,
     dropout: 0.05,
-    targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+    targets: [...loraTargets],
     rslora: false,
-    lr: 2e-4,
+    lr: defaultLearningRate('lora'),
     epochs: 3,
     batchSize: 4,
-    context: 512,
+    context,
     seed: 1,
     merge: false,
   };

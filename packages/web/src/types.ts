@@ -107,7 +107,9 @@ export interface DatasetStats {
   turns: number;
   messages: RoleCounts;
   tokens: RoleCounts;
+  /** Conversations by content tokens in power-of-two buckets: more than upTo/2 and at most upTo. */
   lengthHistogram: { upTo: number; count: number }[];
+  tokenCounter: 'tokenizer' | 'chars/4';
 }
 
 export interface Dataset {
