@@ -54,7 +54,7 @@ export function JobsPage() {
           </div>
           <div className="stat">
             <span className="muted small">Cost</span>
-            <strong>{formatCost(totals.cost)}</strong>
+            <strong>{formatCost(totals.cost, totals.currency)}</strong>
           </div>
           <div className="stat">
             <span className="muted small">Tokens processed</span>
@@ -107,7 +107,7 @@ export function JobsPage() {
                         </span>
                       ) : null}
                     </td>
-                    <td className="number">{formatCost(job.cost)}</td>
+                    <td className="number">{formatCost(job.cost, totals?.currency)}</td>
                     <td className="number">{formatDuration(job.wallSeconds)}</td>
                     <td>{formatDate(job.createdAt)}</td>
                   </tr>

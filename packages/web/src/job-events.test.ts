@@ -87,6 +87,15 @@ test('state frames carry the job and apply even when their id was seen', () => {
 
 test('frames hold either the stored event or its data; bad data names the frame', () => {
   assert.deepEqual(frameToEvent('metrics', '5', JSON.stringify(history[4])), history[4]);
+  // The server's state frames: the stored event with the current job beside it.
+  const running = job('running', 4);
+  const state = frameToEvent(
+    'state',
+    '9',
+    JSON.stringify({ ...event(9, 'state', { state: 'running' }), job: running }),
+  );
+  assert.deepEqual(state, event(9, 'state', { state: 'running', job: running }));
+  assert.equal(applyJobEvent(emptyJobView, state).job?.state, 'running');
   const fromData = frameToEvent('metrics', '12', '{"step":3,"loss":2.5}');
   assert.equal(fromData.id, 12);
   assert.equal(fromData.type, 'metrics');

@@ -56,7 +56,8 @@ function jobIn(data: Record<string, unknown>): Job | null {
 }
 
 /** One SSE frame (its `event:` name, the `id:` in force and its JSON data) as a job event. The data is either
- * the stored event itself (`{id, type, data, createdAt}`) or that event's data. Throws on data that is not a
+ * the stored event itself (`{id, type, data, createdAt}`, a state event with `job` beside it) or that event's
+ * data. Throws on data that is not a
  * JSON object, naming the frame. */
 export function frameToEvent(name: string, lastEventId: string, data: string): JobEvent {
   let parsed: unknown;
@@ -68,7 +69,9 @@ export function frameToEvent(name: string, lastEventId: string, data: string): J
   if (!isObject(parsed))
     throw new Error(`The job stream sent a "${name}" event whose data is not an object.`);
   if (typeof parsed.id === 'number' && typeof parsed.type === 'string' && isObject(parsed.data)) {
-    return parsed as unknown as JobEvent;
+    const { job, ...event } = parsed as unknown as JobEvent & { job?: unknown };
+    // The server's state frames carry the current job beside the stored event.
+    return isObject(job) ? { ...event, data: { ...event.data, job } } : event;
   }
   return {
     id: Number(lastEventId) || 0,

@@ -211,6 +211,7 @@ export interface JobTotals {
   wallSeconds: number;
   cost: number;
   tokensProcessed: number;
+  currency?: string;
 }
 
 export type JobEventType = 'progress' | 'metrics' | 'log' | 'checkpoint' | 'artifact' | 'state';
