@@ -67,6 +67,17 @@ export { evaluateText, type TextEvaluation, type EvaluateOptions } from './train
 export { loadModelFolder, importModel, type LoadedModel, type ImportOptions } from './train/import.ts';
 export { exportModel, exportLoadedModel, type ExportFormat, type ExportReport } from './train/export.ts';
 export { readGgufHeader, type GgufHeader, type GgufValue } from './formats/gguf.ts';
+export {
+  applyPeftAdapter,
+  peftAdapterConfig,
+  readPeftAdapter,
+  writePeftAdapter,
+  PEFT_CONFIG_FILE,
+  PEFT_WEIGHTS_FILE,
+  type LoraWeights,
+  type PeftAdapter,
+  type PeftAdapterConfig,
+} from './formats/peft-adapter.ts';
 export type {
   Conversation,
   ConversationFormat,
@@ -94,3 +105,17 @@ export {
   type ConversationSplit,
   type SplitOptions,
 } from './finetune/dataset.ts';
+export {
+  builtinArcs,
+  builtinPersonas,
+  builtinTopics,
+  synthesizeConversations,
+  type Arc,
+  type ConversationGenerator,
+  type Persona,
+  type SynthesisReport,
+  type SynthesisResult,
+  type SynthesizeOptions,
+  type Topic,
+  type TurnKind,
+} from './finetune/synthetic.ts';
