@@ -17,9 +17,13 @@ import { authRoutes } from './routes/auth.ts';
 import { chatRoutes } from './routes/chats.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { modelRoutes } from './routes/models.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { quickstartRoutes } from './routes/quickstart.ts';
 import { v1Routes } from './routes/v1.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { createLlamaRuntime } from './serve/llama-runtime.ts';
+import { WebhookDispatcher } from './webhooks/delivery.ts';
+import { listenToJobChanges } from './webhooks/job-listener.ts';
 
 const webDist = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
@@ -83,6 +87,14 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     threads: config.threads,
   });
   const ctx: AppContext = { config, db: database.db, registry, runtime };
+  const webhooks = new WebhookDispatcher({
+    db: database.db,
+    backoffMs: config.webhookBackoffMs,
+    attempts: config.webhookAttempts,
+    log: { warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) },
+  });
+  const stopListening = listenToJobChanges({ db: database.db, webhooks, log: app.log });
+  webhooks.start();
   const quickstart = new QuickstartJob({
     home: config.home,
     onModelReady: async (path) => (await registry.importFile(path)).versionId,
@@ -110,6 +122,8 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   await app.register(modelRoutes(ctx), { prefix: '/api' });
   await app.register(chatRoutes(ctx), { prefix: '/api' });
   await app.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
+  await app.register(webhookRoutes(ctx), { prefix: '/api' });
+  await app.register(notificationRoutes(ctx), { prefix: '/api' });
   await app.register(v1Routes(ctx), { prefix: '/v1' });
 
   const webBuilt = existsSync(webDist);
@@ -135,6 +149,8 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   // Shutdown: stop the quickstart and cancel running generations (their partial answers are saved), then close
   // the database once every request has ended.
   app.addHook('preClose', async () => {
+    stopListening();
+    await webhooks.stop();
     await quickstart.cancel();
     await runtime.close();
   });

@@ -22,6 +22,12 @@ export interface ServerConfig {
   threads: number;
   /** Largest request body in bytes (larger ones get 413). */
   bodyLimitBytes: number;
+  /** Largest dataset upload (a JSONL body) in bytes. */
+  datasetLimitBytes: number;
+  /** A failed webhook delivery is retried after this many milliseconds, doubling each time… */
+  webhookBackoffMs: number;
+  /** …until this many attempts have failed; then the delivery is `failed`. */
+  webhookAttempts: number;
   /** How long a sign-in lasts. */
   sessionDays: number;
   /** Whether cookies are marked Secure: always, never, or when the request came over HTTPS. */
@@ -55,6 +61,21 @@ const settings = {
   queue: { flag: 'max-queue', env: 'OWNLM_MAX_QUEUE', help: 'waiting requests per model (default 64)' },
   threads: { flag: 'threads', env: 'OWNLM_THREADS', help: 'llama.cpp threads (default cores - 1)' },
   bodyLimit: { flag: 'body-limit-mb', env: 'OWNLM_BODY_LIMIT_MB', help: 'largest request body (default 4)' },
+  datasetLimit: {
+    flag: 'dataset-limit-mb',
+    env: 'OWNLM_DATASET_LIMIT_MB',
+    help: 'largest dataset upload (default 64)',
+  },
+  webhookBackoff: {
+    flag: 'webhook-backoff-ms',
+    env: 'OWNLM_WEBHOOK_BACKOFF_MS',
+    help: 'first webhook retry delay, doubling (default 10000)',
+  },
+  webhookAttempts: {
+    flag: 'webhook-attempts',
+    env: 'OWNLM_WEBHOOK_ATTEMPTS',
+    help: 'webhook delivery attempts (default 6)',
+  },
   sessionDays: { flag: 'session-days', env: 'OWNLM_SESSION_DAYS', help: 'sign-in lifetime (default 30)' },
   secureCookies: { flag: 'secure-cookies', env: 'OWNLM_SECURE_COOKIES', help: 'auto | always | never' },
   trustProxy: { flag: 'trust-proxy', env: 'OWNLM_TRUST_PROXY', help: 'true | false (default false)' },
@@ -128,6 +149,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       Math.max(1, availableParallelism() - 1),
     ),
     bodyLimitBytes: get(settings.bodyLimit, (v) => integer(v, settings.bodyLimit, 1, 1024) * mb, 4 * mb),
+    datasetLimitBytes: get(
+      settings.datasetLimit,
+      (v) => integer(v, settings.datasetLimit, 1, 16_384) * mb,
+      64 * mb,
+    ),
+    webhookBackoffMs: get(
+      settings.webhookBackoff,
+      (v) => integer(v, settings.webhookBackoff, 1, 86_400_000),
+      10_000,
+    ),
+    webhookAttempts: get(settings.webhookAttempts, (v) => integer(v, settings.webhookAttempts, 1, 100), 6),
     sessionDays: get(settings.sessionDays, (v) => integer(v, settings.sessionDays, 1, 3650), 30),
     secureCookies: get(
       settings.secureCookies,
@@ -160,7 +192,8 @@ export function describeConfig(config: ServerConfig): string {
     `database         ${config.databaseUrl ? maskUrl(config.databaseUrl) : `embedded PGlite in ${pgliteDirectory(config)}`}`,
     `listen           ${config.host}:${config.port}`,
     `models           ${modelsDirectory(config)}; memory budget ${mib(config.memoryBudgetBytes)}; ${config.parallelSequences} at once per model, queue ${config.maxQueue}; ${config.threads} llama.cpp threads`,
-    `requests         body limit ${mib(config.bodyLimitBytes)}; sessions ${config.sessionDays} days; secure cookies ${config.secureCookies}; trust proxy ${config.trustProxy}`,
+    `requests         body limit ${mib(config.bodyLimitBytes)}, datasets ${mib(config.datasetLimitBytes)}; sessions ${config.sessionDays} days; secure cookies ${config.secureCookies}; trust proxy ${config.trustProxy}`,
+    `webhooks         ${config.webhookAttempts} attempts, first retry after ${config.webhookBackoffMs} ms, doubling`,
   ].join('\n');
 }
 

@@ -1,0 +1,181 @@
+// Webhook deliveries: a job's state change becomes one row in webhook_deliveries per subscribed endpoint, and a
+// loop posts due rows, signed (STUDIO-API.md), retrying non-2xx answers and network errors with exponential
+// backoff until the attempt limit. The queue is the table, so deliveries pending at a restart are sent after it.
+import { createHmac, randomUUID } from 'node:crypto';
+import { and, asc, eq, lte, min } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { webhookDeliveries, webhooks } from '../db/schema.ts';
+import type { JobView } from '../jobs/view.ts';
+import { WEBHOOK_EVENTS, type WebhookEvent } from './webhooks.ts';
+
+/** `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, the `ownlm-webhook-signature` header. */
+export function signWebhook(secret: string, timestamp: number, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export interface WebhookDispatcherOptions {
+  db: Database;
+  /** Delay before the first retry; each further retry waits twice as long. */
+  backoffMs: number;
+  /** Attempts before a delivery is `failed`. */
+  attempts: number;
+  /** How long one POST may take before it counts as failed. */
+  timeoutMs?: number;
+  log: { warn(message: string): void; error(message: string): void };
+}
+
+/** Longest sleep between looks at the table (a row made by another server process is seen within it). */
+const IDLE_POLL_MS = 30_000;
+const BATCH = 20;
+
+export class WebhookDispatcher {
+  private readonly options: WebhookDispatcherOptions;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(options: WebhookDispatcherOptions) {
+    this.options = options;
+  }
+
+  /** Starts sending, beginning with whatever is pending in the table (deliveries left by a restart). */
+  start(): void {
+    this.kick();
+  }
+
+  /** Stops the loop after the POST in flight, if any; pending rows stay pending for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Queues the job's state as `job.<state>` (`running` is `job.started`) for each of the owner's active endpoints subscribed to it. */
+  async enqueueJobState(job: JobView): Promise<number> {
+    const event = `job.${job.state === 'running' ? 'started' : job.state}` as WebhookEvent;
+    if (!WEBHOOK_EVENTS.includes(event)) return 0;
+    const endpoints = await this.options.db
+      .select({ id: webhooks.id, events: webhooks.events })
+      .from(webhooks)
+      .where(and(eq(webhooks.userId, job.userId), eq(webhooks.active, true)));
+    const subscribed = endpoints.filter((w) => w.events.length === 0 || w.events.includes(event));
+    if (subscribed.length === 0) return 0;
+    const createdAt = new Date();
+    const { userId: _owner, ...shown } = job;
+    await this.options.db.insert(webhookDeliveries).values(
+      subscribed.map((w) => ({
+        webhookId: w.id,
+        event,
+        // The same id on every attempt, so a receiver can drop a delivery it has already processed.
+        body: JSON.stringify({ id: `evt_${randomUUID()}`, event, createdAt, data: { job: shown } }),
+        state: 'pending' as const,
+        nextAttemptAt: createdAt,
+        createdAt,
+      })),
+    );
+    this.kick();
+    return subscribed.length;
+  }
+
+  /** Runs the loop now (or once more after the current pass). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.running = this.pass()
+      .catch((error: unknown) => this.options.log.error(`webhooks: ${(error as Error).message}`))
+      .then(async () => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        } else await this.sleepUntilNextDue();
+      });
+  }
+
+  private async sleepUntilNextDue(): Promise<void> {
+    if (this.stopped) return;
+    const [next] = await this.options.db
+      .select({ at: min(webhookDeliveries.nextAttemptAt) })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.state, 'pending'));
+    const wait = next?.at ? Math.max(0, next.at.getTime() - Date.now()) : IDLE_POLL_MS;
+    if (this.stopped || this.running) return;
+    this.timer = setTimeout(() => this.kick(), Math.min(wait, IDLE_POLL_MS));
+    this.timer.unref();
+  }
+
+  /** Sends every due delivery, oldest first. */
+  private async pass(): Promise<void> {
+    const { db } = this.options;
+    for (;;) {
+      if (this.stopped) return;
+      const due = await db
+        .select({ delivery: webhookDeliveries, url: webhooks.url, secret: webhooks.secret })
+        .from(webhookDeliveries)
+        .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+        .where(and(eq(webhookDeliveries.state, 'pending'), lte(webhookDeliveries.nextAttemptAt, new Date())))
+        .orderBy(asc(webhookDeliveries.id))
+        .limit(BATCH);
+      if (due.length === 0) return;
+      for (const row of due) {
+        if (this.stopped) return;
+        await this.attempt(row.delivery, row.url, row.secret);
+      }
+    }
+  }
+
+  private async attempt(delivery: typeof webhookDeliveries.$inferSelect, url: string, secret: string) {
+    const { db, backoffMs, attempts: limit } = this.options;
+    const timestamp = Math.floor(Date.now() / 1000);
+    const eventId = (JSON.parse(delivery.body) as { id: string }).id;
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'ownlm-webhooks',
+          'ownlm-webhook-id': eventId,
+          'ownlm-webhook-timestamp': String(timestamp),
+          'ownlm-webhook-signature': signWebhook(secret, timestamp, delivery.body),
+        },
+        body: delivery.body,
+        // A redirect is an answer to fix at the endpoint, not one to follow with the signed body.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+      status = response.status;
+      if (status < 200 || status >= 300)
+        error = `HTTP ${status}: ${(await response.text().catch(() => '')).slice(0, 200)}`;
+      else await response.body?.cancel();
+    } catch (failure) {
+      const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
+      error = cause?.code ?? cause?.message ?? (failure as Error).message;
+    }
+    const attempts = delivery.attempts + 1;
+    const succeeded = error === null;
+    const failed = !succeeded && attempts >= limit;
+    await db
+      .update(webhookDeliveries)
+      .set({
+        attempts,
+        responseStatus: status,
+        lastError: error,
+        state: succeeded ? 'succeeded' : failed ? 'failed' : 'pending',
+        deliveredAt: succeeded ? new Date() : null,
+        nextAttemptAt: succeeded || failed ? null : new Date(Date.now() + backoffMs * 2 ** (attempts - 1)),
+      })
+      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.state, 'pending')));
+    if (failed)
+      this.options.log.warn(
+        `webhook delivery ${delivery.id} to ${url} failed after ${attempts} attempts: ${error}`,
+      );
+  }
+}

@@ -1,0 +1,169 @@
+// A user's webhook endpoints for job events: create (the signing secret is shown once), list, delete, and the
+// log of deliveries. Every function takes the actor and finds objects only among the actor's own.
+import { and, desc, eq } from 'drizzle-orm';
+import type { Actor } from '../auth/actor.ts';
+import { randomToken } from '../auth/tokens.ts';
+import type { Database } from '../db/database.ts';
+import { webhookDeliveries, webhooks } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+
+/** The job events a webhook can receive (STUDIO-API.md). */
+export const WEBHOOK_EVENTS = [
+  'job.queued',
+  'job.started',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  /** Empty means every event. */
+  events: string[];
+  active: boolean;
+  createdAt: Date;
+}
+
+export interface DeliveryView {
+  id: number;
+  event: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  responseStatus: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+const view = (row: typeof webhooks.$inferSelect): WebhookView => ({
+  id: row.id,
+  url: row.url,
+  events: row.events,
+  active: row.active,
+  createdAt: row.createdAt,
+});
+
+/** An absolute http(s) URL of at most 2,000 characters, or an error naming `url`. */
+export function validateWebhookUrl(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2000)
+    throw new AppError(
+      'invalid_request',
+      'url must be an http:// or https:// URL of at most 2000 characters',
+      'url',
+    );
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new AppError(
+      'invalid_request',
+      `url '${raw}' is not an absolute URL; write it as https://host/path`,
+      'url',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new AppError(
+      'invalid_request',
+      `url must use http or https, not ${url.protocol.slice(0, -1)}`,
+      'url',
+    );
+  if (url.username !== '' || url.password !== '')
+    throw new AppError(
+      'invalid_request',
+      'url must not carry a user name or password; deliveries are authenticated by their signature',
+      'url',
+    );
+  return url.toString();
+}
+
+function validateEvents(raw: unknown): WebhookEvent[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw))
+    throw new AppError(
+      'invalid_request',
+      `events must be an array of ${WEBHOOK_EVENTS.join(', ')}`,
+      'events',
+    );
+  for (const [index, event] of raw.entries())
+    if (!WEBHOOK_EVENTS.includes(event as WebhookEvent))
+      throw new AppError(
+        'invalid_request',
+        `events[${index}] must be one of ${WEBHOOK_EVENTS.join(', ')}, got ${JSON.stringify(event)}`,
+        `events[${index}]`,
+      );
+  return [...new Set(raw as WebhookEvent[])];
+}
+
+/** Creates an endpoint; the secret signing its deliveries is returned here only. */
+export async function createWebhook(options: {
+  db: Database;
+  actor: Actor;
+  url: unknown;
+  events: unknown;
+}): Promise<{ webhook: WebhookView; secret: string }> {
+  const url = validateWebhookUrl(options.url);
+  const events = validateEvents(options.events);
+  const secret = `whsec_${randomToken(32)}`;
+  const [row] = await options.db
+    .insert(webhooks)
+    .values({ id: newId('wh'), userId: options.actor.userId, url, secret, events })
+    .returning();
+  return { webhook: view(row!), secret };
+}
+
+export async function listWebhooks(options: { db: Database; actor: Actor }): Promise<WebhookView[]> {
+  const rows = await options.db
+    .select()
+    .from(webhooks)
+    .where(eq(webhooks.userId, options.actor.userId))
+    .orderBy(desc(webhooks.createdAt));
+  return rows.map(view);
+}
+
+async function ownWebhook(db: Database, actor: Actor, webhookId: string) {
+  const [row] = await db
+    .select()
+    .from(webhooks)
+    .where(and(eq(webhooks.id, webhookId), eq(webhooks.userId, actor.userId)));
+  if (!row)
+    throw new AppError('not_found', `webhook ${webhookId} does not exist; GET /api/webhooks lists yours`);
+  return row;
+}
+
+/** Deletes the endpoint and its delivery log; pending deliveries are dropped with it. */
+export async function deleteWebhook(options: {
+  db: Database;
+  actor: Actor;
+  webhookId: string;
+}): Promise<void> {
+  const row = await ownWebhook(options.db, options.actor, options.webhookId);
+  await options.db.delete(webhooks).where(eq(webhooks.id, row.id));
+}
+
+/** The endpoint's deliveries, newest first (the last 200). */
+export async function listDeliveries(options: {
+  db: Database;
+  actor: Actor;
+  webhookId: string;
+}): Promise<DeliveryView[]> {
+  const row = await ownWebhook(options.db, options.actor, options.webhookId);
+  const rows = await options.db
+    .select()
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.webhookId, row.id))
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(200);
+  return rows.map((d) => ({
+    id: d.id,
+    event: d.event,
+    state: d.state,
+    attempts: d.attempts,
+    responseStatus: d.responseStatus,
+    lastError: d.lastError,
+    createdAt: d.createdAt,
+    deliveredAt: d.deliveredAt,
+  }));
+}
