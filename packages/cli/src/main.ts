@@ -13,6 +13,9 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   'tokenizer-encode': () => import('./commands/tokenizer-encode.ts'),
   'data-pack': () => import('./commands/data-pack.ts'),
   'data-prepare': () => import('./commands/data-prepare.ts'),
+  'dataset-validate': () => import('./commands/dataset-validate.ts'),
+  'dataset-import': () => import('./commands/dataset-import.ts'),
+  'dataset-synth': () => import('./commands/dataset-synth.ts'),
 };
 
 function usage(): string {

@@ -105,3 +105,17 @@ export {
   type ConversationSplit,
   type SplitOptions,
 } from './finetune/dataset.ts';
+export {
+  builtinArcs,
+  builtinPersonas,
+  builtinTopics,
+  synthesizeConversations,
+  type Arc,
+  type ConversationGenerator,
+  type Persona,
+  type SynthesisReport,
+  type SynthesisResult,
+  type SynthesizeOptions,
+  type Topic,
+  type TurnKind,
+} from './finetune/synthetic.ts';
