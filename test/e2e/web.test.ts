@@ -2,48 +2,13 @@
 // in-process on a temporary data folder with a tiny model trained by the test setup: sign up, chat with a streamed
 // answer, reload, search, export, API keys, the phone layout, and the XSS payload list rendered as a message.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { tinyModel } from '../../packages/server/src/testing/tiny-model.ts';
 import { xssPayloads } from '../../packages/web/src/xss-payloads.ts';
-import { buildApp } from '../../packages/server/src/app.ts';
-
-const chromiumPath = '/usr/bin/chromium';
-const screenshots = new URL('../../test-results/screenshots/', import.meta.url).pathname;
-
-/** Debian's chromium, installed with apt when missing (browsers cannot be downloaded here). */
-function ensureChromium(): void {
-  if (existsSync(chromiumPath)) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', env }).status;
-  if (install() !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-    if (install() !== 0) throw new Error('could not install chromium with apt-get');
-  }
-}
-
-interface TestServer {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The real server in this process, on a free loopback port, with its data folder in `home` holding the tiny
- * model (vocabulary 384, context 64) as its only model. */
-async function startTestServer(home: string): Promise<TestServer> {
-  const { gguf } = await tinyModel();
-  mkdirSync(join(home, 'models'), { recursive: true });
-  copyFileSync(gguf, join(home, 'models', 'tiny.gguf'));
-  // Loaded by path: the server layer is built alongside this test.
-  const app = await buildApp({ home, logLevel: 'warn' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
-}
+import { chromiumPath, ensureChromium, screenshots, startTestServer, type TestServer } from './browser.ts';
 
 let server: TestServer;
 let browser: Browser;

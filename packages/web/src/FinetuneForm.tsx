@@ -35,6 +35,7 @@ export function FinetuneForm() {
   const [numbers, setNumbers] = useState<Record<NumberField, string> | null>(null);
   const [name, setName] = useState('');
   const [scenarios, setScenarios] = useState('');
+  const [steps, setSteps] = useState('');
   const [estimate, setEstimate] = useState<Estimate | null>(null);
   const [estimateError, setEstimateError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -71,9 +72,13 @@ export function FinetuneForm() {
       params && {
         type: 'finetune',
         ...(name.trim() ? { name: name.trim() } : {}),
-        params: { ...params, scenarios: parseScenarios(scenarios) },
+        params: {
+          ...params,
+          ...(Number(steps) > 0 ? { steps: Math.floor(Number(steps)) } : {}),
+          scenarios: parseScenarios(scenarios),
+        },
       },
-    [params, name, scenarios],
+    [params, name, scenarios, steps],
   );
 
   // The estimate follows the form, a moment after the last change.
@@ -201,6 +206,10 @@ export function FinetuneForm() {
                 />
               </label>
             ))}
+          <label className="field">
+            <span>Steps (empty: from epochs)</span>
+            <input type="number" min="1" step="1" value={steps} onChange={(e) => setSteps(e.target.value)} />
+          </label>
           {lora && (
             <>
               <fieldset className="field checkbox-row wide">

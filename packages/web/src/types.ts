@@ -153,6 +153,8 @@ export interface FinetuneParams {
   rslora: boolean;
   lr: number;
   epochs: number;
+  /** Optimizer steps; when set it replaces the epochs' count. */
+  steps?: number;
   batchSize: number;
   context: number;
   seed: number;
