@@ -122,6 +122,10 @@ for (const [name, r] of [
   );
 }
 console.log(
+  "peak tensors: the engine's pooled activations and their gradients (memoryStats().peakLiveBytes); weights, " +
+    'weight gradients and AdamW state are outside it',
+);
+console.log(
   `ownlm LoRA / PyTorch LoRA: ${ratio(lora.tokensPerSecond, torch.tokensPerSecond)} tok/s, ` +
     `${ratio(lora.peakRssBytes, torch.peakRssBytes)} peak RSS`,
 );
