@@ -10,16 +10,19 @@ import { registerAuthentication } from './auth/authenticate.ts';
 import { configWithDefaults, modelsDirectory, pgliteDirectory, type ServerConfig } from './config.ts';
 import type { AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
+import { LocalWorkers } from './jobs/local-worker.ts';
 import { AppError } from './errors.ts';
 import { QuickstartJob } from './quickstart/job.ts';
 import { ModelRegistry } from './registry/registry.ts';
 import { authRoutes } from './routes/auth.ts';
 import { chatRoutes } from './routes/chats.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { modelRoutes } from './routes/models.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { quickstartRoutes } from './routes/quickstart.ts';
 import { v1Routes } from './routes/v1.ts';
+import { workerRoutes } from './routes/worker.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { createLlamaRuntime } from './serve/llama-runtime.ts';
 import { WebhookDispatcher } from './webhooks/delivery.ts';
@@ -124,6 +127,8 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   await app.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
   await app.register(webhookRoutes(ctx), { prefix: '/api' });
   await app.register(notificationRoutes(ctx), { prefix: '/api' });
+  await app.register(jobRoutes(ctx), { prefix: '/api' });
+  await app.register(workerRoutes(ctx), { prefix: '/api' });
   await app.register(v1Routes(ctx), { prefix: '/v1' });
 
   const webBuilt = existsSync(webDist);
@@ -148,7 +153,16 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
 
   // Shutdown: stop the quickstart and cancel running generations (their partial answers are saved), then close
   // the database once every request has ended.
+  // Training jobs run in child processes; at shutdown they are stopped and released to the queue.
+  const workers = new LocalWorkers({
+    ctx,
+    count: config.jobWorkers,
+    leaseMs: config.jobLeaseMs,
+    log: app.log,
+  });
+  workers.start();
   app.addHook('preClose', async () => {
+    await workers.stop();
     stopListening();
     await webhooks.stop();
     await quickstart.cancel();

@@ -35,6 +35,13 @@ export interface ServerConfig {
   /** Trust X-Forwarded-* from a reverse proxy (for HTTPS detection and client addresses). */
   trustProxy: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  /** Training jobs this server runs at once as local child processes (0: remote workers only). */
+  jobWorkers: number;
+  /** How long a claimed job stays held without a heartbeat; workers beat three times per lease. */
+  jobLeaseMs: number;
+  /** What an hour of this machine costs, for each job's cost (wall time × rate). */
+  hourlyRate: number;
+  currency: string;
 }
 
 interface Setting {
@@ -80,6 +87,14 @@ const settings = {
   secureCookies: { flag: 'secure-cookies', env: 'OWNLM_SECURE_COOKIES', help: 'auto | always | never' },
   trustProxy: { flag: 'trust-proxy', env: 'OWNLM_TRUST_PROXY', help: 'true | false (default false)' },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', help: 'fatal | error | warn | info | debug | silent' },
+  jobWorkers: {
+    flag: 'job-workers',
+    env: 'OWNLM_JOB_WORKERS',
+    help: 'training jobs at once here (default 1)',
+  },
+  jobLease: { flag: 'job-lease-seconds', env: 'OWNLM_JOB_LEASE_SECONDS', help: 'job lease (default 30)' },
+  hourlyRate: { flag: 'hourly-rate', env: 'OWNLM_HOURLY_RATE', help: 'machine cost per hour (default 0)' },
+  currency: { flag: 'currency', env: 'OWNLM_CURRENCY', help: "cost currency (default 'USD')" },
 } satisfies Record<string, Setting>;
 
 export const configUsage = `options (each also an environment variable):\n${Object.values(settings)
@@ -103,6 +118,23 @@ function oneOf<T extends string>(raw: string, setting: Setting, values: readonly
       `--${setting.flag} / ${setting.env}: expected one of ${values.join(', ')}, got '${raw}'`,
     );
   return raw as T;
+}
+
+function decimal(raw: string, setting: Setting): number {
+  const n = Number(raw);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(n))
+    throw new ConfigError(
+      `--${setting.flag} / ${setting.env}: expected a number ≥ 0 such as 2.5, got '${raw}'`,
+    );
+  return n;
+}
+
+function currencyCode(raw: string, setting: Setting): string {
+  if (!/^[A-Za-z]{3}$/.test(raw))
+    throw new ConfigError(
+      `--${setting.flag} / ${setting.env}: expected a three-letter code such as EUR, got '${raw}'`,
+    );
+  return raw.toUpperCase();
 }
 
 /** The configuration from command-line flags and the environment; throws ConfigError naming the bad input. */
@@ -176,6 +208,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       (v) => oneOf(v, settings.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const),
       'info',
     ),
+    jobWorkers: get(settings.jobWorkers, (v) => integer(v, settings.jobWorkers, 0, 64), 1),
+    jobLeaseMs: get(settings.jobLease, (v) => integer(v, settings.jobLease, 3, 86_400) * 1000, 30_000),
+    hourlyRate: get(settings.hourlyRate, (v) => decimal(v, settings.hourlyRate), 0),
+    currency: get(settings.currency, (v) => currencyCode(v, settings.currency), 'USD'),
   };
 }
 
@@ -192,6 +228,7 @@ export function describeConfig(config: ServerConfig): string {
     `database         ${config.databaseUrl ? maskUrl(config.databaseUrl) : `embedded PGlite in ${pgliteDirectory(config)}`}`,
     `listen           ${config.host}:${config.port}`,
     `models           ${modelsDirectory(config)}; memory budget ${mib(config.memoryBudgetBytes)}; ${config.parallelSequences} at once per model, queue ${config.maxQueue}; ${config.threads} llama.cpp threads`,
+    `jobs             ${config.jobWorkers} local workers; lease ${config.jobLeaseMs / 1000} s; ${config.hourlyRate} ${config.currency} per hour`,
     `requests         body limit ${mib(config.bodyLimitBytes)}, datasets ${mib(config.datasetLimitBytes)}; sessions ${config.sessionDays} days; secure cookies ${config.secureCookies}; trust proxy ${config.trustProxy}`,
     `webhooks         ${config.webhookAttempts} attempts, first retry after ${config.webhookBackoffMs} ms, doubling`,
   ].join('\n');

@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import { authenticateApiKey } from './api-keys.ts';
 import { findSession, SESSION_COOKIE, type ActiveSession } from './sessions.ts';
 import { constantTimeEqual } from './tokens.ts';
+import { isWorkerSecret } from './worker-tokens.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,6 +35,8 @@ export function registerAuthentication(app: FastifyInstance, db: Database): void
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      // Worker tokens are checked by the worker API alone and make no actor: they open no user route.
+      if (match && isWorkerSecret(match[1]!)) return;
       const key = match ? await authenticateApiKey(db, match[1]!) : null;
       if (key === null)
         throw new AppError(

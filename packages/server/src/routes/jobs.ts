@@ -1,0 +1,149 @@
+// The signed-in user's training jobs (STUDIO-API.md "Jobs"): create with validated parameters, list with cost
+// totals, read, events, a live event stream with Last-Event-ID replay, cancel and retry, and the preflight
+// estimate before a job is queued.
+import * as studio from '@ownlm/studio';
+import type { FastifyPluginAsync } from 'fastify';
+import { requireActor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
+import type { JobState } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { openEventStream } from '../event-stream.ts';
+import { validateJobParams } from '../jobs/commands.ts';
+import { jobHub, listJobEvents, type JobChange, type JobEventView } from '../jobs/events.ts';
+import { cancelJob, enqueueJob, getJob, listJobs, retryJob } from '../jobs/queue.ts';
+
+const FINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** The event id to replay after: `Last-Event-ID` (a reconnecting EventSource) or `?after=`; 0 for all. */
+function replayFrom(header: unknown, query: unknown, field: string): number {
+  const raw = typeof header === 'string' && header !== '' ? header : query;
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(n))
+    throw new AppError('invalid_request', `${field} must be an event id (a whole number)`, field);
+  return n;
+}
+
+export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
+  return async (app) => {
+    app.post('/jobs/preflight', async (request) => {
+      const actor = requireActor(request);
+      const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
+      const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
+      // The studio's estimate for a fine-tune, when this build has it.
+      const estimate = (studio as Record<string, unknown>).finetunePreflight;
+      if (type !== 'finetune' || typeof estimate !== 'function')
+        throw new AppError(
+          'not_supported',
+          type === 'finetune'
+            ? 'preflight estimates need finetunePreflight from @ownlm/studio, which this build does not have yet'
+            : `preflight estimates exist for finetune jobs only, not ${type}`,
+        );
+      const result = (await estimate({ ctx, params })) as Record<string, unknown>;
+      const seconds = Number(result.seconds ?? 0);
+      return {
+        estimate: {
+          ...result,
+          cost: (seconds / 3600) * ctx.config.hourlyRate,
+          currency: ctx.config.currency,
+        },
+      };
+    });
+
+    app.post('/jobs', async (request, reply) => {
+      const actor = requireActor(request);
+      const body = (request.body ?? {}) as { type?: unknown; name?: unknown; params?: unknown };
+      const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
+      if (body.name !== undefined && (typeof body.name !== 'string' || body.name.length > 200))
+        throw new AppError('invalid_request', 'name must be a string of at most 200 characters', 'name');
+      const name = typeof body.name === 'string' && body.name.trim() !== '' ? body.name.trim() : type;
+      const job = await enqueueJob(ctx.db, {
+        userId: actor.userId,
+        type,
+        name,
+        params,
+        hourlyRate: ctx.config.hourlyRate,
+      });
+      return reply.status(201).send({ job });
+    });
+
+    app.get('/jobs', async (request) => {
+      const { jobs, totals } = await listJobs(ctx.db, requireActor(request).userId);
+      return { jobs, totals: { ...totals, currency: ctx.config.currency } };
+    });
+
+    app.get<{ Params: { id: string } }>('/jobs/:id', async (request) => ({
+      job: await getJob(ctx.db, requireActor(request), request.params.id),
+    }));
+
+    app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
+      '/jobs/:id/events',
+      async (request) => {
+        const job = await getJob(ctx.db, requireActor(request), request.params.id);
+        return {
+          events: await listJobEvents(ctx.db, job.id, replayFrom(undefined, request.query.after, 'after')),
+        };
+      },
+    );
+
+    app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
+      '/jobs/:id/stream',
+      async (request, reply) => {
+        const actor = requireActor(request);
+        const job = await getJob(ctx.db, actor, request.params.id);
+        let after = replayFrom(request.headers['last-event-id'], request.query.after, 'Last-Event-ID');
+        // Changes that arrive while the stored events are replayed wait here, so none is lost or doubled.
+        const pending: JobChange[] = [];
+        let wake: (() => void) | null = null;
+        const unsubscribe = jobHub.subscribe((change) => {
+          if (change.job.id !== job.id) return;
+          pending.push(change);
+          wake?.();
+        });
+        const stream = openEventStream(reply);
+        request.raw.on('close', () => {
+          unsubscribe();
+          wake?.();
+        });
+        const send = async (event: JobEventView, current: typeof job) => {
+          after = event.id;
+          return stream.send(
+            event.type,
+            event.type === 'state' ? { ...event, job: current } : event,
+            event.id,
+          );
+        };
+        try {
+          let state = job.state;
+          for (const event of await listJobEvents(ctx.db, job.id, after)) {
+            if (!(await send(event, job))) return;
+          }
+          const current = await getJob(ctx.db, actor, job.id);
+          state = current.state;
+          while (stream.open && !(FINAL.includes(state) && pending.length === 0)) {
+            const change = pending.shift();
+            if (!change) {
+              await new Promise<void>((resolve) => (wake = resolve));
+              wake = null;
+              continue;
+            }
+            if (change.event.id <= after) continue;
+            if (!(await send(change.event, change.job))) return;
+            state = change.job.state;
+          }
+        } finally {
+          unsubscribe();
+          stream.end();
+        }
+      },
+    );
+
+    app.post<{ Params: { id: string } }>('/jobs/:id/cancel', async (request) => ({
+      job: await cancelJob(ctx.db, requireActor(request), request.params.id),
+    }));
+
+    app.post<{ Params: { id: string } }>('/jobs/:id/retry', async (request) => ({
+      job: await retryJob(ctx.db, requireActor(request), request.params.id),
+    }));
+  };
+}

@@ -1,0 +1,274 @@
+// The worker API (STUDIO-API.md "Worker API") for remote `ownlm worker` processes, authenticated by a worker
+// token that opens these routes only; and the admin's management of those tokens under /api/worker-tokens.
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { requireActor } from '../auth/actor.ts';
+import {
+  authenticateWorkerToken,
+  createWorkerToken,
+  listWorkerTokens,
+  revokeWorkerToken,
+} from '../auth/worker-tokens.ts';
+import type { AppContext } from '../context.ts';
+import type { JobType } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { JOB_TYPES, jobInputs, tokensPerStep } from '../jobs/commands.ts';
+import { completeJob } from '../jobs/completion.ts';
+import { appendJobEvents, isWorkerEvent } from '../jobs/events.ts';
+import { jobDirectory, writeJobFiles } from '../jobs/local-worker.ts';
+import { claimJob, finishJob, heartbeatJob, holdsJob } from '../jobs/queue.ts';
+
+/** One file a claimed job reads, as the worker downloads it: `<input>/<path inside it>`. */
+export interface WorkerInput {
+  name: string;
+  bytes: number;
+}
+
+/** Events one request may carry. */
+const MAX_EVENTS = 1000;
+
+function requireAdmin(request: FastifyRequest): void {
+  if (requireActor(request).role !== 'admin')
+    throw new AppError('forbidden', 'only an admin can manage worker tokens');
+}
+
+function workerId(body: unknown): string {
+  const value = (body as { workerId?: unknown } | null)?.workerId;
+  if (typeof value !== 'string' || value === '' || value.length > 200)
+    throw new AppError('invalid_request', 'workerId must be a string of 1 to 200 characters', 'workerId');
+  return value;
+}
+
+/** A path below a job's folder or input from a URL: plain segments only, never `..`. */
+function safeRelative(raw: string, field: string): string {
+  const segments = raw.split('/');
+  if (raw === '' || segments.some((s) => s === '' || s === '.' || s === '..' || !/^[\w.@+-]+$/.test(s)))
+    throw new AppError(
+      'invalid_request',
+      `${field} must be a relative path of plain names, got '${raw}'`,
+      field,
+    );
+  return segments.join(sep);
+}
+
+/** Every file under `path` (itself when a file), relative to `path`'s parent, with `/` separators. */
+function listFiles(root: string, name: string): WorkerInput[] {
+  const stat = statSync(root);
+  if (!stat.isDirectory()) return [{ name: `${name}/${root.split(sep).at(-1)}`, bytes: stat.size }];
+  const files: WorkerInput[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile())
+        files.push({
+          name: `${name}/${relative(root, path).split(sep).join('/')}`,
+          bytes: statSync(path).size,
+        });
+    }
+  };
+  walk(root);
+  return files;
+}
+
+export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
+  const leaseMs = ctx.config.jobLeaseMs;
+
+  /** The job, when the worker holds it; a conflict otherwise (its lease was lost). */
+  async function held(jobId: string, worker: string) {
+    const job = await holdsJob(ctx.db, jobId, worker);
+    if (!job)
+      throw new AppError('conflict', `job ${jobId} is not held by worker ${worker}; claim another job`);
+    return job;
+  }
+
+  return async (app) => {
+    app.post('/worker-tokens', async (request, reply) => {
+      requireAdmin(request);
+      const name = (request.body as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string' || name.trim() === '' || name.length > 100)
+        throw new AppError('invalid_request', 'name must be a string of 1 to 100 characters', 'name');
+      return reply
+        .status(201)
+        .send(await createWorkerToken(ctx.db, requireActor(request).userId, name.trim()));
+    });
+    app.get('/worker-tokens', async (request) => {
+      requireAdmin(request);
+      return { tokens: await listWorkerTokens(ctx.db) };
+    });
+    app.delete<{ Params: { id: string } }>('/worker-tokens/:id', async (request, reply) => {
+      requireAdmin(request);
+      await revokeWorkerToken(ctx.db, request.params.id);
+      return reply.status(204).send();
+    });
+
+    await app.register(
+      async (worker) => {
+        worker.addHook('onRequest', async (request) => {
+          const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+          const token = match ? await authenticateWorkerToken(ctx.db, match[1]!) : null;
+          if (!token)
+            throw new AppError(
+              'unauthorized',
+              'the worker API needs a worker token: `Authorization: Bearer ow-worker-…` from POST /api/worker-tokens',
+            );
+        });
+        // Artifacts arrive as raw bytes of any size, streamed to disk rather than buffered.
+        worker.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+          done(null, payload),
+        );
+
+        worker.post('/claim', async (request, reply) => {
+          const id = workerId(request.body);
+          const types = (request.body as { types?: unknown }).types;
+          if (
+            types !== undefined &&
+            (!Array.isArray(types) || types.some((t) => !JOB_TYPES.includes(t as JobType)))
+          )
+            throw new AppError('invalid_request', `types must be a list of ${JOB_TYPES.join(', ')}`, 'types');
+          const claim = await claimJob(ctx.db, {
+            workerId: id,
+            types: types as JobType[] | undefined,
+            leaseMs,
+          });
+          if (!claim) return reply.status(204).send();
+          const jobDir = jobDirectory(ctx.config.home, claim.job.id);
+          writeJobFiles(jobDir, claim.job.params);
+          let roots: Record<string, string>;
+          try {
+            roots = await jobInputs(ctx, claim.job, jobDir);
+          } catch (error) {
+            await finishJob(ctx.db, {
+              jobId: claim.job.id,
+              workerId: id,
+              state: 'failed',
+              error: (error as Error).message,
+            });
+            return reply.status(204).send();
+          }
+          const inputs = Object.entries(roots).flatMap(([name, path]) => listFiles(path, name));
+          // Where each input lands under the worker's input folder: a folder as itself, a file by its name.
+          const paths = Object.fromEntries(
+            Object.entries(roots).map(([name, path]) => [
+              name,
+              statSync(path).isDirectory() ? name : `${name}/${path.split(sep).at(-1)}`,
+            ]),
+          );
+          return { job: claim.job, lease: { expiresAt: claim.leaseExpiresAt }, inputs, paths };
+        });
+
+        worker.post<{ Params: { id: string } }>('/jobs/:id/heartbeat', async (request) => {
+          const heartbeat = await heartbeatJob(ctx.db, {
+            jobId: request.params.id,
+            workerId: workerId(request.body),
+            leaseMs,
+          });
+          return {
+            cancelRequested: heartbeat.cancelRequested,
+            lease: { expiresAt: heartbeat.leaseExpiresAt },
+          };
+        });
+
+        worker.post<{ Params: { id: string } }>('/jobs/:id/events', async (request) => {
+          const job = await held(request.params.id, workerId(request.body));
+          const events = (request.body as { events?: unknown }).events;
+          if (!Array.isArray(events) || events.length > MAX_EVENTS)
+            throw new AppError(
+              'invalid_request',
+              `events must be a list of at most ${MAX_EVENTS} events`,
+              'events',
+            );
+          events.forEach((event, i) => {
+            if (!isWorkerEvent(event))
+              throw new AppError(
+                'invalid_request',
+                `events[${i}] must be {type: progress|metrics|log|checkpoint|artifact, data: object}`,
+                `events[${i}]`,
+              );
+          });
+          const stored = await appendJobEvents(ctx.db, job.id, events, tokensPerStep(job));
+          return { stored: stored.length };
+        });
+
+        worker.put<{ Params: { id: string; '*': string }; Querystring: { workerId?: string } }>(
+          '/jobs/:id/artifacts/*',
+          async (request) => {
+            const job = await held(request.params.id, workerId(request.query));
+            if (request.headers['content-type'] !== 'application/octet-stream')
+              throw new AppError('invalid_request', 'send the artifact as application/octet-stream');
+            const path = join(
+              jobDirectory(ctx.config.home, job.id),
+              safeRelative(request.params['*'], 'name'),
+            );
+            mkdirSync(dirname(path), { recursive: true });
+            // Written aside and renamed, so a broken upload never leaves half a file under the artifact's name.
+            const partial = `${path}.partial`;
+            await pipeline(request.body as Readable, createWriteStream(partial));
+            renameSync(partial, path);
+            return { path };
+          },
+        );
+
+        worker.get<{ Params: { id: string; '*': string }; Querystring: { workerId?: string } }>(
+          '/jobs/:id/inputs/*',
+          async (request, reply) => {
+            const job = await held(request.params.id, workerId(request.query));
+            const [name, ...rest] = safeRelative(request.params['*'], 'name').split(sep);
+            const roots = await jobInputs(ctx, job, jobDirectory(ctx.config.home, job.id));
+            const root = roots[name!];
+            if (root === undefined) throw new AppError('not_found', `job ${job.id} has no input '${name}'`);
+            const path = statSync(root).isDirectory() ? resolve(root, ...rest) : root;
+            if (!statSync(root).isDirectory() && rest.join(sep) !== root.split(sep).at(-1))
+              throw new AppError('not_found', `input '${request.params['*']}' not found`);
+            if (!existsSync(path) || !statSync(path).isFile())
+              throw new AppError('not_found', `input '${request.params['*']}' not found`);
+            return reply
+              .header('content-type', 'application/octet-stream')
+              .header('content-length', statSync(path).size)
+              .send(createReadStream(path));
+          },
+        );
+
+        worker.post<{ Params: { id: string } }>('/jobs/:id/finish', async (request) => {
+          const id = workerId(request.body);
+          const body = request.body as { state?: unknown; result?: unknown; error?: unknown };
+          if (body.state !== 'succeeded' && body.state !== 'failed' && body.state !== 'cancelled')
+            throw new AppError('invalid_request', 'state must be succeeded, failed or cancelled', 'state');
+          if (
+            body.result !== undefined &&
+            (typeof body.result !== 'object' || body.result === null || Array.isArray(body.result))
+          )
+            throw new AppError('invalid_request', 'result must be an object', 'result');
+          if (body.error !== undefined && body.error !== null && typeof body.error !== 'string')
+            throw new AppError('invalid_request', 'error must be a string', 'error');
+          const result = (body.result ?? {}) as Record<string, unknown>;
+          const job = await held(request.params.id, id);
+          if (body.state === 'succeeded') return { job: await completeJob(ctx.db, job, id, result) };
+          return {
+            job: await finishJob(ctx.db, {
+              jobId: job.id,
+              workerId: id,
+              state: body.state,
+              result,
+              error: (body.error as string | undefined) ?? null,
+            }),
+          };
+        });
+      },
+      { prefix: '/worker' },
+    );
+  };
+}
