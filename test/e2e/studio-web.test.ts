@@ -1,0 +1,224 @@
+// The fine-tuning studio's pages in a real browser (Debian's chromium driven by playwright-core) against the real
+// server with the tiny model: upload a dataset with one bad line and see that line rejected by number, its
+// statistics and preview; the fine-tune form's preflight estimate; a short LoRA job watched live (progress bar
+// and loss chart changing while it runs); the new version's lineage on the models page; the phone layout.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromiumPath, ensureChromium, screenshots, startTestServer, type TestServer } from './browser.ts';
+
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+const home = mkdtempSync(join(tmpdir(), 'ownlm-studio-web-'));
+
+const topics = ['invoices', 'refunds', 'passwords', 'shipping', 'returns', 'warranty', 'pricing', 'accounts'];
+/** Twelve short support conversations (within the tiny model's 64-token context) and, as line 5, a line whose
+ * assistant turn has an unknown role. */
+const lines = topics.flatMap((topic, i) => [
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: `How do ${topic} work?` },
+      { role: 'assistant', content: `For ${topic}, open the account page.` },
+    ],
+  }),
+  ...(i % 2 === 0
+    ? [
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: `Where are my ${topic}?` },
+            { role: 'assistant', content: `Your ${topic} are listed under settings.` },
+          ],
+        }),
+      ]
+    : []),
+]);
+const badLine = 5;
+lines.splice(badLine - 1, 0, JSON.stringify({ messages: [{ role: 'wizard', content: 'abracadabra' }] }));
+const validConversations = lines.length - 1;
+
+/** Skips the rest of a test when the server has no such route yet (a 404 from the API's not-found handler). */
+async function routeMissing(t: TestContext, path: string): Promise<boolean> {
+  const status = await page.evaluate(async (p) => (await fetch(p)).status, path);
+  if (status !== 404) return false;
+  t.skip(`${path} does not exist on this server yet`);
+  return true;
+}
+
+/** The page is no wider than the screen: nothing forces sideways scrolling on a phone. */
+async function fitsWidth(): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+}
+
+describe('the fine-tuning studio in a browser', () => {
+  before(async () => {
+    ensureChromium();
+    mkdirSync(screenshots, { recursive: true });
+    server = await startTestServer(home, { hourlyRate: 1.2 });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(server.url);
+    await page.getByRole('tab', { name: 'Create account' }).click();
+    await page.getByLabel('Name').fill('Grace');
+    await page.getByLabel('Email').fill('grace@example.com');
+    await page.getByLabel('Password').fill('a long enough password');
+    await page.getByRole('button', { name: 'Create account' }).last().click();
+    await page.locator('#model-picker option').first().waitFor({ state: 'attached' });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  let datasetUrl = '';
+
+  test('upload a dataset: the bad line is shown by number, statistics and preview', async (t) => {
+    await page.getByRole('link', { name: 'Datasets' }).click();
+    await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    if (await routeMissing(t, '/api/datasets')) return;
+    const upload = page.locator('form[aria-labelledby="upload-title"]');
+    await upload.getByLabel('File').setInputFiles({
+      name: 'support.jsonl',
+      mimeType: 'application/x-ndjson',
+      buffer: Buffer.from(`${lines.join('\n')}\n`),
+    });
+    await upload.getByLabel('Name').fill('support voice');
+    await upload.getByLabel('Validation fraction').fill('0.2');
+    await upload.getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL(/\/datasets\/[^/]+$/);
+    datasetUrl = page.url();
+
+    await page.getByRole('heading', { name: 'support voice' }).waitFor();
+    const rejected = page.locator('.rejected-table tbody tr');
+    assert.equal(await rejected.count(), 1);
+    assert.equal(await rejected.locator('td').first().textContent(), String(badLine));
+    assert.match((await rejected.textContent()) ?? '', /role|wizard/i);
+    await page.getByText('1 line was rejected').waitFor();
+
+    const conversations = page.locator('.stat', { hasText: 'Conversations' }).locator('strong');
+    assert.equal(await conversations.textContent(), String(validConversations));
+    const assistant = page.locator('.stats-table tr', { hasText: 'assistant' }).locator('td');
+    assert.equal(await assistant.first().textContent(), String(validConversations));
+    assert.ok(Number((await assistant.last().textContent())?.replace(/,/g, '')) > 0);
+    // Every conversation is in one histogram bucket.
+    const counts = await page.locator('#histogram-table td').allTextContents();
+    assert.equal(
+      counts.reduce((sum, c) => sum + Number(c), 0),
+      validConversations,
+    );
+    assert.equal(await page.locator('.histogram rect.bar').count(), counts.length);
+
+    // The preview renders conversations as turns; train and validation together hold every conversation.
+    const shown = page.locator('.conversation');
+    await shown.first().waitFor();
+    const train = Number(
+      /(\d+) train/.exec((await page.locator('.studio-page > p.muted').textContent()) ?? '')?.[1],
+    );
+    assert.equal(await shown.count(), Math.min(10, train));
+    assert.match((await shown.first().locator('.turn.from-user p').textContent()) ?? '', /\?$/);
+    if (train > 10) {
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByText(`11–${train} of ${train}`).waitFor();
+      assert.equal(await shown.count(), train - 10);
+    }
+    await page.getByLabel('Split').selectOption('validation');
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('.conversation').length === n,
+      validConversations - train,
+    );
+    await shot('studio-01-dataset');
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('the fine-tune form shows the preflight, and a short LoRA job runs live', async (t) => {
+    if (!datasetUrl) return t.skip('no dataset was uploaded');
+    await page.goto(datasetUrl);
+    await page.getByRole('link', { name: 'Fine-tune on it' }).click();
+    await page.waitForURL(/\/finetune\?dataset=/);
+    if (await routeMissing(t, '/api/jobs')) return;
+    // The defaults are filled in, the context is the base model's.
+    assert.equal(await page.getByLabel('Rank', { exact: true }).inputValue(), '8');
+    assert.equal(await page.getByLabel('Context (tokens)').inputValue(), '64');
+    assert.equal(await page.locator('.checkbox-row input:checked').count(), 7);
+    await page.getByLabel('Steps (empty: from epochs)').fill('6');
+    await page.getByLabel('Batch size').fill('2');
+    await page.getByLabel('Job name (optional)').fill('voice tune');
+    const estimate = page.locator('.estimate-list');
+    await estimate.waitFor();
+    assert.match((await estimate.textContent()) ?? '', /Memory.*(KiB|MiB|GiB).*Time.*Cost/);
+    await shot('studio-02-finetune-form');
+
+    await page.evaluate(() => {
+      // Every state of the bar and the chart while the job runs, to see them move before it ends.
+      const seen = { progress: [] as string[], paths: [] as string[] };
+      (globalThis as unknown as { __seen: typeof seen }).__seen = seen;
+      new MutationObserver(() => {
+        const bar = document.querySelector('progress[aria-label="Job progress"]');
+        const value = bar?.getAttribute('value') ?? '';
+        if (bar && seen.progress.at(-1) !== value) seen.progress.push(value);
+        const path = document.querySelector('.loss-chart path.train')?.getAttribute('d') ?? '';
+        if (path && seen.paths.at(-1) !== path) seen.paths.push(path);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    await page.getByRole('button', { name: 'Start fine-tune' }).click();
+    await page.waitForURL(/\/jobs\/[^/]+$/);
+    await page.locator('.badge.state-succeeded').waitFor({ timeout: 240_000 });
+    const seen = await page.evaluate(
+      () => (globalThis as unknown as { __seen: { progress: string[]; paths: string[] } }).__seen,
+    );
+    const values = seen.progress.filter(Boolean).map(Number);
+    assert.ok(values.length >= 2, `the bar moved through ${JSON.stringify(seen.progress)}`);
+    assert.ok(
+      values.every((v, i) => i === 0 || v >= values[i - 1]),
+      'the bar only moves forward',
+    );
+    assert.equal(values.at(-1), 1);
+    assert.ok(seen.paths.length >= 2, `the loss chart was drawn ${seen.paths.length} times`);
+    assert.ok((seen.paths.at(-1)!.match(/L/g) ?? []).length >= 1, 'the final curve has several points');
+    assert.match((await page.locator('.job-step').textContent()) ?? '', /step 6 of 6/);
+    await page.locator('.log-box div').first().waitFor();
+    await shot('studio-03-job');
+
+    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    const row = page.locator('.jobs-table tbody tr', { hasText: 'voice tune' });
+    await row.locator('.badge.state-succeeded').waitFor();
+    assert.match((await row.textContent()) ?? '', /\$\d+\.\d{2}/);
+    await page.goBack();
+    await page.getByRole('link', { name: 'The new adapter version' }).click();
+    await page.waitForURL(/\/models\?version=/);
+    await page.locator('#version-title').waitFor();
+    const lineage = (await page.locator('.lineage').textContent()) ?? '';
+    assert.match(lineage, new RegExp(datasetUrl.split('/').pop()!));
+    assert.equal(await page.locator('.models-table tr.selected td').nth(1).textContent(), 'adapter');
+    await shot('studio-04-models');
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('on a phone-sized screen the studio pages fit the width', async () => {
+    await page.setViewportSize({ width: 390, height: 780 });
+    for (const [path, name] of [
+      [datasetUrl || '/datasets', 'studio-05-phone-dataset'],
+      ['/finetune', 'studio-06-phone-finetune'],
+      ['/jobs', 'studio-07-phone-jobs'],
+      ['/models', 'studio-08-phone-models'],
+      ['/webhooks', 'studio-09-phone-webhooks'],
+    ]) {
+      await page.goto(new URL(path, server.url).href);
+      await page.locator('.studio-page h1').waitFor();
+      await page.waitForLoadState('networkidle');
+      assert.ok(await fitsWidth(), `${path} is wider than the phone`);
+      await shot(name);
+    }
+    await page.setViewportSize({ width: 1200, height: 900 });
+  });
+});
