@@ -1,0 +1,335 @@
+// The queue's promises on real databases: a claim takes the oldest queued job, only the holder renews or
+// finishes it, an expired lease is taken over, cancel and retry move the states the API documents, wall time
+// and cost add up per attempt; and on PostgreSQL, two workers claiming at once never claim the same job.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eq, sql } from 'drizzle-orm';
+import type { Actor } from '../auth/actor.ts';
+import { openPglite, openPostgres, type DatabaseHandle } from '../db/database.ts';
+import { jobs, users } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { startTestPostgres, type TestPostgres } from '../testing/postgres.ts';
+import { completeJob, registerJobCompletion } from './completion.ts';
+import { appendJobEvents, CommandEventMapper, jobHub, listJobEvents, type JobChange } from './events.ts';
+import {
+  cancelJob,
+  claimJob,
+  enqueueJob,
+  finishJob,
+  heartbeatJob,
+  listJobs,
+  releaseJob,
+  retryJob,
+} from './queue.ts';
+
+const ada: Actor = { userId: 'usr_ada', role: 'user', apiKeyId: null };
+const bob: Actor = { userId: 'usr_bob', role: 'user', apiKeyId: null };
+
+async function addUsers(handle: DatabaseHandle): Promise<void> {
+  for (const actor of [ada, bob])
+    await handle.db
+      .insert(users)
+      .values({
+        id: actor.userId,
+        email: `${actor.userId}@example.com`,
+        name: actor.userId,
+        passwordHash: 'x',
+        role: 'user',
+      });
+}
+
+const enqueue = (handle: DatabaseHandle, actor = ada, name = 'job') =>
+  enqueueJob(handle.db, { userId: actor.userId, type: 'eval', name, params: {}, hourlyRate: 3.6 });
+
+/** Codes of a rejected promise's AppError. */
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error) => error instanceof AppError && error.code === code);
+}
+
+describe('job queue on PGlite', () => {
+  let handle: DatabaseHandle;
+  before(async () => {
+    handle = await openPglite('memory://');
+    await addUsers(handle);
+  });
+  after(() => handle.close());
+
+  test('claims oldest first, one holder at a time, with the attempt counted and announced', async () => {
+    const changes: JobChange[] = [];
+    const stop = jobHub.subscribe((change) => changes.push(change));
+    const first = await enqueue(handle, ada, 'first');
+    const second = await enqueue(handle, ada, 'second');
+    const a = await claimJob(handle.db, { workerId: 'w1', leaseMs: 60_000 });
+    const b = await claimJob(handle.db, { workerId: 'w2', leaseMs: 60_000 });
+    assert.equal(await claimJob(handle.db, { workerId: 'w3', leaseMs: 60_000 }), null, 'nothing left');
+    stop();
+    assert.equal(a?.job.id, first.id);
+    assert.equal(b?.job.id, second.id);
+    assert.equal(a.job.state, 'running');
+    assert.equal(a.job.attempts, 1);
+    assert.equal(a.job.workerId, 'w1');
+    assert.equal(a.resumed, false);
+    assert.deepEqual(
+      changes.filter((c) => c.job.id === first.id).map((c) => [c.kind, c.previous, c.job.state]),
+      [
+        ['state', 'queued', 'queued'],
+        ['state', 'queued', 'running'],
+      ],
+    );
+    // Only the holder renews and finishes; another worker is told the lease is not its.
+    await rejectsWith(
+      heartbeatJob(handle.db, { jobId: first.id, workerId: 'w2', leaseMs: 60_000 }),
+      'conflict',
+    );
+    await rejectsWith(
+      finishJob(handle.db, { jobId: first.id, workerId: 'w2', state: 'succeeded' }),
+      'conflict',
+    );
+    const beat = await heartbeatJob(handle.db, { jobId: first.id, workerId: 'w1', leaseMs: 60_000 });
+    assert.equal(beat.cancelRequested, false);
+    assert.ok(beat.leaseExpiresAt.getTime() > Date.now() + 50_000);
+    const done = await finishJob(handle.db, {
+      jobId: first.id,
+      workerId: 'w1',
+      state: 'succeeded',
+      result: { x: 1 },
+    });
+    assert.equal(done.state, 'succeeded');
+    assert.deepEqual(done.result, { x: 1 });
+    assert.ok(done.finishedAt);
+    await rejectsWith(
+      heartbeatJob(handle.db, { jobId: first.id, workerId: 'w1', leaseMs: 60_000 }),
+      'conflict',
+    );
+    await finishJob(handle.db, { jobId: second.id, workerId: 'w2', state: 'failed', error: 'boom' });
+  });
+
+  test('an expired lease is taken over; the old holder has lost it', async () => {
+    const job = await enqueue(handle);
+    const first = await claimJob(handle.db, { workerId: 'dead', leaseMs: 100 });
+    assert.equal(first?.job.id, job.id);
+    assert.equal(await claimJob(handle.db, { workerId: 'other', leaseMs: 60_000 }), null, 'still leased');
+    await sleep(150);
+    const taken = await claimJob(handle.db, { workerId: 'other', leaseMs: 60_000 });
+    assert.equal(taken?.job.id, job.id);
+    assert.equal(taken.job.attempts, 2);
+    assert.equal(taken.resumed, true);
+    await rejectsWith(heartbeatJob(handle.db, { jobId: job.id, workerId: 'dead', leaseMs: 100 }), 'conflict');
+    const states = (await listJobEvents(handle.db, job.id))
+      .filter((e) => e.type === 'state')
+      .map((e) => e.data);
+    assert.deepEqual(states.at(-1), {
+      state: 'running',
+      previous: 'running',
+      workerId: 'other',
+      attempt: 2,
+      takenOverFrom: 'dead',
+    });
+    await finishJob(handle.db, { jobId: job.id, workerId: 'other', state: 'succeeded' });
+  });
+
+  test('cancel: queued at once, running on request (the holder sees it), ended ones refused', async () => {
+    const queued = await enqueue(handle);
+    const cancelled = await cancelJob(handle.db, ada, queued.id);
+    assert.equal(cancelled.state, 'cancelled');
+    await rejectsWith(cancelJob(handle.db, ada, queued.id), 'conflict');
+    await rejectsWith(cancelJob(handle.db, bob, queued.id), 'not_found');
+
+    const running = await enqueue(handle);
+    await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 });
+    const asked = await cancelJob(handle.db, ada, running.id);
+    assert.equal(asked.state, 'running');
+    assert.equal(asked.cancelRequested, true);
+    assert.equal(
+      (await heartbeatJob(handle.db, { jobId: running.id, workerId: 'w', leaseMs: 60_000 })).cancelRequested,
+      true,
+    );
+    assert.equal(
+      (await finishJob(handle.db, { jobId: running.id, workerId: 'w', state: 'cancelled' })).state,
+      'cancelled',
+    );
+
+    // A job asked to cancel whose worker died is cancelled, not taken over.
+    const orphan = await enqueue(handle);
+    await claimJob(handle.db, { workerId: 'gone', leaseMs: 50 });
+    await cancelJob(handle.db, ada, orphan.id);
+    await sleep(100);
+    assert.equal(await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 }), null);
+    const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, orphan.id));
+    assert.equal(row?.state, 'cancelled');
+  });
+
+  test('retry queues a failed or cancelled job again; succeeded and running ones are refused', async () => {
+    const job = await enqueue(handle);
+    await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 });
+    await rejectsWith(retryJob(handle.db, ada, job.id), 'conflict');
+    await finishJob(handle.db, { jobId: job.id, workerId: 'w', state: 'failed', error: 'out of memory' });
+    const again = await retryJob(handle.db, ada, job.id);
+    assert.equal(again.state, 'queued');
+    assert.equal(again.error, null);
+    assert.equal(again.finishedAt, null);
+    const claim = await claimJob(handle.db, { workerId: 'w2', leaseMs: 60_000 });
+    assert.equal(claim?.job.id, job.id);
+    assert.equal(claim.resumed, true);
+    await finishJob(handle.db, { jobId: job.id, workerId: 'w2', state: 'succeeded' });
+    await rejectsWith(retryJob(handle.db, ada, job.id), 'conflict');
+  });
+
+  test('release puts a job back at once; wall time sums over attempts and sets the cost', async () => {
+    const job = await enqueue(handle);
+    await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 });
+    // The attempt began two seconds ago (as if it had run that long before this heartbeat).
+    await handle.db
+      .update(jobs)
+      .set({ heartbeatAt: sql`now() - interval '2 seconds'` })
+      .where(eq(jobs.id, job.id));
+    await heartbeatJob(handle.db, { jobId: job.id, workerId: 'w', leaseMs: 60_000 });
+    const released = await releaseJob(handle.db, { jobId: job.id, workerId: 'w', reason: 'shutting down' });
+    assert.equal(released?.state, 'queued');
+    assert.equal(released.workerId, null);
+    assert.ok(released.wallSeconds >= 2 && released.wallSeconds < 10, String(released.wallSeconds));
+    const claim = await claimJob(handle.db, { workerId: 'w2', leaseMs: 60_000 });
+    assert.equal(claim?.job.id, job.id, 'released jobs are claimed at once');
+    await handle.db
+      .update(jobs)
+      .set({ heartbeatAt: sql`now() - interval '3 seconds'` })
+      .where(eq(jobs.id, job.id));
+    const done = await finishJob(handle.db, { jobId: job.id, workerId: 'w2', state: 'succeeded' });
+    assert.ok(done.wallSeconds >= 5 && done.wallSeconds < 15, String(done.wallSeconds));
+    assert.equal(done.cost, (done.wallSeconds / 3600) * 3.6);
+
+    const { jobs: list, totals } = await listJobs(handle.db, ada.userId);
+    assert.equal(
+      totals.wallSeconds,
+      list.reduce((sum, j) => sum + j.wallSeconds, 0),
+    );
+    assert.equal(
+      totals.cost,
+      list.reduce((sum, j) => sum + j.cost, 0),
+    );
+    assert.ok(list.every((j) => j.userId === ada.userId));
+  });
+
+  test('completion handlers add to the result before success, and fail the job when they throw', async () => {
+    registerJobCompletion('export', async (job, lastEvents) => ({
+      seen: job.result?.out,
+      events: lastEvents.map((e) => e.type),
+    }));
+    const job = await enqueueJob(handle.db, {
+      userId: ada.userId,
+      type: 'export',
+      name: 'e',
+      params: {},
+      hourlyRate: 0,
+    });
+    const claim = await claimJob(handle.db, { workerId: 'w', types: ['export'], leaseMs: 60_000 });
+    await appendJobEvents(handle.db, job.id, [{ type: 'artifact', data: { kind: 'gguf', path: '/x' } }], 0);
+    const done = await completeJob(handle.db, claim!.job, 'w', { out: '/x' });
+    assert.equal(done.state, 'succeeded');
+    assert.deepEqual(done.result, { out: '/x', seen: '/x', events: ['state', 'state', 'artifact'] });
+
+    registerJobCompletion('export', async () => {
+      throw new Error('the registry is full');
+    });
+    await enqueueJob(handle.db, { userId: ada.userId, type: 'export', name: 'e', params: {}, hourlyRate: 0 });
+    const failing = await claimJob(handle.db, { workerId: 'w', types: ['export'], leaseMs: 60_000 });
+    const failed = await completeJob(handle.db, failing!.job, 'w', { out: '/y' });
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.error ?? '', /could not be registered: the registry is full/);
+  });
+
+  test('train steps become progress and metrics; tokens are counted per step', async () => {
+    const job = await enqueue(handle);
+    const mapper = new CommandEventMapper();
+    const lines = [
+      { type: 'run-start', step: 4, steps: 8, resumedFrom: 'ckpt', parameters: 1 },
+      { type: 'train-step', step: 5, steps: 8, loss: 3, lr: 0.1, tokensPerSecond: 100, elapsedSeconds: 10 },
+      { type: 'train-step', step: 6, steps: 8, loss: 2.5, lr: 0.1, tokensPerSecond: 100, elapsedSeconds: 12 },
+      { type: 'eval-result', step: 6, validationLoss: 2.75 },
+      { type: 'checkpoint-saved', step: 6, dir: '/run/checkpoints/step-6' },
+      { type: 'finetune-stage', stage: 'export the adapter' },
+      { type: 'artifact-written', kind: 'peft', path: '/run/adapter' },
+      { type: 'run-end', step: 6, loss: 2.5, validationLoss: 2.75, checkpoint: '/run/checkpoints/step-6' },
+    ].map((line) => mapper.map(JSON.stringify(line)));
+    await appendJobEvents(
+      handle.db,
+      job.id,
+      lines.flatMap((l) => l.events),
+      64,
+    );
+    const events = (await listJobEvents(handle.db, job.id)).filter((e) => e.type !== 'state');
+    assert.deepEqual(
+      events.map((e) => [e.type, e.data]),
+      [
+        ['progress', { step: 4, steps: 8 }],
+        ['progress', { step: 5, steps: 8, loss: 3, tokensPerSecond: 100, etaSeconds: null }],
+        ['metrics', { step: 5, loss: 3, lr: 0.1 }],
+        ['progress', { step: 6, steps: 8, loss: 2.5, tokensPerSecond: 100, etaSeconds: 4 }],
+        ['metrics', { step: 6, loss: 2.5, lr: 0.1 }],
+        ['metrics', { step: 6, validationLoss: 2.75 }],
+        ['progress', { validationLoss: 2.75 }],
+        ['checkpoint', { step: 6, dir: '/run/checkpoints/step-6' }],
+        ['progress', { stage: 'export the adapter' }],
+        ['artifact', { kind: 'peft', path: '/run/adapter' }],
+        ['progress', { step: 6, etaSeconds: 0 }],
+      ],
+    );
+    assert.deepEqual(lines.at(-1)?.result, {
+      step: 6,
+      loss: 2.5,
+      validationLoss: 2.75,
+      checkpoint: '/run/checkpoints/step-6',
+    });
+    const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, job.id));
+    assert.equal(row?.tokensProcessed, 2 * 64);
+    assert.deepEqual(row?.progress, {
+      step: 6,
+      steps: 8,
+      loss: 2.5,
+      tokensPerSecond: 100,
+      etaSeconds: 0,
+      validationLoss: 2.75,
+      stage: 'export the adapter',
+    });
+    assert.deepEqual(mapper.map('not json').events, [
+      { type: 'log', data: { stream: 'stdout', line: 'not json' } },
+    ]);
+  });
+});
+
+describe('job queue on PostgreSQL', () => {
+  let server: TestPostgres;
+  let first: DatabaseHandle;
+  let second: DatabaseHandle;
+  before(async () => {
+    server = await startTestPostgres();
+    first = await openPostgres(server.url);
+    second = await openPostgres(server.url);
+    await addUsers(first);
+  });
+  after(async () => {
+    await first?.close();
+    await second?.close();
+    await server?.stop();
+  });
+
+  test('two workers claiming at once (SKIP LOCKED) claim each job exactly once', async () => {
+    const queued = new Set<string>();
+    for (let i = 0; i < 40; i++) queued.add((await enqueue(first, ada, `job ${i}`)).id);
+    const claimAll = async (handle: DatabaseHandle, workerId: string) => {
+      const claimed: string[] = [];
+      for (;;) {
+        const claim = await claimJob(handle.db, { workerId, leaseMs: 60_000 });
+        if (!claim) return claimed;
+        claimed.push(claim.job.id);
+      }
+    };
+    const [a, b] = await Promise.all([claimAll(first, 'a'), claimAll(second, 'b')]);
+    assert.equal(a.length + b.length, queued.size, `a ${a.length}, b ${b.length}`);
+    assert.deepEqual(new Set([...a, ...b]), queued);
+    assert.ok(a.length > 0 && b.length > 0, `both workers got work: a ${a.length}, b ${b.length}`);
+    const rows = await first.db.select().from(jobs);
+    assert.ok(rows.every((row) => row.attempts === 1 && row.state === 'running'));
+  });
+});
