@@ -134,3 +134,32 @@ export function encodeConversations(
   }
   return result;
 }
+
+export interface SequenceBatch {
+  /** [batch, seq] input ids, right-padded. */
+  inputs: Int32Array;
+  /** [batch, seq] next-token labels (labels shifted by one), -100 on masked and padded positions. */
+  targets: Int32Array;
+  batch: number;
+  seq: number;
+  /** Real (unpadded) input tokens. */
+  tokens: number;
+}
+
+/**
+ * Examples laid out for the model's loss: inputs ids[0..n-1], targets labels[1..n], padded on the right to
+ * the longest in the batch (causal attention keeps padding out of real positions; its targets are ignored).
+ */
+export function sequenceBatch(examples: readonly EncodedConversation[]): SequenceBatch {
+  const seq = Math.max(...examples.map((e) => e.ids.length - 1));
+  const inputs = new Int32Array(examples.length * seq);
+  const targets = new Int32Array(examples.length * seq).fill(IGNORE_INDEX);
+  let tokens = 0;
+  examples.forEach((example, row) => {
+    const n = example.ids.length - 1;
+    inputs.set(example.ids.subarray(0, n), row * seq);
+    targets.set(example.labels.subarray(1), row * seq);
+    tokens += n;
+  });
+  return { inputs, targets, batch: examples.length, seq, tokens };
+}

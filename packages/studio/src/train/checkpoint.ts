@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
+  writeFileSync,
   mkdirSync,
   readFileSync,
   readdirSync,
@@ -17,11 +18,11 @@ import {
   statSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { AdamW, AdamWState, LlamaConfig, LlamaModel, RandomState } from '@ownlm/engine';
+import type { AdamW, AdamWState, LlamaConfig, LlamaModel, RandomState, Tensor } from '@ownlm/engine';
 import { TOKENIZER_FILES, hfConfigJson, sortedJson } from '../formats/hf-folder.ts';
 import { readSafetensors, writeAtomically, writeSafetensors } from '../formats/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import type { TrainConfig } from './config.ts';
+import { ConfigError, type TrainConfig } from './config.ts';
 
 export const CHECKPOINT_FILES = {
   model: 'model.safetensors',
@@ -29,12 +30,13 @@ export const CHECKPOINT_FILES = {
   state: 'trainer-state.json',
 } as const;
 
-export interface TrainerState {
+/** The trainer state of a run; C is its config (TrainConfig for pretraining, FinetuneConfig for fine-tunes). */
+export interface TrainerState<C = TrainConfig> {
   format: 'ownlm-checkpoint';
   version: 1;
   /** Optimizer steps completed. */
   step: number;
-  config: TrainConfig;
+  config: C;
   modelConfig: LlamaConfig;
   tokenizerSha256: string;
   /** State of the dropout generator after `step` steps. */
@@ -45,9 +47,9 @@ export interface TrainerState {
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
-export interface LoadedCheckpoint {
+export interface LoadedCheckpoint<C = TrainConfig> {
   dir: string;
-  state: TrainerState;
+  state: TrainerState<C>;
   weights: Map<string, Float32Array>;
   optimizer: AdamWState;
 }
@@ -84,16 +86,18 @@ export function removePartialCheckpoints(runDir: string): string[] {
   return partial;
 }
 
-export interface SaveInput {
+export interface SaveInput<C = TrainConfig> {
   model: LlamaModel;
+  /** The tensors saved as model.safetensors (default: every model parameter; a LoRA run saves its adapter). */
+  weights?: ReadonlyMap<string, Tensor>;
   optimizer: AdamW;
-  state: Omit<TrainerState, 'format' | 'version' | 'files'>;
+  state: Omit<TrainerState<C>, 'format' | 'version' | 'files'>;
   tokenizer: Tokenizer;
   tokenizerDir: string;
 }
 
 /** Writes a checkpoint for state.step and returns its folder. */
-export function saveCheckpoint(runDir: string, input: SaveInput): string {
+export function saveCheckpoint<C>(runDir: string, input: SaveInput<C>): string {
   const parent = checkpointsDir(runDir);
   mkdirSync(parent, { recursive: true });
   const name = stepName(input.state.step);
@@ -103,7 +107,7 @@ export function saveCheckpoint(runDir: string, input: SaveInput): string {
 
   writeSafetensors(
     join(partial, CHECKPOINT_FILES.model),
-    [...input.model.parameters].map(([tensorName, t]) => ({
+    [...(input.weights ?? input.model.parameters)].map(([tensorName, t]) => ({
       name: tensorName,
       dtype: 'F32' as const,
       shape: t.shape,
@@ -132,7 +136,7 @@ export function saveCheckpoint(runDir: string, input: SaveInput): string {
     const path = join(partial, file);
     files[file] = { bytes: statSync(path).size, sha256: sha256File(path) };
   }
-  const state: TrainerState = { format: 'ownlm-checkpoint', version: 1, ...input.state, files };
+  const state: TrainerState<C> = { format: 'ownlm-checkpoint', version: 1, ...input.state, files };
   writeAtomically(join(partial, CHECKPOINT_FILES.state), [
     Buffer.from(`${JSON.stringify(state, null, 2)}\n`),
   ]);
@@ -148,11 +152,11 @@ export class CheckpointError extends Error {
 }
 
 /** Reads and verifies one checkpoint folder; throws CheckpointError naming the file that is wrong. */
-export function loadCheckpoint(dir: string): LoadedCheckpoint {
+export function loadCheckpoint<C = TrainConfig>(dir: string): LoadedCheckpoint<C> {
   const statePath = join(dir, CHECKPOINT_FILES.state);
-  let state: TrainerState;
+  let state: TrainerState<C>;
   try {
-    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainerState;
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainerState<C>;
   } catch (error) {
     throw new CheckpointError(`${statePath}: unreadable (${(error as Error).message})`);
   }
@@ -196,13 +200,13 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
 }
 
 /** The newest checkpoint that verifies; each rejected one is reported through `onRejected`. */
-export function loadLatestCheckpoint(
+export function loadLatestCheckpoint<C = TrainConfig>(
   runDir: string,
   onRejected: (dir: string, reason: string) => void,
-): LoadedCheckpoint | null {
+): LoadedCheckpoint<C> | null {
   for (const dir of listCheckpoints(runDir)) {
     try {
-      return loadCheckpoint(dir);
+      return loadCheckpoint<C>(dir);
     } catch (error) {
       if (!(error instanceof CheckpointError) && !(error instanceof Error && error.name === 'FormatError'))
         throw error;
@@ -238,4 +242,31 @@ export function pruneCheckpoints(runDir: string, keep: number): void {
 export function bestCheckpoint(runDir: string): string | null {
   const all = listCheckpoints(runDir);
   return bestByValidation(all) ?? all[0] ?? null;
+}
+
+/** Keeps metrics.jsonl lines of steps ≤ step (the steps after a checkpoint are recomputed on resume). */
+export function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line) return false;
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
+}
+
+/** Refuses to resume when a key that changes what is computed differs from the value the run started with. */
+export function checkResumable<C>(resumed: LoadedCheckpoint<C>, config: C, keys: readonly (keyof C)[]): void {
+  for (const key of keys) {
+    if (JSON.stringify(resumed.state.config[key]) !== JSON.stringify(config[key])) {
+      throw new ConfigError(
+        `${resumed.dir}: cannot resume with ${String(key)} = ${JSON.stringify(config[key])}; the run started with ${JSON.stringify(resumed.state.config[key])}`,
+      );
+    }
+  }
 }

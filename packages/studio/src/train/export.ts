@@ -70,6 +70,8 @@ export interface ExportOptions {
   overwrite?: boolean;
   /** general.name of a GGUF (default: the model folder's name). */
   name?: string;
+  /** verifyGguf: a GGUF LoRA adapter llama.cpp applies on the file (the engine model carries the same adapter). */
+  lora?: string;
 }
 
 export interface PromptCheck {
@@ -258,7 +260,7 @@ export async function verifyGguf(
   const prompts = [...GOLDEN_PROMPTS, ...(options.prompts ?? [])];
   const texts = [...prompts, ...generateTestStrings(100, 1)];
   const count = options.tokens ?? (dtype === 'q8_0' || dtype === 'q4_0' ? 8 : 32);
-  const cpp = await openLlamaCpp(path, context);
+  const cpp = await openLlamaCpp(path, context, { lora: options.lora });
   try {
     for (const text of texts) {
       for (const parseSpecial of [true, false]) {

@@ -4,7 +4,7 @@
 // state): batches come from (seed, step), so a resumed run repeats the uninterrupted one bit for bit.
 //
 // Progress goes out as events (the CLI draws a bar; a job runner forwards them) and into metrics.jsonl.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -24,10 +24,12 @@ import { stringify as toYaml } from 'yaml';
 import { TokenShardLoader } from '../data/token-shards.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
+  checkResumable,
   loadLatestCheckpoint,
   pruneCheckpoints,
   removePartialCheckpoints,
   saveCheckpoint,
+  truncateMetrics,
   type TrainerState,
 } from './checkpoint.ts';
 import { ConfigError, modelConfig, type TrainConfig } from './config.ts';
@@ -151,22 +153,6 @@ function sample(
   return tokenizer.decode(tokens.filter((t) => !stop.includes(t)));
 }
 
-/** Keeps metrics.jsonl lines of steps ≤ step (the steps after a checkpoint are recomputed on resume). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      if (!line) return false;
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
-}
-
 export function runTraining(config: TrainConfig, options: RunOptions = {}): RunResult {
   const emit = options.onEvent ?? (() => {});
   const runDir = resolve(config.out);
@@ -176,15 +162,7 @@ export function runTraining(config: TrainConfig, options: RunOptions = {}): RunR
   const resumed = options.resume
     ? loadLatestCheckpoint(runDir, (dir, reason) => emit({ type: 'checkpoint-rejected', dir, reason }))
     : null;
-  if (resumed) {
-    for (const key of computeKeys) {
-      if (JSON.stringify(resumed.state.config[key]) !== JSON.stringify(config[key])) {
-        throw new ConfigError(
-          `${resumed.dir}: cannot resume with ${key} = ${JSON.stringify(config[key])}; the run started with ${JSON.stringify(resumed.state.config[key])}`,
-        );
-      }
-    }
-  }
+  if (resumed) checkResumable(resumed, config, computeKeys);
 
   backend().setThreads(config.threads > 0 ? config.threads : availableParallelism());
   const tokenizer = Tokenizer.fromFile(config.tokenizer);

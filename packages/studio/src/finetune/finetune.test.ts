@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readSafetensors } from '../formats/safetensors.ts';
+import { listCheckpoints } from '../train/checkpoint.ts';
+import type { FinetuneReport } from './compare.ts';
+import { resolveFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
+import { writeTinyBase, writeVoiceDataset } from './finetune-fixture.ts';
+import { finetunePreflight, runFinetune, type FinetuneEvent } from './finetune.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ownlm-finetune-'));
+let base: string;
+let data: string;
+after(() => rmSync(dir, { recursive: true, force: true }));
+before(async () => {
+  base = await writeTinyBase(dir);
+  data = writeVoiceDataset(dir, 24, 6);
+});
+
+function config(out: string, overrides: Partial<FinetuneConfig> = {}): FinetuneConfig {
+  return resolveFinetuneConfig(
+    {
+      base,
+      data,
+      out: join(dir, out),
+      steps: 8,
+      batch_size: 4,
+      lr: 1e-2,
+      eval_every: 4,
+      checkpoint_every: 3,
+      keep_checkpoints: 5,
+      scenario_tokens: 12,
+      scenarios: ['Who comes after Emma?', 'Say <b>"hi" & bye</b>'],
+      threads: 1,
+      ...overrides,
+    },
+    'test',
+  );
+}
+
+/** Every tensor of a safetensors file as plain arrays, for exact comparison. */
+function tensors(path: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [name, t] of readSafetensors(path).tensors) out[name] = [...t.toFloat32()];
+  return out;
+}
+
+function metrics(out: string): unknown[] {
+  return readFileSync(join(dir, out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+}
+
+describe('runFinetune (LoRA)', () => {
+  const events: FinetuneEvent[] = [];
+  before(async () => {
+    await runFinetune(config('straight'), { onEvent: (e) => events.push(e) });
+  });
+
+  it('a run that crashes after step 5 and resumes from its step-3 checkpoint ends bit for bit like one that did not', async () => {
+    const crash = new Error('simulated crash');
+    await assert.rejects(
+      runFinetune(config('crashed'), {
+        onEvent: (e) => {
+          if (e.type === 'train-step' && e.step === 5) throw crash;
+        },
+      }),
+      crash,
+    );
+    assert.deepEqual(
+      listCheckpoints(join(dir, 'crashed')).map((d) => d.slice(-12)),
+      ['step-0000003'],
+    );
+    const resumedEvents: FinetuneEvent[] = [];
+    await runFinetune(config('crashed'), { resume: true, onEvent: (e) => resumedEvents.push(e) });
+    const start = resumedEvents.find((e) => e.type === 'run-start');
+    assert.equal(start?.type === 'run-start' && start.step, 3);
+    assert.deepEqual(metrics('crashed'), metrics('straight'));
+    const adapterFile = (out: string) => join(dir, out, 'adapter', 'adapter_model.safetensors');
+    assert.deepEqual(tensors(adapterFile('crashed')), tensors(adapterFile('straight')));
+  });
+
+  it('trains only the adapter, lowers held-out assistant perplexity and writes the verified outputs and report', () => {
+    const out = join(dir, 'straight');
+    for (const file of [
+      'adapter/adapter_config.json',
+      'adapter.gguf',
+      'base.gguf',
+      'lineage.json',
+      'report.md',
+    ])
+      assert.ok(existsSync(join(out, file)), file);
+    assert.equal(existsSync(join(out, 'merged.gguf')), false);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as FinetuneReport;
+    assert.deepEqual(Object.keys(report).sort(), [
+      'baseModel',
+      'dataset',
+      'heldOut',
+      'perplexity',
+      'scenarios',
+      'tunedModel',
+    ]);
+    assert.equal(report.heldOut.conversations, 6);
+    assert.ok(report.perplexity.tuned < report.perplexity.base, JSON.stringify(report.perplexity));
+    assert.deepEqual(
+      report.scenarios.map((s) => s.prompt),
+      ['Who comes after Emma?', 'Say <b>"hi" & bye</b>'],
+    );
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.ok(html.includes('Say &lt;b&gt;&quot;hi&quot; &amp; bye&lt;/b&gt;'));
+    assert.equal(html.includes('<b>'), false);
+    // The checkpoint holds the adapter's tensors only (PEFT keys), not the frozen base.
+    const checkpoint = tensors(join(listCheckpoints(out)[0], 'model.safetensors'));
+    assert.ok(Object.keys(checkpoint).every((name) => /\.lora_[AB]\.weight$/.test(name)));
+    const kinds = events.flatMap((e) => (e.type === 'artifact-written' ? [e.kind] : []));
+    assert.deepEqual(kinds.sort(), [
+      'base-gguf',
+      'gguf-adapter',
+      'lineage',
+      'peft-adapter',
+      'report-html',
+      'report-json',
+      'report-markdown',
+    ]);
+    const lineage = JSON.parse(readFileSync(join(out, 'lineage.json'), 'utf8'));
+    assert.equal(lineage.hyperparameters.rank, 8);
+    assert.equal(lineage.metrics.steps, 8);
+    // llama.cpp ran base.gguf + adapter.gguf on the golden and scenario prompts and matched the engine.
+    const checks = lineage.outputs.adapterChecks as { prompt: string; compared: number }[];
+    assert.equal(checks.length, 7);
+    assert.ok(checks.reduce((n, c) => n + c.compared, 0) > 100, JSON.stringify(checks));
+  });
+
+  it('refuses to resume with a setting that changes what is computed', async () => {
+    await assert.rejects(
+      runFinetune(config('straight', { rank: 4 }), { resume: true }),
+      /cannot resume with rank = 4; the run started with 8/,
+    );
+  });
+
+  it('preflight estimates steps, tokens and memory without writing anything', () => {
+    const estimate = finetunePreflight(config('preflight', { steps: null, epochs: 2 }));
+    assert.equal(estimate.steps, 12); // 2 epochs × 24 conversations / batch 4
+    assert.ok(estimate.trainableParameters > 0 && estimate.trainableParameters < estimate.parameters);
+    assert.ok(estimate.tokens > 0 && estimate.memoryBytes > 0 && estimate.fits);
+    assert.equal(existsSync(join(dir, 'preflight')), false);
+  });
+});
+
+describe('runFinetune (full, merged)', () => {
+  it('trains every weight and writes the verified merged folder and GGUF', async () => {
+    const result = await runFinetune(
+      config('full', { method: 'full', lr: 1e-3, steps: 4, checkpoint_every: 0 }),
+    );
+    assert.equal(result.outputs.peftAdapter, null);
+    assert.ok(existsSync(join(dir, 'full', 'merged', 'model.safetensors')));
+    assert.ok(existsSync(join(dir, 'full', 'merged.gguf')));
+    assert.ok(result.report.perplexity.tuned < result.report.perplexity.base);
+  });
+});

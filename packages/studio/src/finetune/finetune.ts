@@ -1,0 +1,667 @@
+// Fine-tuning a base model on a conversation dataset with the engine: SFT with the loss on assistant tokens
+// only, LoRA (AdamW on the adapter's matrices, the base frozen) or full fine-tuning (AdamW on every weight),
+// then the verified outputs and the before/after report.
+//
+// The run follows the pretraining trainer's contract: everything a step does is a function of (config, step,
+// checkpointed state). Each epoch visits the training conversations in an order drawn from (seed, epoch), and
+// step s takes the conversations at positions [s·B·A, (s+1)·B·A) of that sequence of epochs, so a run resumed
+// from a checkpoint repeats the uninterrupted one bit for bit. Checkpoints, their pruning and metrics.jsonl
+// are the pretraining trainer's (train/checkpoint.ts); a LoRA checkpoint holds the adapter's tensors only.
+//
+// The base model is evaluated before training (held-out assistant perplexity and scenario answers, kept in
+// base-evaluation.json so a resumed run does not redo it), since full fine-tuning changes its weights in place.
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import {
+  AdamW,
+  backend,
+  clipGradNorm,
+  learningRate,
+  memoryStats,
+  parameterCount,
+  Random,
+  scale,
+  type LlamaConfig,
+  type LlamaModel,
+  type LoraAdapter,
+  type Schedule,
+  type Tensor,
+} from '@ownlm/engine';
+import { stringify as toYaml } from 'yaml';
+import { DataError } from '../data/errors.ts';
+import { readModelConfig } from '../formats/hf-folder.ts';
+import { Tokenizer } from '../tokenizer/tokenizer.ts';
+import {
+  checkResumable,
+  loadLatestCheckpoint,
+  pruneCheckpoints,
+  removePartialCheckpoints,
+  saveCheckpoint,
+  truncateMetrics,
+  type TrainerState,
+} from '../train/checkpoint.ts';
+import { ConfigError } from '../train/config.ts';
+import { importModel, loadModelFolder } from '../train/import.ts';
+import { largestFittingBatch, preflight, type Preflight } from '../train/preflight.ts';
+import type { TrainEvent } from '../train/trainer.ts';
+import {
+  assistantLoss,
+  buildReport,
+  defaultScenarios,
+  evaluateModel,
+  type FinetuneReport,
+  type ModelEvaluation,
+} from './compare.ts';
+import { readConversationDataset } from './dataset.ts';
+import { learningRateOf, stepsOf, type FinetuneConfig } from './finetune-config.ts';
+import { writeBaseGguf, writeFinetuneOutputs, type FinetuneOutputs } from './outputs.ts';
+import { renderReportHtml, renderReportMarkdown } from './report-render.ts';
+import {
+  encodeConversations,
+  sequenceBatch,
+  type EncodedConversation,
+  type EncodedDataset,
+} from './sft-encode.ts';
+
+export type FinetuneStage =
+  'prepare-base' | 'encode-dataset' | 'evaluate-base' | 'train' | 'write-outputs' | 'report';
+
+/** What kind of file an artifact-written event announces. */
+export type ArtifactKind =
+  | 'peft-adapter'
+  | 'gguf-adapter'
+  | 'base-gguf'
+  | 'merged-hf'
+  | 'merged-gguf'
+  | 'lineage'
+  | 'report-json'
+  | 'report-markdown'
+  | 'report-html';
+
+export type FinetuneEvent =
+  | TrainEvent
+  | { type: 'finetune-stage'; stage: FinetuneStage }
+  | {
+      type: 'dataset-encoded';
+      split: 'train' | 'validation';
+      conversations: number;
+      truncated: number;
+      dropped: number;
+      assistantTokens: number;
+    }
+  | { type: 'artifact-written'; kind: ArtifactKind; path: string };
+
+export interface FinetuneRunOptions {
+  /** Continue from the newest good checkpoint in config.out (a fresh start when there is none). */
+  resume?: boolean;
+  onEvent?: (event: FinetuneEvent) => void;
+  /** Aborting saves a checkpoint at the current step and ends the run with a DataError (aborted). */
+  signal?: AbortSignal;
+}
+
+export interface FinetuneResult {
+  out: string;
+  outputs: FinetuneOutputs;
+  report: FinetuneReport;
+  finalLoss: number;
+  validationLoss: number | null;
+}
+
+/** Keys that change what is computed: a resumed run must use the values it started with. */
+const computeKeys: (keyof FinetuneConfig)[] = [
+  'base',
+  'data',
+  'method',
+  'rank',
+  'alpha',
+  'lora_dropout',
+  'targets',
+  'rslora',
+  'lr',
+  'min_lr',
+  'epochs',
+  'steps',
+  'batch_size',
+  'grad_accumulation',
+  'context',
+  'warmup_steps',
+  'schedule',
+  'weight_decay',
+  'beta1',
+  'beta2',
+  'grad_clip',
+  'seed',
+];
+
+const BASE_EVALUATION_FILE = 'base-evaluation.json';
+
+function isGgufFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}
+
+/** The base as a model folder: itself, or `<out>/base` where a GGUF base is dequantized (once per run). */
+export function baseModelDir(config: FinetuneConfig): string {
+  return isGgufFile(config.base) ? join(resolve(config.out), 'base') : config.base;
+}
+
+function loadBase(config: FinetuneConfig): { model: LlamaModel; tokenizer: Tokenizer; dir: string } {
+  const dir = baseModelDir(config);
+  if (dir === config.base) return { ...loadModelFolder(dir), dir };
+  const loaded = existsSync(join(dir, 'config.json'))
+    ? loadModelFolder(dir)
+    : importModel({ from: config.base, out: dir, overwrite: true });
+  return { ...loaded, dir };
+}
+
+/** The context a run trains at: the configured one, checked against the base, or the base's. */
+export function contextOf(config: FinetuneConfig, base: LlamaConfig): number {
+  if (config.context !== null && config.context > base.max_position_embeddings)
+    throw new ConfigError(
+      `context ${config.context} exceeds the base model's max_position_embeddings (${base.max_position_embeddings}); use --context ${base.max_position_embeddings} or less`,
+    );
+  return config.context ?? base.max_position_embeddings;
+}
+
+function loraOptions(config: FinetuneConfig) {
+  return {
+    rank: config.rank,
+    alpha: config.alpha,
+    dropout: config.lora_dropout,
+    targets: config.targets,
+    rslora: config.rslora,
+    seed: config.seed,
+  };
+}
+
+/** Adapter parameters of a config on a base (what LoRA trains): 2·r·(in + out) per adapted projection. */
+function trainableParameters(config: FinetuneConfig, base: LlamaConfig): number {
+  if (config.method === 'full') return parameterCount(base);
+  const { hidden_size: h, intermediate_size: f, head_dim: d } = base;
+  const q = base.num_attention_heads * d;
+  const kv = base.num_key_value_heads * d;
+  const sizes: Record<string, number> = {
+    q_proj: h + q,
+    k_proj: h + kv,
+    v_proj: h + kv,
+    o_proj: q + h,
+    gate_proj: h + f,
+    up_proj: h + f,
+    down_proj: f + h,
+  };
+  return base.num_hidden_layers * config.targets.reduce((n, t) => n + config.rank * sizes[t], 0);
+}
+
+export interface FinetuneEstimate {
+  parameters: number;
+  trainableParameters: number;
+  memoryBytes: number;
+  availableBytes: number;
+  fits: boolean;
+  steps: number;
+  /** Tokens the run processes (inputs of every step). */
+  tokens: number;
+  seconds: number;
+  preflight: Preflight;
+}
+
+/**
+ * Memory and time of a run before it starts. Memory: the pretraining estimate's activations at the context,
+ * with LoRA's state (frozen float32 base, 16 bytes per adapter parameter) in place of full training's 16
+ * bytes per parameter. Time: the measured matmul rate over the run's tokens; a LoRA step skips the base
+ * weights' gradient products, about a third of a training step's work.
+ */
+function estimate(config: FinetuneConfig, base: LlamaConfig, train: EncodedDataset): FinetuneEstimate {
+  const context = contextOf(config, base);
+  const check = preflight(base, config.batch_size, context, config.grad_accumulation);
+  const trainable = trainableParameters(config, base);
+  const stateBytes = config.method === 'full' ? check.stateBytes : 4 * check.parameters + 16 * trainable;
+  const totalBytes = Math.ceil((stateBytes + check.activationBytes) * 1.25);
+  const steps = stepsOf(config, train.examples.length);
+  const meanLength =
+    train.examples.reduce((n, e) => n + e.ids.length - 1, 0) / Math.max(1, train.examples.length);
+  const tokens = Math.round(steps * config.batch_size * config.grad_accumulation * meanLength);
+  const fullStepTokens = config.batch_size * context * config.grad_accumulation;
+  const secondsPerToken = check.estimatedSecondsPerStep / fullStepTokens;
+  const seconds = tokens * secondsPerToken * (config.method === 'lora' ? 2 / 3 : 1);
+  const adjusted: Preflight = {
+    ...check,
+    stateBytes,
+    totalBytes,
+    fits: totalBytes <= check.availableBytes,
+    estimatedSecondsPerStep: seconds / steps,
+  };
+  return {
+    parameters: check.parameters,
+    trainableParameters: trainable,
+    memoryBytes: totalBytes,
+    availableBytes: check.availableBytes,
+    fits: adjusted.fits,
+    steps,
+    tokens,
+    seconds,
+    preflight: adjusted,
+  };
+}
+
+/**
+ * The preflight estimate of a fine-tune (for `POST /api/jobs/preflight`): reads the base's config and
+ * tokenizer and encodes the training split. A GGUF base not yet imported by the run is dequantized into a
+ * scratch folder that is removed again.
+ */
+export function finetunePreflight(config: FinetuneConfig): FinetuneEstimate {
+  const dataset = readConversationDataset(config.data);
+  const dir = baseModelDir(config);
+  let scratch: string | null = null;
+  try {
+    let source = dir;
+    if (dir !== config.base && !existsSync(join(dir, 'config.json'))) {
+      scratch = mkdtempSync(join(tmpdir(), 'ownlm-preflight-'));
+      source = join(scratch, 'base');
+      importModel({ from: config.base, out: source });
+    }
+    const base = readModelConfig(source);
+    const tokenizer = Tokenizer.fromFile(source);
+    const train = encodeConversations(tokenizer, dataset.train, { context: contextOf(config, base) });
+    return estimate(config, base, train);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The order of the training conversations in one epoch: a permutation drawn from (seed, epoch). */
+function epochOrder(count: number, seed: number, epoch: number): Int32Array {
+  const random = new Random(seed + 7919 * (epoch + 1));
+  const order = Int32Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** The conversations of micro-batch `micro` of optimizer step `step` (a function of seed and step only). */
+function microBatch(
+  examples: readonly EncodedConversation[],
+  config: FinetuneConfig,
+  step: number,
+  micro: number,
+  orders: Map<number, Int32Array>,
+): EncodedConversation[] {
+  const first = (step * config.grad_accumulation + micro) * config.batch_size;
+  return Array.from({ length: config.batch_size }, (_, b) => {
+    const position = first + b;
+    const epoch = Math.floor(position / examples.length);
+    let order = orders.get(epoch);
+    if (!order) {
+      orders.clear(); // only the current epoch (and the next, at a boundary) is ever needed
+      order = epochOrder(examples.length, config.seed, epoch);
+      orders.set(epoch, order);
+    }
+    return examples[order[position % examples.length]];
+  });
+}
+
+function scheduleOf(config: FinetuneConfig, steps: number): Schedule {
+  return {
+    kind: config.schedule,
+    lr: learningRateOf(config),
+    minLr: config.min_lr,
+    warmupSteps: config.warmup_steps,
+    totalSteps: steps,
+  };
+}
+
+interface TrainInput {
+  config: FinetuneConfig;
+  runDir: string;
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  baseDir: string;
+  train: EncodedDataset;
+  validation: EncodedDataset;
+  estimate: FinetuneEstimate;
+  options: FinetuneRunOptions;
+  emit: (event: FinetuneEvent) => void;
+}
+
+interface TrainOutcome {
+  adapter: LoraAdapter | null;
+  loss: number;
+  validationLoss: number | null;
+  steps: number;
+  checkpoint: string;
+}
+
+function train(input: TrainInput): TrainOutcome {
+  const { config, runDir, model, tokenizer, emit, options } = input;
+  const examples = input.train.examples;
+  const steps = input.estimate.steps;
+  removePartialCheckpoints(runDir);
+  const resumed = options.resume
+    ? loadLatestCheckpoint<FinetuneConfig>(runDir, (dir, reason) =>
+        emit({ type: 'checkpoint-rejected', dir, reason }),
+      )
+    : null;
+  if (resumed) checkResumable(resumed, config, computeKeys);
+
+  const adapter = config.method === 'lora' ? model.attachLora(loraOptions(config)) : null;
+  const trained: ReadonlyMap<string, Tensor> = adapter ? adapter.parameters : model.parameters;
+  const optimizer = new AdamW((adapter ?? model).parameterGroups(config.weight_decay), {
+    lr: learningRateOf(config),
+    beta1: config.beta1,
+    beta2: config.beta2,
+  });
+  const dropoutRandom = new Random(config.seed + 1);
+  let step = 0;
+  let elapsedBefore = 0;
+  let lastValidation: number | null = null;
+  if (resumed) {
+    for (const [name, p] of trained) {
+      const saved = resumed.weights.get(name);
+      if (!saved || saved.length !== p.size)
+        throw new ConfigError(`${resumed.dir}: weights for ${name} are missing or have the wrong size`);
+      p.data.set(saved);
+    }
+    optimizer.loadState(resumed.optimizer);
+    dropoutRandom.setState(resumed.state.randomState);
+    step = resumed.state.step;
+    elapsedBefore = resumed.state.elapsedSeconds;
+    lastValidation = resumed.state.validationLoss;
+  }
+  const metricsPath = join(runDir, 'metrics.jsonl');
+  if (resumed) truncateMetrics(metricsPath, step);
+  else writeFileSync(metricsPath, '');
+  emit({
+    type: 'run-start',
+    step,
+    steps,
+    resumedFrom: resumed?.dir ?? null,
+    preflight: input.estimate.preflight,
+    parameters: input.estimate.trainableParameters,
+  });
+
+  const started = performance.now();
+  const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
+  const startStep = step;
+  let tokensSinceStart = 0;
+  let lastCheckpointTime = performance.now();
+  let lastCheckpoint = resumed?.dir ?? '';
+  let loss = Number.NaN;
+  const schedule = scheduleOf(config, steps);
+  const orders = new Map<number, Int32Array>();
+
+  const checkpoint = () => {
+    const state: Omit<TrainerState<FinetuneConfig>, 'format' | 'version' | 'files'> = {
+      step,
+      config,
+      modelConfig: model.config,
+      tokenizerSha256: tokenizer.hash,
+      randomState: dropoutRandom.state(),
+      validationLoss: lastValidation,
+      elapsedSeconds: elapsed(),
+    };
+    lastCheckpoint = saveCheckpoint(runDir, {
+      model,
+      weights: trained,
+      optimizer,
+      state,
+      tokenizer,
+      tokenizerDir: input.baseDir,
+    });
+    pruneCheckpoints(runDir, config.keep_checkpoints);
+    lastCheckpointTime = performance.now();
+    emit({ type: 'checkpoint-saved', step, dir: lastCheckpoint });
+  };
+
+  while (step < steps) {
+    if (options.signal?.aborted) {
+      if (step > startStep) checkpoint();
+      throw new DataError('aborted', `fine-tune stopped at step ${step} of ${steps}; resume with --resume`);
+    }
+    optimizer.lr = learningRate(schedule, step);
+    loss = 0;
+    for (let micro = 0; micro < config.grad_accumulation; micro++) {
+      const batch = sequenceBatch(microBatch(examples, config, step, micro, orders));
+      // The step's loss is the mean over micro-batches, so each contributes 1/accumulation of its gradient.
+      const microLoss = scale(
+        model.loss(batch.inputs, batch.targets, {
+          batch: batch.batch,
+          seq: batch.seq,
+          random: dropoutRandom,
+        }),
+        1 / config.grad_accumulation,
+      );
+      loss += microLoss.item();
+      microLoss.backward();
+      tokensSinceStart += batch.tokens;
+    }
+    const gradNorm = config.grad_clip > 0 ? clipGradNorm(optimizer.params(), config.grad_clip) : 0;
+    optimizer.step();
+    optimizer.zeroGrad();
+    step++;
+
+    emit({
+      type: 'train-step',
+      step,
+      steps,
+      loss,
+      lr: optimizer.lr,
+      gradNorm,
+      tokensPerSecond: tokensSinceStart / ((performance.now() - started) / 1000),
+      elapsedSeconds: elapsed(),
+      peakTensorBytes: memoryStats().peakLiveBytes,
+    });
+    const last = step === steps;
+    let metrics: Record<string, number> = { step, loss, lr: optimizer.lr, grad_norm: gradNorm };
+    if ((config.eval_every > 0 && step % config.eval_every === 0) || last) {
+      lastValidation = assistantLoss(model, input.validation.examples).loss;
+      metrics = { ...metrics, validation_loss: lastValidation };
+      emit({ type: 'eval-result', step, validationLoss: lastValidation });
+    }
+    appendFileSync(metricsPath, `${JSON.stringify(metrics)}\n`);
+    const dueBySteps = config.checkpoint_every > 0 && step % config.checkpoint_every === 0;
+    const dueByTime =
+      config.checkpoint_minutes > 0 &&
+      performance.now() - lastCheckpointTime >= config.checkpoint_minutes * 60_000;
+    if (dueBySteps || dueByTime || last) checkpoint();
+  }
+  if (!lastCheckpoint) checkpoint();
+  emit({ type: 'run-end', step, loss, validationLoss: lastValidation, checkpoint: lastCheckpoint });
+  return { adapter, loss, validationLoss: lastValidation, steps, checkpoint: lastCheckpoint };
+}
+
+/** Base evaluation kept across resumes, with the inputs it was computed for. */
+interface SavedBaseEvaluation {
+  scenarios: string[];
+  scenarioTokens: number;
+  evaluation: ModelEvaluation;
+}
+
+function baseEvaluation(
+  runDir: string,
+  resume: boolean,
+  compute: () => ModelEvaluation,
+  scenarios: string[],
+  scenarioTokens: number,
+): ModelEvaluation {
+  const path = join(runDir, BASE_EVALUATION_FILE);
+  if (resume && existsSync(path)) {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as SavedBaseEvaluation;
+    if (
+      JSON.stringify([saved.scenarios, saved.scenarioTokens]) === JSON.stringify([scenarios, scenarioTokens])
+    )
+      return saved.evaluation;
+  }
+  const evaluation = compute();
+  const saved: SavedBaseEvaluation = { scenarios, scenarioTokens, evaluation };
+  writeFileSync(path, `${JSON.stringify(saved, null, 2)}\n`);
+  return evaluation;
+}
+
+/** Runs a whole fine-tune: base, dataset, base evaluation, training, verified outputs, report and lineage. */
+export async function runFinetune(
+  config: FinetuneConfig,
+  options: FinetuneRunOptions = {},
+): Promise<FinetuneResult> {
+  const emit = options.onEvent ?? (() => {});
+  const runDir = resolve(config.out);
+  mkdirSync(runDir, { recursive: true });
+  backend().setThreads(config.threads > 0 ? config.threads : availableParallelism());
+
+  emit({ type: 'finetune-stage', stage: 'prepare-base' });
+  const base = loadBase(config);
+  const { model, tokenizer } = base;
+  const context = contextOf(config, model.config);
+
+  emit({ type: 'finetune-stage', stage: 'encode-dataset' });
+  const dataset = readConversationDataset(config.data);
+  const encoded = {
+    train: encodeConversations(tokenizer, dataset.train, { context }),
+    validation: encodeConversations(tokenizer, dataset.validation, { context }),
+  };
+  for (const split of ['train', 'validation'] as const) {
+    const e = encoded[split];
+    emit({
+      type: 'dataset-encoded',
+      split,
+      conversations: e.examples.length,
+      truncated: e.truncated,
+      dropped: e.dropped,
+      assistantTokens: e.assistantTokens,
+    });
+  }
+  if (encoded.train.examples.length === 0)
+    throw new DataError(
+      'input-invalid',
+      `${config.data}: no training conversation has an assistant token to train on`,
+    );
+  if (encoded.validation.examples.length === 0)
+    throw new DataError(
+      'input-invalid',
+      `${config.data}: no held-out conversation to evaluate on; import the dataset with a validation share above 0`,
+    );
+  const runEstimate = estimate(config, model.config, encoded.train);
+  if (!runEstimate.fits) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    const batch = largestFittingBatch(model.config, context, runEstimate.availableBytes);
+    throw new ConfigError(
+      `this fine-tune needs about ${gib(runEstimate.memoryBytes)} but ${gib(runEstimate.availableBytes)} is available; ` +
+        (batch > 0 ? `use batch_size ${batch}` : 'use a smaller context or method lora'),
+    );
+  }
+  if (config.steps === null && config.warmup_steps > runEstimate.steps)
+    throw new ConfigError(
+      `warmup_steps (${config.warmup_steps}) exceeds the run's ${runEstimate.steps} steps`,
+    );
+  writeFileSync(join(runDir, 'config.yaml'), toYaml(config));
+
+  const scenarios = config.scenarios.length > 0 ? config.scenarios : defaultScenarios(dataset.validation);
+  emit({ type: 'finetune-stage', stage: 'evaluate-base' });
+  const baseSide = baseEvaluation(
+    runDir,
+    options.resume === true,
+    () => evaluateModel(model, tokenizer, encoded.validation.examples, scenarios, config.scenario_tokens),
+    scenarios,
+    config.scenario_tokens,
+  );
+  // The adapter is served on a GGUF of the base: exported now, while the model is still the base.
+  const baseGguf =
+    config.method === 'lora'
+      ? isGgufFile(config.base)
+        ? resolve(config.base)
+        : await writeBaseGguf(model, tokenizer, base.dir, join(runDir, 'base.gguf'))
+      : null;
+  if (baseGguf && !isGgufFile(config.base))
+    emit({ type: 'artifact-written', kind: 'base-gguf', path: baseGguf });
+
+  emit({ type: 'finetune-stage', stage: 'train' });
+  const outcome = train({
+    config,
+    runDir,
+    model,
+    tokenizer,
+    baseDir: base.dir,
+    train: encoded.train,
+    validation: encoded.validation,
+    estimate: runEstimate,
+    options,
+    emit,
+  });
+  const tunedSide = evaluateModel(
+    model,
+    tokenizer,
+    encoded.validation.examples,
+    scenarios,
+    config.scenario_tokens,
+  );
+
+  emit({ type: 'finetune-stage', stage: 'write-outputs' });
+  const outputs = await writeFinetuneOutputs({
+    config,
+    runDir,
+    model,
+    adapter: outcome.adapter,
+    tokenizer,
+    baseDir: base.dir,
+    baseGguf,
+    // Checked in llama.cpp as the served model sees them: one user turn and the generation prompt.
+    prompts: scenarios.map((prompt) =>
+      tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }),
+    ),
+    onArtifact: (kind, path) => emit({ type: 'artifact-written', kind, path }),
+  });
+
+  emit({ type: 'finetune-stage', stage: 'report' });
+  const report = buildReport({
+    baseModel: basename(resolve(config.base)),
+    tunedModel: basename(runDir),
+    dataset: basename(resolve(config.data)),
+    scenarios,
+    base: baseSide,
+    tuned: tunedSide,
+  });
+  const files: [ArtifactKind, string, string][] = [
+    ['report-json', 'report.json', `${JSON.stringify(report, null, 2)}\n`],
+    ['report-markdown', 'report.md', renderReportMarkdown(report)],
+    ['report-html', 'report.html', renderReportHtml(report)],
+    [
+      'lineage',
+      'lineage.json',
+      `${JSON.stringify(
+        {
+          base: resolve(config.base),
+          dataset: resolve(config.data),
+          method: config.method,
+          hyperparameters: config,
+          metrics: {
+            steps: outcome.steps,
+            trainLoss: outcome.loss,
+            validationLoss: outcome.validationLoss,
+            heldOutAssistantTokens: report.heldOut.assistantTokens,
+            perplexity: report.perplexity,
+            trainConversations: encoded.train.examples.length,
+            truncatedConversations: encoded.train.truncated + encoded.validation.truncated,
+          },
+          outputs,
+        },
+        null,
+        2,
+      )}\n`,
+    ],
+  ];
+  for (const [kind, name, text] of files) {
+    writeFileSync(join(runDir, name), text);
+    emit({ type: 'artifact-written', kind, path: join(runDir, name) });
+  }
+  return { out: runDir, outputs, report, finalLoss: outcome.loss, validationLoss: outcome.validationLoss };
+}

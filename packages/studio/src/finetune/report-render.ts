@@ -1,0 +1,96 @@
+// The before/after report as a Markdown and as a self-contained HTML document (inline style, no script, no
+// external resource; every value escaped), the downloads the server offers for a report.
+import type { FinetuneReport } from './compare.ts';
+
+function formatPerplexity(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(3) : String(value);
+}
+
+function change(report: FinetuneReport): string {
+  const { base, tuned } = report.perplexity;
+  const percent = ((tuned - base) / base) * 100;
+  return `${percent <= 0 ? '' : '+'}${percent.toFixed(1)}%`;
+}
+
+/** Markdown text: a table cell keeps its line breaks as <br> and its pipes escaped. */
+function cell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>') || '*(empty)*';
+}
+
+export function renderReportMarkdown(report: FinetuneReport): string {
+  const lines = [
+    `# Fine-tune report: ${report.tunedModel}`,
+    '',
+    `- Base model: ${report.baseModel}`,
+    `- Tuned model: ${report.tunedModel}`,
+    `- Dataset: ${report.dataset}`,
+    `- Held out: ${report.heldOut.conversations} conversations, ${report.heldOut.assistantTokens} assistant tokens`,
+    '',
+    '## Perplexity on held-out assistant tokens',
+    '',
+    '| base | tuned | change |',
+    '| ---: | ---: | ---: |',
+    `| ${formatPerplexity(report.perplexity.base)} | ${formatPerplexity(report.perplexity.tuned)} | ${change(report)} |`,
+    '',
+    '## Scenarios (greedy answers)',
+    '',
+    '| prompt | base | tuned |',
+    '| --- | --- | --- |',
+    ...report.scenarios.map((s) => `| ${cell(s.prompt)} | ${cell(s.base)} | ${cell(s.tuned)} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+const htmlEscapes: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => htmlEscapes[c]);
+}
+
+export function renderReportHtml(report: FinetuneReport): string {
+  const e = escapeHtml;
+  const rows = report.scenarios
+    .map((s) => `<tr><td>${e(s.prompt)}</td><td>${e(s.base)}</td><td>${e(s.tuned)}</td></tr>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Fine-tune report: ${e(report.tunedModel)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1a1a1a; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { border: 1px solid #ccc; padding: 0.4rem 0.6rem; text-align: left; vertical-align: top; }
+td { white-space: pre-wrap; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+</style>
+</head>
+<body>
+<h1>Fine-tune report: ${e(report.tunedModel)}</h1>
+<ul>
+<li>Base model: ${e(report.baseModel)}</li>
+<li>Tuned model: ${e(report.tunedModel)}</li>
+<li>Dataset: ${e(report.dataset)}</li>
+<li>Held out: ${report.heldOut.conversations} conversations, ${report.heldOut.assistantTokens} assistant tokens</li>
+</ul>
+<h2>Perplexity on held-out assistant tokens</h2>
+<table>
+<tr><th>base</th><th>tuned</th><th>change</th></tr>
+<tr><td class="number">${formatPerplexity(report.perplexity.base)}</td><td class="number">${formatPerplexity(report.perplexity.tuned)}</td><td class="number">${change(report)}</td></tr>
+</table>
+<h2>Scenarios (greedy answers)</h2>
+<table>
+<tr><th>prompt</th><th>base</th><th>tuned</th></tr>
+${rows}
+</table>
+</body>
+</html>
+`;
+}
