@@ -119,3 +119,33 @@ export {
   type Topic,
   type TurnKind,
 } from './finetune/synthetic.ts';
+export {
+  encodeConversation,
+  encodeConversations,
+  type EncodedConversation,
+  type EncodedDataset,
+} from './finetune/sft-encode.ts';
+export {
+  finetuneConfigFromFlags,
+  finetuneDefaults,
+  mergeFinetuneConfig,
+  readFinetuneConfigFile,
+  resolveFinetuneConfig,
+  type FinetuneConfig,
+} from './finetune/finetune-config.ts';
+export {
+  finetunePreflight,
+  runFinetune,
+  type ArtifactKind,
+  type FinetuneEstimate,
+  type FinetuneEvent,
+  type FinetuneResult,
+  type FinetuneRunOptions,
+  type FinetuneStage,
+} from './finetune/finetune.ts';
+export type { FinetuneOutputs } from './finetune/outputs.ts';
+export { assistantLoss, type AssistantEvaluation, type FinetuneReport } from './finetune/compare.ts';
+export {
+  renderReportHtml as renderFinetuneReportHtml,
+  renderReportMarkdown as renderFinetuneReportMarkdown,
+} from './finetune/report-render.ts';
