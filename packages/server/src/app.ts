@@ -16,6 +16,7 @@ import { QuickstartJob } from './quickstart/job.ts';
 import { ModelRegistry } from './registry/registry.ts';
 import { authRoutes } from './routes/auth.ts';
 import { chatRoutes } from './routes/chats.ts';
+import { datasetRoutes } from './routes/datasets.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -125,6 +126,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   await app.register(modelRoutes(ctx), { prefix: '/api' });
   await app.register(chatRoutes(ctx), { prefix: '/api' });
   await app.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
+  await app.register(datasetRoutes(ctx), { prefix: '/api' });
   await app.register(webhookRoutes(ctx), { prefix: '/api' });
   await app.register(notificationRoutes(ctx), { prefix: '/api' });
   await app.register(jobRoutes(ctx), { prefix: '/api' });

@@ -1,0 +1,456 @@
+// Conversation datasets of a user: uploaded JSONL (OpenAI chat, ShareGPT, Alpaca) or synthesized, stored as the
+// studio writes them in `<home>/datasets/<id>/` with a row in `datasets`. Rejected lines are kept and shown,
+// never dropped silently. Every function takes the actor and finds datasets only among the actor's own.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DataError,
+  datasetStats,
+  importConversations,
+  readConversationDataset,
+  splitConversations,
+  synthesizeConversations,
+  writeConversationDataset,
+  type Conversation,
+  type ConversationFormat,
+  type ConversationGenerator,
+  type DatasetStats,
+  type RejectedLine,
+} from '@ownlm/studio';
+import { and, desc, eq } from 'drizzle-orm';
+import type { Actor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
+import { datasets } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+
+/** STUDIO-API.md `dataset`. */
+export interface DatasetView {
+  id: string;
+  name: string;
+  sourceFormat: string;
+  conversations: number;
+  trainConversations: number;
+  validationConversations: number;
+  stats: DatasetStats & { tokenizerModel?: string };
+  rejected: RejectedLine[];
+  rejectedCount: number;
+  createdAt: Date;
+}
+
+/** What the row's `stats` holds: the studio's statistics and the split's sizes. */
+type StoredStats = DatasetStats & { tokenizerModel?: string; split: { train: number; validation: number } };
+
+/** Rejected lines kept in the row (the dataset folder's dataset.json has them all). */
+const STORED_REJECTIONS = 1000;
+const FORMATS = ['auto', 'openai', 'sharegpt', 'alpaca'] as const;
+
+/** A file without one valid conversation: a 400 whose body also carries every rejected line. */
+export class DatasetRejectedError extends AppError {
+  readonly rejected: RejectedLine[];
+
+  constructor(file: string, rejected: RejectedLine[]) {
+    const first = rejected
+      .slice(0, 5)
+      .map((r) => `line ${r.line}: ${r.field ? `${r.field}: ` : ''}${r.message}`)
+      .join('; ');
+    super(
+      'invalid_request',
+      rejected.length === 0
+        ? `${file} holds no conversation; upload JSONL with one conversation per line`
+        : `${file} holds no valid conversation; ${rejected.length} line(s) rejected: ${first}${rejected.length > 5 ? '; …' : ''}`,
+      'body',
+    );
+    this.rejected = rejected;
+  }
+}
+
+function view(row: typeof datasets.$inferSelect): DatasetView {
+  const { split, ...stats } = row.stats as unknown as StoredStats;
+  return {
+    id: row.id,
+    name: row.name,
+    sourceFormat: row.sourceFormat,
+    conversations: row.conversations,
+    trainConversations: split.train,
+    validationConversations: split.validation,
+    stats,
+    rejected: row.rejected,
+    rejectedCount: row.rejectedCount,
+    createdAt: row.createdAt,
+  };
+}
+
+export function validateDatasetName(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '' || raw.length > 100)
+    throw new AppError('invalid_request', 'name must be a string of 1 to 100 characters', 'name');
+  return raw.trim();
+}
+
+export function validateFormat(raw: unknown): ConversationFormat | 'auto' {
+  if (raw === undefined) return 'auto';
+  if (!FORMATS.includes(raw as (typeof FORMATS)[number]))
+    throw new AppError('invalid_request', `format must be one of ${FORMATS.join(', ')}`, 'format');
+  return raw as ConversationFormat | 'auto';
+}
+
+/** The validation share: a number in [0, 0.9], from JSON or a query string; default 0.1. */
+export function validateValidationFraction(raw: unknown): number {
+  if (raw === undefined) return 0.1;
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 0.9))
+    throw new AppError(
+      'invalid_request',
+      'validation must be a number from 0 to 0.9 (the held-out share)',
+      'validation',
+    );
+  return value;
+}
+
+/**
+ * Token counts with the default model's tokenizer (llama.cpp's, through the runtime), or null when there is no
+ * model or it cannot be loaded; the statistics then say `chars/4`.
+ */
+async function tokenCounter(
+  ctx: AppContext,
+  conversations: Conversation[],
+): Promise<{ count: (text: string) => number; model: string } | null> {
+  const model = await ctx.registry.defaultModel();
+  if (!model || model.kind !== 'model') return null;
+  const counts = new Map<string, number>();
+  try {
+    for (const { messages } of conversations)
+      for (const { content } of messages)
+        if (!counts.has(content))
+          counts.set(content, (await ctx.runtime.tokenize(model.versionId, content)).length);
+  } catch {
+    return null;
+  }
+  return { count: (text) => counts.get(text)!, model: `${model.name}:${model.version}` };
+}
+
+/** Splits, counts and stores conversations as a new dataset of the actor's. */
+async function store(
+  ctx: AppContext,
+  actor: Actor,
+  options: {
+    name: string;
+    sourceFormat: ConversationFormat | 'synthetic';
+    conversations: Conversation[];
+    rejected: RejectedLine[];
+    validation: number;
+  },
+): Promise<DatasetView> {
+  const { conversations, rejected } = options;
+  const split = splitConversations(conversations, { validationFraction: options.validation });
+  const counter = await tokenCounter(ctx, conversations);
+  const stats = datasetStats(conversations, counter?.count);
+  const id = newId('ds');
+  const dir = join(ctx.config.home, 'datasets', id);
+  writeConversationDataset(dir, {
+    // The folder is always OpenAI chat form; a synthetic dataset is recorded as such in the row.
+    sourceFormat: options.sourceFormat === 'synthetic' ? 'openai' : options.sourceFormat,
+    train: split.train,
+    validation: split.validation,
+    stats,
+    rejected,
+  });
+  const stored: StoredStats = {
+    ...stats,
+    ...(counter ? { tokenizerModel: counter.model } : {}),
+    split: { train: split.train.length, validation: split.validation.length },
+  };
+  try {
+    const [row] = await ctx.db
+      .insert(datasets)
+      .values({
+        id,
+        userId: actor.userId,
+        name: options.name,
+        sourceFormat: options.sourceFormat,
+        path: dir,
+        conversations: conversations.length,
+        stats: { ...stored },
+        rejected: rejected.slice(0, STORED_REJECTIONS),
+        rejectedCount: rejected.length,
+      })
+      .returning();
+    return view(row!);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Imports an uploaded JSONL text; a file with no valid conversation is a DatasetRejectedError. */
+export async function uploadDataset(options: {
+  ctx: AppContext;
+  actor: Actor;
+  name: unknown;
+  format: unknown;
+  validation: unknown;
+  text: string;
+}): Promise<DatasetView> {
+  const name = validateDatasetName(options.name);
+  const format = validateFormat(options.format);
+  const validation = validateValidationFraction(options.validation);
+  const imported = importConversations(options.text, { format, file: name });
+  if (imported.conversations.length === 0) throw new DatasetRejectedError(name, imported.rejected);
+  return store(options.ctx, options.actor, {
+    name,
+    sourceFormat: imported.format,
+    conversations: imported.conversations,
+    rejected: imported.rejected,
+    validation,
+  });
+}
+
+/** `generator` of the synthetic route: templates, a registry model, or an OpenAI-compatible endpoint. */
+export type GeneratorRequest =
+  | { kind: 'template' }
+  | { kind: 'model'; model: string }
+  | { kind: 'openai'; baseUrl: string; apiKey: string; model: string };
+
+function stringField(value: unknown, field: string, max = 2000): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > max)
+    throw new AppError(
+      'invalid_request',
+      `${field} must be a non-empty string of at most ${max} characters`,
+      field,
+    );
+  return value;
+}
+
+export function validateGenerator(raw: unknown): GeneratorRequest {
+  if (raw === undefined) return { kind: 'template' };
+  const body = raw as Record<string, unknown> | null;
+  switch (typeof body === 'object' && body !== null ? body.kind : undefined) {
+    case 'template':
+      return { kind: 'template' };
+    case 'model':
+      return { kind: 'model', model: stringField(body!.model, 'generator.model', 200) };
+    case 'openai': {
+      const baseUrl = stringField(body!.baseUrl, 'generator.baseUrl');
+      let url: URL;
+      try {
+        url = new URL(baseUrl);
+      } catch {
+        throw new AppError(
+          'invalid_request',
+          'generator.baseUrl must be an absolute http(s) URL',
+          'generator.baseUrl',
+        );
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new AppError(
+          'invalid_request',
+          'generator.baseUrl must use http or https',
+          'generator.baseUrl',
+        );
+      return {
+        kind: 'openai',
+        baseUrl: baseUrl.replace(/\/+$/, ''),
+        apiKey: stringField(body!.apiKey, 'generator.apiKey', 500),
+        model: stringField(body!.model, 'generator.model', 200),
+      };
+    }
+    default:
+      throw new AppError(
+        'invalid_request',
+        "generator.kind must be 'template', 'model' or 'openai'",
+        'generator.kind',
+      );
+  }
+}
+
+const GENERATION = { maxTokens: 256, temperature: 0.8, topP: 0.95 };
+
+/** The turn writer for a model generator; errors name the generator, never its key. */
+async function generatorFor(
+  ctx: AppContext,
+  request: GeneratorRequest,
+  signal: AbortSignal,
+): Promise<ConversationGenerator | undefined> {
+  if (request.kind === 'template') return undefined;
+  if (request.kind === 'model') {
+    const model = await ctx.registry.resolve(request.model);
+    return async (messages) => {
+      let text = '';
+      const run = ctx.runtime.chat(
+        model.versionId,
+        messages.map(({ role, content }) => ({ role, content })),
+        { ...GENERATION, stop: [], signal },
+      );
+      for await (const event of run) if (event.type === 'text-delta') text += event.text;
+      return text;
+    };
+  }
+  const { baseUrl, apiKey, model } = request;
+  return async (messages) => {
+    let response: Response;
+    try {
+      response = await fetch(`${baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify({
+          model,
+          messages: messages.map(({ role, content }) => ({ role, content })),
+          max_tokens: GENERATION.maxTokens,
+          temperature: GENERATION.temperature,
+        }),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(120_000)]),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new AppError(
+        'invalid_request',
+        `generator: ${baseUrl}/chat/completions could not be reached (${cause})`,
+        'generator.baseUrl',
+      );
+    }
+    const body = (await response.json().catch(() => null)) as {
+      choices?: { message?: { content?: unknown } }[];
+      error?: { message?: unknown };
+    } | null;
+    if (!response.ok)
+      throw new AppError(
+        'invalid_request',
+        `generator: ${baseUrl}/chat/completions answered HTTP ${response.status}` +
+          (typeof body?.error?.message === 'string' ? `: ${body.error.message.slice(0, 300)}` : ''),
+        'generator',
+      );
+    const content = body?.choices?.[0]?.message?.content;
+    if (typeof content !== 'string')
+      throw new AppError(
+        'invalid_request',
+        `generator: ${baseUrl}/chat/completions answered without choices[0].message.content`,
+        'generator',
+      );
+    return content;
+  };
+}
+
+function stringList(raw: unknown, field: string): string[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > 100)
+    throw new AppError('invalid_request', `${field} must be an array of 1 to 100 names`, field);
+  return raw.map((item, index) => stringField(item, `${field}[${index}]`, 200));
+}
+
+/** Synthesizes conversations (personas × arcs × topics), deduplicated and PII-scrubbed, as a new dataset. */
+export async function synthesizeDataset(options: {
+  ctx: AppContext;
+  actor: Actor;
+  body: unknown;
+  signal: AbortSignal;
+}): Promise<DatasetView> {
+  const body = (options.body ?? {}) as Record<string, unknown>;
+  const name = validateDatasetName(body.name);
+  const count = body.count;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 10_000)
+    throw new AppError('invalid_request', 'count must be a whole number from 1 to 10000', 'count');
+  const seed = body.seed;
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isSafeInteger(seed)))
+    throw new AppError('invalid_request', 'seed must be an integer', 'seed');
+  const validation = validateValidationFraction(body.validation);
+  const generator = await generatorFor(options.ctx, validateGenerator(body.generator), options.signal);
+  let conversations: Conversation[];
+  try {
+    ({ conversations } = await synthesizeConversations({
+      count,
+      seed,
+      personas: stringList(body.personas, 'personas'),
+      arcs: stringList(body.arcs, 'arcs'),
+      topics: stringList(body.topics, 'topics'),
+      generator,
+    }));
+  } catch (error) {
+    if (error instanceof DataError) throw new AppError('invalid_request', error.message);
+    throw error;
+  }
+  return store(options.ctx, options.actor, {
+    name,
+    sourceFormat: 'synthetic',
+    conversations,
+    rejected: [],
+    validation,
+  });
+}
+
+async function ownDataset(ctx: AppContext, actor: Actor, datasetId: string) {
+  const [row] = await ctx.db
+    .select()
+    .from(datasets)
+    .where(and(eq(datasets.id, datasetId), eq(datasets.userId, actor.userId)));
+  if (!row)
+    throw new AppError('not_found', `dataset ${datasetId} does not exist; GET /api/datasets lists yours`);
+  return row;
+}
+
+export async function listDatasets(options: { ctx: AppContext; actor: Actor }): Promise<DatasetView[]> {
+  const rows = await options.ctx.db
+    .select()
+    .from(datasets)
+    .where(eq(datasets.userId, options.actor.userId))
+    .orderBy(desc(datasets.createdAt));
+  return rows.map(view);
+}
+
+export async function getDataset(options: {
+  ctx: AppContext;
+  actor: Actor;
+  datasetId: string;
+}): Promise<DatasetView> {
+  return view(await ownDataset(options.ctx, options.actor, options.datasetId));
+}
+
+/** The dataset's folder (train.jsonl, validation.jsonl), for the fine-tune that uses it. */
+export async function datasetPath(options: {
+  ctx: AppContext;
+  actor: Actor;
+  datasetId: string;
+}): Promise<string> {
+  return (await ownDataset(options.ctx, options.actor, options.datasetId)).path;
+}
+
+/** A page of one split's conversations. */
+export async function previewDataset(options: {
+  ctx: AppContext;
+  actor: Actor;
+  datasetId: string;
+  split: unknown;
+  offset: unknown;
+  limit: unknown;
+}): Promise<{ conversations: Conversation[]; total: number }> {
+  const split = options.split ?? 'train';
+  if (split !== 'train' && split !== 'validation')
+    throw new AppError('invalid_request', "split must be 'train' or 'validation'", 'split');
+  const integer = (raw: unknown, field: string, fallback: number, max: number) => {
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(String(raw)) || value > max)
+      throw new AppError('invalid_request', `${field} must be a whole number from 0 to ${max}`, field);
+    return value;
+  };
+  const offset = integer(options.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
+  const limit = integer(options.limit, 'limit', 20, 100);
+  const row = await ownDataset(options.ctx, options.actor, options.datasetId);
+  let stored: Conversation[];
+  try {
+    stored = readConversationDataset(row.path)[split];
+  } catch (error) {
+    throw new AppError('server_error', `dataset ${row.id}: ${(error as Error).message}`);
+  }
+  return { conversations: stored.slice(offset, offset + limit), total: stored.length };
+}
+
+/** Deletes the row and the files. */
+export async function deleteDataset(options: {
+  ctx: AppContext;
+  actor: Actor;
+  datasetId: string;
+}): Promise<void> {
+  const row = await ownDataset(options.ctx, options.actor, options.datasetId);
+  await options.ctx.db.delete(datasets).where(eq(datasets.id, row.id));
+  rmSync(row.path, { recursive: true, force: true });
+}

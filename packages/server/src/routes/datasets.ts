@@ -1,0 +1,90 @@
+// The signed-in user's conversation datasets (STUDIO-API.md): upload a JSONL body, synthesize, list, show,
+// preview a page of a split, delete.
+import type { FastifyPluginAsync } from 'fastify';
+import { requireActor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
+import {
+  DatasetRejectedError,
+  deleteDataset,
+  getDataset,
+  listDatasets,
+  previewDataset,
+  synthesizeDataset,
+  uploadDataset,
+} from '../datasets/datasets.ts';
+
+/** The JSONL content types an upload may use; `text/plain` is Fastify's own string parser. */
+const JSONL_TYPES = ['application/x-ndjson', 'application/jsonl'];
+
+export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
+  return async (app) => {
+    // Registered inside this plugin, so only the dataset routes accept JSONL bodies.
+    app.addContentTypeParser(JSONL_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+    app.post<{ Querystring: Record<string, string | undefined> }>(
+      '/datasets',
+      { bodyLimit: ctx.config.datasetLimitBytes },
+      async (request, reply) => {
+        const actor = requireActor(request);
+        const text = typeof request.body === 'string' ? request.body : '';
+        try {
+          const dataset = await uploadDataset({
+            ctx,
+            actor,
+            name: request.query.name,
+            format: request.query.format,
+            validation: request.query.validation,
+            text,
+          });
+          return await reply.status(201).send({ dataset });
+        } catch (error) {
+          if (!(error instanceof DatasetRejectedError)) throw error;
+          // Every rejected line goes back with the refusal, so the user can fix the file in one pass.
+          return reply.status(400).send({ ...error.toOpenAI(), rejected: error.rejected });
+        }
+      },
+    );
+
+    app.post('/datasets/synthetic', async (request, reply) => {
+      const actor = requireActor(request);
+      // Generation by a model can take minutes; a client that leaves stops it.
+      const disconnected = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) disconnected.abort();
+      });
+      const dataset = await synthesizeDataset({
+        ctx,
+        actor,
+        body: request.body,
+        signal: disconnected.signal,
+      });
+      return reply.status(201).send({ dataset });
+    });
+
+    app.get('/datasets', async (request) => ({
+      datasets: await listDatasets({ ctx, actor: requireActor(request) }),
+    }));
+
+    app.get<{ Params: { id: string } }>('/datasets/:id', async (request) => ({
+      dataset: await getDataset({ ctx, actor: requireActor(request), datasetId: request.params.id }),
+    }));
+
+    app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
+      '/datasets/:id/preview',
+      async (request) =>
+        previewDataset({
+          ctx,
+          actor: requireActor(request),
+          datasetId: request.params.id,
+          split: request.query.split,
+          offset: request.query.offset,
+          limit: request.query.limit,
+        }),
+    );
+
+    app.delete<{ Params: { id: string } }>('/datasets/:id', async (request, reply) => {
+      await deleteDataset({ ctx, actor: requireActor(request), datasetId: request.params.id });
+      return reply.status(204).send();
+    });
+  };
+}
