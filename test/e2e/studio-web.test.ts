@@ -79,7 +79,7 @@ describe('the fine-tuning studio in a browser', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
   let datasetUrl = '';
 
   test('upload a dataset: the bad line is shown by number, statistics and preview', async (t) => {
@@ -154,7 +154,9 @@ describe('the fine-tuning studio in a browser', () => {
     await page.getByLabel('Batch size').fill('2');
     await page.getByLabel('Job name (optional)').fill('voice tune');
     const estimate = page.locator('.estimate-list');
-    await estimate.waitFor();
+    await page.locator('.estimate-list, .estimate [role="alert"]').first().waitFor();
+    const refused = page.locator('.estimate [role="alert"]');
+    assert.equal(await refused.count(), 0, `the preflight failed: ${await refused.allTextContents()}`);
     assert.match((await estimate.textContent()) ?? '', /Memory.*(KiB|MiB|GiB).*Time.*Cost/);
     await shot('studio-02-finetune-form');
 

@@ -489,6 +489,8 @@ function LengthHistogram({ buckets }: { buckets: DatasetStats['lengthHistogram']
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const y = linearScale(0, max, 0, barArea);
   const slot = width / buckets.length;
+  // Bars no wider than a thumb, so one bucket alone does not fill the chart.
+  const bar = Math.min(slot * 0.76, 56);
   return (
     <figure className="chart histogram">
       <figcaption>Conversation length (tokens)</figcaption>
@@ -497,9 +499,9 @@ function LengthHistogram({ buckets }: { buckets: DatasetStats['lengthHistogram']
           <g key={bucket.upTo}>
             <rect
               className="bar"
-              x={i * slot + slot * 0.12}
+              x={i * slot + (slot - bar) / 2}
               y={16 + barArea - y(bucket.count)}
-              width={slot * 0.76}
+              width={bar}
               height={y(bucket.count)}
               rx={2}
             />
