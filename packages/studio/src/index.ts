@@ -78,6 +78,7 @@ export {
   type PeftAdapter,
   type PeftAdapterConfig,
 } from './formats/peft-adapter.ts';
+export { ggufLoraMetadata, writeGgufLoraAdapter } from './formats/gguf-lora.ts';
 export type {
   Conversation,
   ConversationFormat,

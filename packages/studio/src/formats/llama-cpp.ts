@@ -26,14 +26,32 @@ export interface LlamaCppModel {
   close(): Promise<void>;
 }
 
+export interface LlamaCppOptions {
+  /** A GGUF LoRA adapter for this base, applied at run time; callers validate it first, as the model. */
+  lora?: string;
+  /** The adapter's user scale (llama.cpp's --lora-scaled), multiplying alpha / r; default 1. */
+  loraScale?: number;
+}
+
 /** Opens a GGUF in llama.cpp on the CPU with a context of `contextSize` positions. */
-export async function openLlamaCpp(path: string, contextSize: number): Promise<LlamaCppModel> {
+export async function openLlamaCpp(
+  path: string,
+  contextSize: number,
+  options: LlamaCppOptions = {},
+): Promise<LlamaCppModel> {
   const llama = await loadLlamaCpp();
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   try {
     // One thread: llama.cpp's spinning worker threads and Node's own share the cores, and on a 2-core machine
     // the default thread count made 32 greedy tokens of a tiny model take 20 s instead of 0.01 s.
-    const context = await model.createContext({ contextSize, sequences: 1, threads: 1 });
+    const context = await model.createContext({
+      contextSize,
+      sequences: 1,
+      threads: 1,
+      lora: options.lora
+        ? { adapters: [{ filePath: options.lora, scale: options.loraScale ?? 1 }] }
+        : undefined,
+    });
     const sequence = context.getSequence();
     return {
       tokenize: (text, parseSpecial) => model.tokenize(text, parseSpecial).map(Number),
