@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { backend, createReferenceBackend, useBackend } from '../backend/index.ts';
+import { memoryStats } from '../memory.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { Random } from '../random.ts';
 import { noGrad } from '../tensor.ts';
@@ -272,6 +273,32 @@ describe('LoRA adapter', () => {
       'base weights train again',
     );
     assert.ok([...adapter.parameters.values()].every((p) => p.grad === null || p.grad.every((g) => g === 0)));
+  });
+
+  test('LoRA steps keep no base gradient and, after the first, allocate nothing new', () => {
+    const model = new LlamaModel(awkward, { seed: 22 });
+    const adapter = model.attachLora({ rank: 2, alpha: 4, targets: LORA_TARGETS, dropout: 0.1 });
+    const optimizer = new AdamW(adapter.parameterGroups(0), { lr: 1e-3 });
+    const [batch, seq] = [2, 8];
+    const inputs = ids(31, batch * seq, 23);
+    const targets = ids(31, batch * seq, 24);
+    const random = new Random(25);
+    const step = () => {
+      model.loss(inputs, targets, { batch, seq, random }).backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+    };
+    step();
+    const before = memoryStats();
+    step();
+    step();
+    const after = memoryStats();
+    assert.equal(after.liveBytes, before.liveBytes, 'no pooled buffer is left live after a step');
+    assert.equal(after.pooledBytes, before.pooledBytes, 'the pool did not grow');
+    assert.ok(
+      [...model.parameters.values()].every((p) => p.grad === null),
+      'no base gradient buffers',
+    );
   });
 
   test('invalid options are rejected with the field named', () => {
