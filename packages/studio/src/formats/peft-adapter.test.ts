@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { LlamaModel, LORA_TARGETS, noGrad, Random, type LoraAdapter } from '@ownlm/engine';
 import { FormatError } from './errors.ts';
 import { applyPeftAdapter, readPeftAdapter, writePeftAdapter } from './peft-adapter.ts';
+import { decodeBf16, encodeBf16 } from './quant.ts';
 import { writeSafetensors } from './safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ownlm-peft-'));
@@ -178,6 +179,27 @@ describe('PEFT adapter folder', () => {
     });
     assert.deepEqual([...read.tensors.keys()], [...small.parameters.keys()]);
     assert.equal(read.tensors.size, config.num_hidden_layers * 2 * 2);
+  });
+
+  test('BF16 tensors (as PEFT saves a bfloat16 model\'s adapter) and target_modules "all-linear" are read', () => {
+    const path = join(dir, 'bf16');
+    writePeftAdapter(path, adapter, { baseModel: 'ownlm/tiny' });
+    const configFile = join(path, 'adapter_config.json');
+    const c = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(configFile, JSON.stringify({ ...c, target_modules: 'all-linear' }));
+    writeSafetensors(
+      join(path, 'adapter_model.safetensors'),
+      [...adapter.parameters].map(([name, p]) => ({
+        name,
+        dtype: 'BF16' as const,
+        shape: p.shape,
+        data: p.data,
+      })),
+    );
+    const read = readPeftAdapter(path, model.config);
+    assert.deepEqual(read.config.target_modules, [...LORA_TARGETS]);
+    for (const [name, p] of adapter.parameters)
+      assert.deepEqual(read.tensors.get(name)!.data, decodeBf16(encodeBf16(p.data)), name);
   });
 });
 
