@@ -19,6 +19,9 @@ import { Link } from './router.tsx';
 import { formatCost, formatRate, progressFraction } from './studio-format.ts';
 import type { Job } from './types.ts';
 
+/** Result fields shown as links; the rest are listed as they are. */
+const linkedResults = ['adapterVersionId', 'mergedVersionId', 'reportId'];
+
 export function JobPage({ id }: { id: string }) {
   const [job, setJob] = useState<Job | null>(null);
   const [view, setView] = useState<JobView>(emptyJobView);
@@ -178,7 +181,7 @@ export function JobPage({ id }: { id: string }) {
               </p>
             )}
           </section>
-          {job.state === 'succeeded' && (adapterVersionId || mergedVersionId || reportId) && (
+          {job.state === 'succeeded' && result && (
             <section className="card result" aria-labelledby="result-title">
               <h2 id="result-title">Result</h2>
               <ul>
@@ -205,6 +208,18 @@ export function JobPage({ id }: { id: string }) {
                   </li>
                 )}
               </ul>
+              <dl className="params-list">
+                {Object.entries(result)
+                  .filter(([key]) => !linkedResults.includes(key))
+                  .map(([key, value]) => (
+                    <div key={key}>
+                      <dt>{key}</dt>
+                      <dd>
+                        <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
+                      </dd>
+                    </div>
+                  ))}
+              </dl>
             </section>
           )}
           <section aria-labelledby="loss-title">
