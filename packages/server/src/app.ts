@@ -13,6 +13,7 @@ import { openDatabase } from './db/database.ts';
 import { LocalWorkers } from './jobs/local-worker.ts';
 import { AppError } from './errors.ts';
 import { QuickstartJob } from './quickstart/job.ts';
+import { registerFinetuneCompletion } from './registry/finetune-outputs.ts';
 import { ModelRegistry } from './registry/registry.ts';
 import { authRoutes } from './routes/auth.ts';
 import { chatRoutes } from './routes/chats.ts';
@@ -22,6 +23,7 @@ import { keyRoutes } from './routes/keys.ts';
 import { modelRoutes } from './routes/models.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { quickstartRoutes } from './routes/quickstart.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { v1Routes } from './routes/v1.ts';
 import { workerRoutes } from './routes/worker.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -91,6 +93,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     threads: config.threads,
   });
   const ctx: AppContext = { config, db: database.db, registry, runtime };
+  registerFinetuneCompletion(ctx);
   const webhooks = new WebhookDispatcher({
     db: database.db,
     backoffMs: config.webhookBackoffMs,
@@ -129,6 +132,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   await app.register(datasetRoutes(ctx), { prefix: '/api' });
   await app.register(webhookRoutes(ctx), { prefix: '/api' });
   await app.register(notificationRoutes(ctx), { prefix: '/api' });
+  await app.register(reportRoutes(ctx), { prefix: '/api' });
   await app.register(jobRoutes(ctx), { prefix: '/api' });
   await app.register(workerRoutes(ctx), { prefix: '/api' });
   await app.register(v1Routes(ctx), { prefix: '/v1' });

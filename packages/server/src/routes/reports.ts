@@ -1,0 +1,23 @@
+// Fine-tune reports for their owner: `GET /api/reports/:id` as JSON, `:id.md` and `:id.html` as downloads.
+import type { FastifyPluginAsync } from 'fastify';
+import { requireActor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
+import { getReport, renderReport } from '../reports/reports.ts';
+
+const TYPES = { md: 'text/markdown; charset=utf-8', html: 'text/html; charset=utf-8' } as const;
+
+export function reportRoutes(ctx: AppContext): FastifyPluginAsync {
+  return async (app) => {
+    // One route for the three forms: report ids never contain a dot.
+    app.get<{ Params: { file: string } }>('/reports/:file', async (request, reply) => {
+      const actor = requireActor(request);
+      const [, reportId, extension] = /^([^.]*)(?:\.(md|html))?$/.exec(request.params.file) ?? [];
+      const found = await getReport({ db: ctx.db, actor, reportId: reportId ?? request.params.file });
+      if (extension !== 'md' && extension !== 'html') return { report: found.report };
+      return reply
+        .type(TYPES[extension])
+        .header('content-disposition', `attachment; filename="report-${found.id}.${extension}"`)
+        .send(renderReport(found.report, extension));
+    });
+  };
+}
