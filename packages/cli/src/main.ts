@@ -5,6 +5,7 @@ import type { Command } from './command.ts';
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   quickstart: () => import('./commands/quickstart.ts'),
   train: () => import('./commands/train.ts'),
+  finetune: () => import('./commands/finetune.ts'),
   eval: () => import('./commands/eval.ts'),
   sample: () => import('./commands/sample.ts'),
   export: () => import('./commands/export.ts'),
@@ -13,6 +14,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   'tokenizer-encode': () => import('./commands/tokenizer-encode.ts'),
   'data-pack': () => import('./commands/data-pack.ts'),
   'data-prepare': () => import('./commands/data-prepare.ts'),
+  worker: () => import('./commands/worker.ts'),
   'dataset-validate': () => import('./commands/dataset-validate.ts'),
   'dataset-import': () => import('./commands/dataset-import.ts'),
   'dataset-synth': () => import('./commands/dataset-synth.ts'),
