@@ -134,6 +134,24 @@ describe('runFinetune (LoRA)', () => {
     assert.ok(checks.reduce((n, c) => n + c.compared, 0) > 100, JSON.stringify(checks));
   });
 
+  it('an abort signal stops the run at the next step, checkpointed there, with an error saying how to resume', async () => {
+    const controller = new AbortController();
+    await assert.rejects(
+      runFinetune(config('aborted'), {
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'train-step' && e.step === 2) controller.abort();
+        },
+      }),
+      (e: Error) =>
+        e.name === 'DataError' && /^fine-tune stopped at step 2 of 8; resume with --resume$/.test(e.message),
+    );
+    assert.deepEqual(
+      listCheckpoints(join(dir, 'aborted')).map((d) => d.slice(-12)),
+      ['step-0000002'],
+    );
+  });
+
   it('refuses to resume with a setting that changes what is computed', async () => {
     await assert.rejects(
       runFinetune(config('straight', { rank: 4 }), { resume: true }),

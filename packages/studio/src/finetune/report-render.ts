@@ -2,6 +2,18 @@
 // external resource; every value escaped), the downloads the server offers for a report.
 import type { FinetuneReport } from './compare.ts';
 
+const htmlEscapes: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => htmlEscapes[c]);
+}
+
 function formatPerplexity(value: number): string {
   return Number.isFinite(value) ? value.toFixed(3) : String(value);
 }
@@ -12,18 +24,22 @@ function change(report: FinetuneReport): string {
   return `${percent <= 0 ? '' : '+'}${percent.toFixed(1)}%`;
 }
 
-/** Markdown text: a table cell keeps its line breaks as <br> and its pipes escaped. */
+/**
+ * Markdown text for a table cell: HTML-escaped (renderers pass raw HTML through, and answers are untrusted
+ * text), pipes escaped, line breaks kept as <br>.
+ */
 function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>') || '*(empty)*';
+  const escaped = escapeHtml(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+  return escaped.replace(/\r?\n/g, '<br>') || '*(empty)*';
 }
 
 export function renderReportMarkdown(report: FinetuneReport): string {
   const lines = [
-    `# Fine-tune report: ${report.tunedModel}`,
+    `# Fine-tune report: ${escapeHtml(report.tunedModel)}`,
     '',
-    `- Base model: ${report.baseModel}`,
-    `- Tuned model: ${report.tunedModel}`,
-    `- Dataset: ${report.dataset}`,
+    `- Base model: ${escapeHtml(report.baseModel)}`,
+    `- Tuned model: ${escapeHtml(report.tunedModel)}`,
+    `- Dataset: ${escapeHtml(report.dataset)}`,
     `- Held out: ${report.heldOut.conversations} conversations, ${report.heldOut.assistantTokens} assistant tokens`,
     '',
     '## Perplexity on held-out assistant tokens',
@@ -40,18 +56,6 @@ export function renderReportMarkdown(report: FinetuneReport): string {
     '',
   ];
   return lines.join('\n');
-}
-
-const htmlEscapes: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => htmlEscapes[c]);
 }
 
 export function renderReportHtml(report: FinetuneReport): string {
