@@ -3,7 +3,10 @@
 // statistics and preview; the fine-tune form's preflight estimate; a short LoRA job watched live (progress bar
 // and loss chart changing while it runs); the new version's lineage on the models page; the phone layout.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -11,6 +14,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumPath, ensureChromium, screenshots, startTestServer, type TestServer } from './browser.ts';
 
 let server: TestServer;
+let receiver: Server;
+const received: { headers: IncomingHttpHeaders; body: string }[] = [];
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
@@ -59,6 +64,16 @@ describe('the fine-tuning studio in a browser', () => {
     ensureChromium();
     mkdirSync(screenshots, { recursive: true });
     server = await startTestServer(home, { hourlyRate: 1.2 });
+    // A real HTTP receiver for the webhook, answering 200 to everything.
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body });
+        response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     page = await context.newPage();
@@ -76,6 +91,7 @@ describe('the fine-tuning studio in a browser', () => {
   after(async () => {
     await browser?.close();
     await server?.close();
+    await new Promise((resolve) => receiver?.close(resolve));
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -140,6 +156,26 @@ describe('the fine-tuning studio in a browser', () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  let webhookSecret = '';
+
+  test('webhooks: add one for a local receiver, its secret shown once', async (t) => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+    if (await routeMissing(t, '/api/webhooks')) return;
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    await page.getByLabel('Endpoint URL').fill(url);
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    webhookSecret = await page.getByLabel('Webhook secret').inputValue();
+    assert.ok(webhookSecret.length >= 16);
+    await page.locator('.webhook-list code', { hasText: url }).waitFor();
+    await shot('studio-02-webhook');
+    // Shown once: a fresh load lists the webhook without its secret.
+    await page.reload();
+    await page.locator('.webhook-list code', { hasText: url }).waitFor();
+    assert.equal(await page.getByLabel('Webhook secret').count(), 0);
+    assert.ok(!(await page.content()).includes(webhookSecret));
+  });
+
   test('the fine-tune form shows the preflight, and a short LoRA job runs live', async (t) => {
     if (!datasetUrl) return t.skip('no dataset was uploaded');
     await page.goto(datasetUrl);
@@ -158,7 +194,7 @@ describe('the fine-tuning studio in a browser', () => {
     const refused = page.locator('.estimate [role="alert"]');
     assert.equal(await refused.count(), 0, `the preflight failed: ${await refused.allTextContents()}`);
     assert.match((await estimate.textContent()) ?? '', /Memory.*(KiB|MiB|GiB).*Time.*Cost/);
-    await shot('studio-02-finetune-form');
+    await shot('studio-03-finetune-form');
 
     await page.evaluate(() => {
       // Every state of the bar and the chart while the job runs, to see them move before it ends.
@@ -189,7 +225,20 @@ describe('the fine-tuning studio in a browser', () => {
     assert.ok((seen.paths.at(-1)!.match(/L/g) ?? []).length >= 1, 'the final curve has several points');
     assert.match((await page.locator('.job-step').textContent()) ?? '', /step 6 of 6/);
     await page.locator('.log-box div').first().waitFor();
-    await shot('studio-03-job');
+    await shot('studio-04-job');
+
+    // The bell counts the job's end; marking all read clears it.
+    const bell = page.locator('summary.bell');
+    await page.waitForFunction(() =>
+      /Notifications, [1-9]/.test(document.querySelector('summary.bell')?.getAttribute('aria-label') ?? ''),
+    );
+    await bell.click();
+    assert.match((await page.locator('.notification-list').textContent()) ?? '', /voice tune/);
+    await page.getByRole('button', { name: 'Mark all read' }).click();
+    await page.waitForFunction(
+      () => document.querySelector('summary.bell')?.getAttribute('aria-label') === 'Notifications, 0 unread',
+    );
+    await bell.click();
 
     await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
     const row = page.locator('.jobs-table tbody tr', { hasText: 'voice tune' });
@@ -202,18 +251,46 @@ describe('the fine-tuning studio in a browser', () => {
     const lineage = (await page.locator('.lineage').textContent()) ?? '';
     assert.match(lineage, new RegExp(datasetUrl.split('/').pop()!));
     assert.equal(await page.locator('.models-table tr.selected td').nth(1).textContent(), 'adapter');
-    await shot('studio-04-models');
+    await shot('studio-05-models');
     assert.deepEqual(pageErrors, []);
   });
+
+  test(
+    "the webhook's delivery log shows the job's events, signed with the secret",
+    { timeout: 60_000 },
+    async (t) => {
+      if (!webhookSecret) return t.skip('no webhook was added');
+      await page.getByRole('link', { name: 'Webhooks' }).click();
+      const deliveries = page.getByRole('button', { name: 'Deliveries' });
+      const succeeded = page.locator('.data-table tr', { hasText: 'job.succeeded' });
+      // The log is read when opened; reopen it until the delivery of the job's end has been answered.
+      for (;;) {
+        await deliveries.click();
+        await page.locator('.webhook-list .data-table, .webhook-list p').first().waitFor();
+        if (/succeeded.*200/.test((await succeeded.textContent({ timeout: 1000 }).catch(() => '')) ?? ''))
+          break;
+        await deliveries.click();
+        await page.waitForTimeout(250);
+      }
+      await shot('studio-06-deliveries');
+      const delivery = received.find((r) => JSON.parse(r.body).event === 'job.succeeded');
+      assert.ok(delivery, `the receiver got ${received.map((r) => JSON.parse(r.body).event)}`);
+      const timestamp = String(delivery.headers['ownlm-webhook-timestamp']);
+      const expected = createHmac('sha256', webhookSecret)
+        .update(`${timestamp}.${delivery.body}`)
+        .digest('hex');
+      assert.equal(delivery.headers['ownlm-webhook-signature'], `v1=${expected}`);
+    },
+  );
 
   test('on a phone-sized screen the studio pages fit the width', async () => {
     await page.setViewportSize({ width: 390, height: 780 });
     for (const [path, name] of [
-      [datasetUrl || '/datasets', 'studio-05-phone-dataset'],
-      ['/finetune', 'studio-06-phone-finetune'],
-      ['/jobs', 'studio-07-phone-jobs'],
-      ['/models', 'studio-08-phone-models'],
-      ['/webhooks', 'studio-09-phone-webhooks'],
+      [datasetUrl || '/datasets', 'studio-07-phone-dataset'],
+      ['/finetune', 'studio-08-phone-finetune'],
+      ['/jobs', 'studio-09-phone-jobs'],
+      ['/models', 'studio-10-phone-models'],
+      ['/webhooks', 'studio-11-phone-webhooks'],
     ]) {
       await page.goto(new URL(path, server.url).href);
       await page.locator('.studio-page h1').waitFor();
