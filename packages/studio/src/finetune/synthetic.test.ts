@@ -33,7 +33,7 @@ describe('synthesizeConversations with templates', () => {
     assert.deepEqual(imported.conversations, a.conversations);
   });
 
-  it('covers every persona × arc × topic once per pass, multi-turn, with each persona keeping its voice', async () => {
+  it('covers every persona × arc × topic once per pass, turns alternating, each persona keeping its voice', async () => {
     const { conversations } = await synthesizeConversations({ count: combinations, seed: 1 });
     const seen = new Set<string>();
     for (const { messages } of conversations) {
@@ -42,7 +42,6 @@ describe('synthesizeConversations with templates', () => {
       const turns = messages.slice(1);
       const arc = builtinArcs.find((a) => a.turns.length === turns.length && turnsMatch(a, turns));
       assert.ok(arc);
-      assert.ok(turns.length >= 4);
       turns.forEach((m, i) => assert.equal(m.role, i % 2 === 0 ? 'user' : 'assistant'));
       const topic = builtinTopics.find((t) =>
         turns.some(

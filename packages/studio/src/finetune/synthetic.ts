@@ -83,6 +83,8 @@ export interface Topic {
 }
 
 export const builtinArcs: Arc[] = [
+  // One exchange: fits a small model's context (~170 tokens with the quickstart tokenizer, system included).
+  { name: 'question-answer', turns: ['ask', 'answer'] },
   { name: 'question-clarification-answer', turns: ['ask', 'clarifying-question', 'give-details', 'answer'] },
   { name: 'problem-diagnosis-plan', turns: ['describe-problem', 'diagnosis', 'confirm', 'plan'] },
   { name: 'question-answer-follow-up', turns: ['ask', 'answer', 'follow-up', 'deeper-answer'] },
