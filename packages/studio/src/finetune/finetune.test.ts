@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readSafetensors } from '../formats/safetensors.ts';
+import { exportModel } from '../train/export.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
 import type { FinetuneReport } from './compare.ts';
 import { resolveFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
@@ -165,6 +166,23 @@ describe('runFinetune (LoRA)', () => {
     assert.ok(estimate.trainableParameters > 0 && estimate.trainableParameters < estimate.parameters);
     assert.ok(estimate.tokens > 0 && estimate.memoryBytes > 0 && estimate.fits);
     assert.equal(existsSync(join(dir, 'preflight')), false);
+  });
+});
+
+describe('runFinetune on a GGUF base', () => {
+  it('dequantizes a Q8_0 base into <out>/base and serves the adapter on the original GGUF, checked in llama.cpp', async () => {
+    const gguf = join(dir, 'base-q8_0.gguf');
+    await exportModel({ model: base, out: gguf, format: 'gguf', dtype: 'q8_0', verify: false });
+    const result = await runFinetune(config('from-gguf', { base: gguf, steps: 4, checkpoint_every: 0 }));
+    assert.ok(existsSync(join(dir, 'from-gguf', 'base', 'model.safetensors')));
+    assert.equal(existsSync(join(dir, 'from-gguf', 'base.gguf')), false);
+    assert.equal(result.outputs.baseGguf, gguf);
+    // Q8_0: llama.cpp also rounds activations, so export compares the first 8 greedy tokens per prompt.
+    assert.ok(
+      result.outputs.adapterChecks.every((c) => c.compared > 0 || c.nearTie),
+      JSON.stringify(result.outputs.adapterChecks),
+    );
+    assert.equal(result.report.baseModel, 'base-q8_0.gguf');
   });
 });
 
