@@ -62,7 +62,7 @@ export function ModelsPage() {
                   <td>
                     <button
                       type="button"
-                      className="link-button"
+                      className="link-button version-button"
                       aria-pressed={m.id === selected}
                       onClick={() => select(m.id)}
                     >
