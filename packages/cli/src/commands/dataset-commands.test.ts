@@ -196,6 +196,9 @@ describe('ownlm dataset synth', () => {
     assert.match(validate.stdout, /format: openai\nconversations: \d+ valid, 0 line\(s\) rejected/);
     const unknown = ownlm(['synth', '--out', 'x', '--count', '3', '--arcs', 'zigzag'], dir);
     assert.equal(unknown.status, 1);
-    assert.match(unknown.stderr, /unknown arc "zigzag"; built-in: question-clarification-answer/);
+    assert.match(
+      unknown.stderr,
+      /unknown arc "zigzag"; built-in: question-answer, question-clarification-answer/,
+    );
   });
 });
