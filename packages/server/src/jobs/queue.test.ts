@@ -28,15 +28,13 @@ const bob: Actor = { userId: 'usr_bob', role: 'user', apiKeyId: null };
 
 async function addUsers(handle: DatabaseHandle): Promise<void> {
   for (const actor of [ada, bob])
-    await handle.db
-      .insert(users)
-      .values({
-        id: actor.userId,
-        email: `${actor.userId}@example.com`,
-        name: actor.userId,
-        passwordHash: 'x',
-        role: 'user',
-      });
+    await handle.db.insert(users).values({
+      id: actor.userId,
+      email: `${actor.userId}@example.com`,
+      name: actor.userId,
+      passwordHash: 'x',
+      role: 'user',
+    });
 }
 
 const enqueue = (handle: DatabaseHandle, actor = ada, name = 'job') =>
@@ -71,7 +69,9 @@ describe('job queue on PGlite', () => {
     assert.equal(a.job.workerId, 'w1');
     assert.equal(a.resumed, false);
     assert.deepEqual(
-      changes.filter((c) => c.job.id === first.id).map((c) => [c.kind, c.previous, c.job.state]),
+      changes
+        .filter((c) => c.job.id === first.id)
+        .map((c) => [c.kind, c.kind === 'state' ? c.previous : null, c.job.state]),
       [
         ['state', 'queued', 'queued'],
         ['state', 'queued', 'running'],

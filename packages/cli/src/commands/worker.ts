@@ -1,0 +1,314 @@
+// `ownlm worker`: a remote worker for an ownlm server. It claims jobs over the worker API, downloads their
+// inputs, runs the same `ownlm` command the server's own workers run, pushes events in batches, renews the
+// lease, stops on cancel, uploads what the command made and reports the end, with the result's paths
+// rewritten to the copies stored on the server.
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import {
+  eventStore,
+  JOB_TYPES,
+  jobArguments,
+  runJobCommand,
+  type CommandRun,
+  type JobEventInput,
+  type JobView,
+} from '@ownlm/server';
+import type { Command } from '../command.ts';
+
+const usage = `usage: ownlm worker --server URL --token TOKEN [options]
+
+Runs training jobs for an ownlm server on this machine: claims queued jobs over the worker API, downloads
+their inputs, runs them, streams progress back, uploads the outputs. Create the token as an admin with
+POST /api/worker-tokens.
+
+options:
+  --server URL        the ownlm server, e.g. http://gpu-host:8080 (required)
+  --token TOKEN       a worker token, ow-worker-… (required; or OWNLM_WORKER_TOKEN)
+  --types A,B         job types to take (default all: ${JOB_TYPES.join(', ')})
+  --work-dir DIR      where inputs and runs are kept (default .ownlm-worker)
+  --poll-seconds N    how often to ask for work when there is none (default 5)
+  --once              exit after one job
+  -h, --help          show this help`;
+
+/** Events per request (the server takes up to 1000). */
+const EVENTS_PER_REQUEST = 500;
+
+interface ClaimAnswer {
+  job: JobView;
+  lease: { expiresAt: string };
+  inputs: { name: string; bytes: number }[];
+  paths: Record<string, string>;
+}
+
+class WorkerApi {
+  constructor(
+    private readonly server: string,
+    private readonly token: string,
+  ) {}
+
+  async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const init: RequestInit & { duplex?: 'half' } = {
+      method,
+      headers: { authorization: `Bearer ${this.token}` },
+    };
+    if (body instanceof Readable) {
+      init.body = Readable.toWeb(body) as unknown as BodyInit;
+      init.duplex = 'half';
+      (init.headers as Record<string, string>)['content-type'] = 'application/octet-stream';
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    const response = await fetch(new URL(path, this.server), init);
+    if (!response.ok) {
+      const text = await response.text();
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error: { message: string } }).error.message;
+      } catch {
+        // Not the server's JSON error: the text as it came.
+      }
+      throw new WorkerApiError(response.status, `${method} ${path}: ${response.status} ${message}`);
+    }
+    return response;
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+}
+
+class WorkerApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const encodePath = (name: string) => name.split('/').map(encodeURIComponent).join('/');
+
+/** Every file under `path` (itself when it is a file). */
+function filesUnder(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(path, entry.name)) : entry.isFile() ? [join(path, entry.name)] : [],
+  );
+}
+
+export const command: Command = {
+  summary: 'run training jobs for an ownlm server on this machine',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        server: { type: 'string' },
+        token: { type: 'string' },
+        types: { type: 'string' },
+        'work-dir': { type: 'string' },
+        'poll-seconds': { type: 'string' },
+        once: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    const token = values.token ?? process.env.OWNLM_WORKER_TOKEN;
+    if (!values.server || !token) {
+      console.error(`ownlm worker: --server and --token are required\n\n${usage}`);
+      return 2;
+    }
+    try {
+      new URL(values.server);
+    } catch {
+      throw new Error(`--server must be a URL such as http://host:8080, got '${values.server}'`);
+    }
+    const types = values.types?.split(',').map((t) => t.trim());
+    const unknown = types?.find((t) => !(JOB_TYPES as readonly string[]).includes(t));
+    if (unknown !== undefined) throw new Error(`--types: '${unknown}' is not one of ${JOB_TYPES.join(', ')}`);
+    const pollSeconds = Number(values['poll-seconds'] ?? 5);
+    if (!(pollSeconds > 0))
+      throw new Error(`--poll-seconds must be a positive number, got '${values['poll-seconds']}'`);
+    // Absolute, since each command runs with its job folder as the working directory.
+    const workDir = resolve(values['work-dir'] ?? '.ownlm-worker');
+    const api = new WorkerApi(values.server, token);
+    const workerId = `remote:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+    let stopping = false;
+    let current: CommandRun | null = null;
+    const stop = () => {
+      stopping = true;
+      current?.stop();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    console.error(
+      `ownlm worker ${workerId}: taking ${types?.join(', ') ?? 'all'} jobs from ${values.server}`,
+    );
+    try {
+      while (!stopping) {
+        const response = await api.request('POST', '/api/worker/claim', { workerId, types });
+        if (response.status === 204) {
+          await sleep(pollSeconds * 1000);
+          continue;
+        }
+        const claim = (await response.json()) as ClaimAnswer;
+        console.error(`job ${claim.job.id} (${claim.job.type}, attempt ${claim.job.attempts}): started`);
+        const state = await runClaim(api, workerId, workDir, claim, (run) => (current = run));
+        current = null;
+        console.error(`job ${claim.job.id}: ${state}`);
+        if (values.once) break;
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    return 0;
+  },
+};
+
+/** Runs one claimed job to its end; returns how it ended, as reported to the server. */
+async function runClaim(
+  api: WorkerApi,
+  workerId: string,
+  workDir: string,
+  claim: ClaimAnswer,
+  started: (run: CommandRun) => void,
+): Promise<string> {
+  const { job } = claim;
+  const jobDir = join(workDir, job.id);
+  const base = `/api/worker/jobs/${encodeURIComponent(job.id)}`;
+  const query = `?workerId=${encodeURIComponent(workerId)}`;
+  const inputsDir = join(jobDir, 'inputs');
+  // Inputs kept from an earlier attempt at the same job are not fetched again.
+  for (const input of claim.inputs) {
+    const local = join(inputsDir, ...input.name.split('/'));
+    if (existsSync(local) && statSync(local).size === input.bytes) continue;
+    mkdirSync(dirname(local), { recursive: true });
+    const response = await api.request('GET', `${base}/inputs/${encodePath(input.name)}${query}`);
+    await pipeline(
+      Readable.fromWeb(response.body as WebReadableStream),
+      createWriteStream(`${local}.partial`),
+    );
+    renameSync(`${local}.partial`, local);
+  }
+  const inputs = Object.fromEntries(
+    Object.entries(claim.paths).map(([name, path]) => [name, join(inputsDir, ...path.split('/'))]),
+  );
+  const runDir = join(jobDir, 'run');
+  mkdirSync(runDir, { recursive: true });
+
+  const store = eventStore(
+    async (events: JobEventInput[]) => {
+      for (let i = 0; i < events.length; i += EVENTS_PER_REQUEST)
+        await api.request('POST', `${base}/events`, {
+          workerId,
+          events: events.slice(i, i + EVENTS_PER_REQUEST),
+        });
+    },
+    (error) => console.error(`job ${job.id}: sending events failed: ${error.message}`),
+  );
+  const run = runJobCommand(jobArguments(job, inputs, runDir), { cwd: jobDir, onEvents: store.add });
+  started(run);
+  let cancelled = false;
+  let lost = false;
+  const leaseMs = Math.max(300, new Date(claim.lease.expiresAt).getTime() - Date.now());
+  const beat = setInterval(
+    () => {
+      api
+        .json<{ cancelRequested: boolean }>('POST', `${base}/heartbeat`, { workerId })
+        .then((answer) => {
+          if (answer.cancelRequested && !cancelled) {
+            cancelled = true;
+            run.stop();
+          }
+        })
+        .catch((error: Error) => {
+          if (error instanceof WorkerApiError && error.status === 409) {
+            lost = true;
+            run.stop();
+          }
+          console.error(`job ${job.id}: heartbeat: ${error.message}`);
+        });
+    },
+    Math.floor(leaseMs / 3),
+  );
+  try {
+    const outcome = await run.done;
+    await store.drain();
+    if (lost) return 'lost its lease; another worker has it';
+    if (outcome.stopped && !cancelled)
+      return 'stopped; the server gives it to another worker when the lease ends';
+    if (cancelled) {
+      await api.request('POST', `${base}/finish`, { workerId, state: 'cancelled' });
+      return 'cancelled';
+    }
+    if (outcome.code !== 0) {
+      await api.request('POST', `${base}/finish`, { workerId, state: 'failed', error: outcome.error });
+      return `failed: ${outcome.error}`;
+    }
+    const result = await uploadOutputs(api, `${base}`, query, jobDir, outcome.result);
+    const finished = await api.json<{ job: JobView }>('POST', `${base}/finish`, {
+      workerId,
+      state: 'succeeded',
+      result,
+    });
+    return finished.job.state;
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/**
+ * Uploads every file the result names (paths inside the job folder: files, or folders whole) and returns the
+ * result with those paths pointing at the server's stored copies.
+ */
+async function uploadOutputs(
+  api: WorkerApi,
+  base: string,
+  query: string,
+  jobDir: string,
+  result: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const inside = (value: unknown): value is string =>
+    typeof value === 'string' && value.startsWith(`${jobDir}${sep}`) && existsSync(value);
+  let serverJobDir: string | null = null;
+  const uploaded = new Set<string>();
+  for (const path of Object.values(result).filter(inside)) {
+    for (const file of filesUnder(path)) {
+      if (uploaded.has(file)) continue;
+      uploaded.add(file);
+      const name = relative(jobDir, file).split(sep).join('/');
+      const answer = (await (
+        await api.request('PUT', `${base}/artifacts/${encodePath(name)}${query}`, createReadStream(file))
+      ).json()) as { path: string };
+      serverJobDir = answer.path.slice(0, answer.path.length - name.length - 1);
+    }
+  }
+  if (serverJobDir === null) return result;
+  const stored = serverJobDir;
+  return Object.fromEntries(
+    Object.entries(result).map(([key, value]) => [
+      key,
+      inside(value) ? `${stored}/${relative(jobDir, value).split(sep).join('/')}` : value,
+    ]),
+  );
+}

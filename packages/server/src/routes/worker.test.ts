@@ -1,0 +1,278 @@
+// The worker API on loopback: worker tokens made by admins only and scoped both ways (a user's session or API
+// key opens no worker route, a worker token no user route); the protocol's refusals (another worker's job,
+// bad events, unsafe artifact names); and a real `ownlm worker` process that runs a pretrain job end to end
+// (inputs downloaded, events pushed, checkpoint uploaded, completion handler given the server's copies) and
+// stops a second job when it is cancelled.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../app.ts';
+import { OWNLM_CLI } from '../jobs/child.ts';
+import { registerJobCompletion } from '../jobs/completion.ts';
+import { jobHub, type JobEventView } from '../jobs/events.ts';
+import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
+import type { JobView } from '../jobs/view.ts';
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+describe('worker API', () => {
+  const home = mkdtempSync(join(tmpdir(), 'ownlm-worker-api-'));
+  const workDir = mkdtempSync(join(tmpdir(), 'ownlm-remote-worker-'));
+  let app: FastifyInstance;
+  let url: string;
+  let admin: Record<string, string>;
+  let user: Record<string, string>;
+  let apiKey: string;
+  let workerSecret: string;
+  let inputs: { data: string; tokenizer: string };
+
+  async function register(email: string): Promise<Record<string, string>> {
+    const registered = await app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      payload: { email, password: 'a long enough password', name: email },
+    });
+    const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
+    return { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': registered.json().csrfToken };
+  }
+
+  const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+  async function createJob(params: object): Promise<JobView> {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/jobs',
+      headers: admin,
+      payload: { type: 'pretrain', params },
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    return response.json().job;
+  }
+
+  function until(id: string, done: (job: JobView, event?: JobEventView) => boolean): Promise<JobView> {
+    return new Promise((resolve) => {
+      const stop = jobHub.subscribe((change) => {
+        if (change.job.id === id && done(change.job, change.event)) {
+          stop();
+          resolve(change.job);
+        }
+      });
+    });
+  }
+
+  before(async () => {
+    inputs = await pretrainInputs(home);
+    // No local workers: only the remote one takes jobs.
+    app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0, jobLeaseMs: 3000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    admin = await register('admin@example.com');
+    user = await register('user@example.com');
+    const key = await app.inject({
+      method: 'POST',
+      url: '/api/keys',
+      headers: admin,
+      payload: { name: 'k' },
+    });
+    apiKey = key.json().secret;
+  });
+
+  after(async () => {
+    await app?.close();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('worker tokens: admins create them; each kind of credential opens only its own routes', async () => {
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/api/worker-tokens',
+      headers: user,
+      payload: { name: 'gpu' },
+    });
+    assert.equal(refused.statusCode, 403);
+    const created = await app.inject({
+      method: 'POST',
+      url: '/api/worker-tokens',
+      headers: admin,
+      payload: { name: 'gpu' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    workerSecret = created.json().secret;
+    assert.match(workerSecret, /^ow-worker-/);
+    const listed = await app.inject({ method: 'GET', url: '/api/worker-tokens', headers: admin });
+    assert.deepEqual(
+      listed.json().tokens.map((t: { name: string }) => t.name),
+      ['gpu'],
+    );
+    assert.ok(!listed.body.includes(workerSecret), 'the secret is never listed');
+
+    const claim = { method: 'POST' as const, url: '/api/worker/claim', payload: { workerId: 'w' } };
+    assert.equal(
+      (await app.inject({ ...claim, headers: bearer(workerSecret) })).statusCode,
+      204,
+      'nothing queued',
+    );
+    for (const headers of [{}, admin, bearer(apiKey), bearer('ow-worker-forged')]) {
+      const response = await app.inject({ ...claim, headers });
+      assert.equal(response.statusCode, 401, JSON.stringify(headers));
+    }
+    for (const [method, path] of [
+      ['GET', '/api/jobs'],
+      ['GET', '/api/session'],
+      ['GET', '/v1/models'],
+      ['GET', '/api/worker-tokens'],
+    ] as const) {
+      const response = await app.inject({ method, url: path, headers: bearer(workerSecret) });
+      if (path === '/api/session') assert.equal(response.json().user, null, 'a worker token is nobody');
+      else assert.equal(response.statusCode, 401, `${method} ${path}: ${response.body}`);
+    }
+
+    const other = await app.inject({
+      method: 'POST',
+      url: '/api/worker-tokens',
+      headers: admin,
+      payload: { name: 'old' },
+    });
+    const revoked = await app.inject({
+      method: 'DELETE',
+      url: `/api/worker-tokens/${other.json().token.id}`,
+      headers: admin,
+    });
+    assert.equal(revoked.statusCode, 204);
+    assert.equal((await app.inject({ ...claim, headers: bearer(other.json().secret) })).statusCode, 401);
+  });
+
+  test("the protocol refuses another worker's job, bad events and unsafe names", async () => {
+    const job = await createJob({ ...inputs, ...tinyPretrain, steps: 4 });
+    const headers = bearer(workerSecret);
+    const claimed = await app.inject({
+      method: 'POST',
+      url: '/api/worker/claim',
+      headers,
+      payload: { workerId: 'w1' },
+    });
+    assert.equal(claimed.statusCode, 200, claimed.body);
+    const answer = claimed.json();
+    assert.equal(answer.job.id, job.id);
+    assert.deepEqual(answer.paths, { data: 'data', tokenizer: 'tokenizer' });
+    assert.ok(answer.inputs.some((i: { name: string }) => i.name === 'tokenizer/tokenizer.json'));
+    const base = `/api/worker/jobs/${job.id}`;
+    const beat = await app.inject({
+      method: 'POST',
+      url: `${base}/heartbeat`,
+      headers,
+      payload: { workerId: 'w2' },
+    });
+    assert.equal(beat.statusCode, 409);
+    const input = await app.inject({
+      method: 'GET',
+      url: `${base}/inputs/tokenizer/tokenizer.json?workerId=w1`,
+      headers,
+    });
+    assert.equal(input.body, readFileSync(join(inputs.tokenizer, 'tokenizer.json'), 'utf8'));
+    for (const name of ['tokenizer/..%2F..%2Fdb', 'nothing/x']) {
+      const response = await app.inject({
+        method: 'GET',
+        url: `${base}/inputs/${name}?workerId=w1`,
+        headers,
+      });
+      assert.ok([400, 404].includes(response.statusCode), `${name}: ${response.statusCode}`);
+    }
+    const badEvents = await app.inject({
+      method: 'POST',
+      url: `${base}/events`,
+      headers,
+      payload: { workerId: 'w1', events: [{ type: 'state', data: { state: 'succeeded' } }] },
+    });
+    assert.equal(badEvents.statusCode, 400);
+    assert.equal(badEvents.json().error.param, 'events[0]');
+    const unsafe = await app.inject({
+      method: 'PUT',
+      url: `${base}/artifacts/..%2Fescape?workerId=w1`,
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('x'),
+    });
+    assert.equal(unsafe.statusCode, 400, unsafe.body);
+    const finished = await app.inject({
+      method: 'POST',
+      url: `${base}/finish`,
+      headers,
+      payload: { workerId: 'w1', state: 'failed', error: 'given up in a test' },
+    });
+    assert.equal(finished.json().job.state, 'failed');
+  });
+
+  test('`ownlm worker` runs a job end to end and stops a cancelled one', async () => {
+    const completed: Record<string, unknown>[] = [];
+    registerJobCompletion('pretrain', async (job) => {
+      const checkpoint = String(job.result?.checkpoint);
+      completed.push({ checkpoint, stored: existsSync(join(checkpoint, 'model.safetensors')) });
+      return { registered: true };
+    });
+    const worker = spawn(
+      process.execPath,
+      [
+        OWNLM_CLI,
+        'worker',
+        '--server',
+        url,
+        '--token',
+        workerSecret,
+        '--work-dir',
+        workDir,
+        '--poll-seconds',
+        '0.2',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    worker.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      const job = await createJob({ ...inputs, ...tinyPretrain, steps: 12 });
+      const done = await until(job.id, (j) => j.state === 'succeeded' || j.state === 'failed');
+      assert.equal(done.state, 'succeeded', `${done.error}\n${log}`);
+      assert.equal(done.result?.registered, true);
+      const checkpoint = String(done.result?.checkpoint);
+      assert.equal(checkpoint, join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000012'));
+      assert.deepEqual(completed, [{ checkpoint, stored: true }]);
+      assert.equal(
+        sha256(join(checkpoint, 'model.safetensors')),
+        sha256(join(workDir, job.id, 'run', 'checkpoints', 'step-0000012', 'model.safetensors')),
+      );
+      const events = (
+        await app.inject({ method: 'GET', url: `/api/jobs/${job.id}/events`, headers: admin })
+      ).json().events as JobEventView[];
+      assert.equal(events.filter((e) => e.type === 'metrics' && 'loss' in e.data).length, 12);
+      assert.equal(done.tokensProcessed, 12 * tinyPretrain.batchSize * tinyPretrain.context);
+
+      const slow = await createJob({
+        ...inputs,
+        ...tinyPretrain,
+        hiddenSize: 64,
+        intermediateSize: 128,
+        context: 64,
+        batchSize: 8,
+        steps: 300,
+        checkpointEvery: 25,
+        evalEvery: 25,
+      });
+      await until(slow.id, (_, event) => event?.type === 'checkpoint');
+      await app.inject({ method: 'POST', url: `/api/jobs/${slow.id}/cancel`, headers: admin });
+      const cancelled = await until(slow.id, (j) => j.state !== 'running');
+      assert.equal(cancelled.state, 'cancelled', log);
+      assert.ok(Number(cancelled.progress?.step) < 300);
+    } finally {
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
+    assert.equal(worker.exitCode, 0, log);
+  });
+});
