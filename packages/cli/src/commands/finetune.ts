@@ -16,6 +16,14 @@ import {
 import type { Command } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 
+const defaultNotes: Record<string, string> = {
+  targets: finetuneDefaults.targets.join(','),
+  lr: 'null (2e-4 for lora, 2e-5 for full)',
+  steps: 'null (from epochs)',
+  context: "null (the base's max_position_embeddings)",
+  scenarios: '(the first user turns of up to 4 held-out conversations)',
+};
+
 const usage = `usage: ownlm finetune --base PATH --data DIR --out DIR [--config YAML] [--SETTING VALUE ...]
                       [--rslora] [--merge] [--scenarios FILE] [--resume] [--events PATH|-]
 
@@ -36,10 +44,7 @@ options:
 settings (defaults):
   --base PATH --data DIR --out DIR
 ${Object.entries(finetuneDefaults)
-  .map(
-    ([key, value]) =>
-      `  --${key.replace(/_/g, '-')} ${Array.isArray(value) ? value.join(',') : JSON.stringify(value)}`,
-  )
+  .map(([key, value]) => `  --${key.replace(/_/g, '-')} ${defaultNotes[key] ?? JSON.stringify(value)}`)
   .join('\n')}`;
 
 const stageTitles: Record<string, string> = {

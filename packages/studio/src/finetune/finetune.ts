@@ -342,6 +342,12 @@ interface TrainOutcome {
   checkpoint: string;
 }
 
+function lastLoggedLoss(metricsPath: string): number {
+  const lines = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').trim().split('\n') : [];
+  const last = lines.at(-1);
+  return last ? (JSON.parse(last) as { loss: number }).loss : Number.NaN;
+}
+
 function train(input: TrainInput): TrainOutcome {
   const { config, runDir, model, tokenizer, emit, options } = input;
   const examples = input.train.examples;
@@ -396,7 +402,8 @@ function train(input: TrainInput): TrainOutcome {
   let tokensSinceStart = 0;
   let lastCheckpointTime = performance.now();
   let lastCheckpoint = resumed?.dir ?? '';
-  let loss = Number.NaN;
+  // A run resumed after its last step (it stopped while writing outputs) reports the loss it logged.
+  let loss = resumed ? lastLoggedLoss(metricsPath) : Number.NaN;
   const schedule = scheduleOf(config, steps);
   const orders = new Map<number, Int32Array>();
 
