@@ -4,7 +4,7 @@ export { loadConfig, type ServerConfig } from './config.ts';
 export { main } from './main.ts';
 // The job manager's parts other modules and `ownlm worker` use.
 export { runJobCommand, type CommandOutcome, type CommandRun } from './jobs/child.ts';
-export { jobArguments, JOB_TYPES } from './jobs/commands.ts';
+export { jobArguments, jobOutput, JOB_TYPES } from './jobs/commands.ts';
 export { registerJobCompletion, type JobCompletion } from './jobs/completion.ts';
 export { jobHub, type JobChange, type JobEventInput, type JobEventView } from './jobs/events.ts';
 export { eventStore } from './jobs/local-worker.ts';

@@ -23,6 +23,7 @@ import {
   eventStore,
   JOB_TYPES,
   jobArguments,
+  jobOutput,
   runJobCommand,
   type CommandRun,
   type JobEventInput,
@@ -265,7 +266,10 @@ async function runClaim(
       await api.request('POST', `${base}/finish`, { workerId, state: 'failed', error: outcome.error });
       return `failed: ${outcome.error}`;
     }
-    const result = await uploadOutputs(api, `${base}`, query, jobDir, outcome.result);
+    const result = await uploadOutputs(api, base, query, jobDir, {
+      ...jobOutput(job, runDir),
+      ...outcome.result,
+    });
     const finished = await api.json<{ job: JobView }>('POST', `${base}/finish`, {
       workerId,
       state: 'succeeded',

@@ -43,6 +43,8 @@ interface TypeSpec {
   options: Record<string, Option>;
   /** The arguments that place inputs and outputs; `inputs` holds the local path of each input. */
   layout(inputs: Record<string, string>, runDir: string, params: Record<string, unknown>): string[];
+  /** What a command without `--events` makes (the job's `result.out`). */
+  output?(runDir: string, params: Record<string, unknown>): string;
 }
 
 const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -59,6 +61,9 @@ const pretrainOptions: Record<string, Option> = Object.fromEntries(
       } satisfies Option,
     ]),
 );
+
+const exportPath = (runDir: string, params: Record<string, unknown>) =>
+  params.format === 'hf' ? `${runDir}/hf` : `${runDir}/model.gguf`;
 
 const specs: Record<JobType, TypeSpec> = {
   pretrain: {
@@ -120,6 +125,7 @@ const specs: Record<JobType, TypeSpec> = {
       noPii: { kind: 'boolean', flag: '--no-pii' },
     },
     layout: (inputs, runDir) => [inputs.input!, '--out', `${runDir}/corpus`, '--overwrite'],
+    output: (runDir) => `${runDir}/corpus`,
   },
   'tokenizer-train': {
     command: ['tokenizer', 'train'],
@@ -130,6 +136,7 @@ const specs: Record<JobType, TypeSpec> = {
       minFrequency: { kind: 'integer', flag: '--min-frequency', min: 1 },
     },
     layout: (inputs, runDir) => [inputs.corpus!, '--out', `${runDir}/tokenizer`, '--force'],
+    output: (runDir) => `${runDir}/tokenizer`,
   },
   export: {
     command: ['export'],
@@ -143,9 +150,10 @@ const specs: Record<JobType, TypeSpec> = {
       '--model',
       inputs.model!,
       '--out',
-      params.format === 'hf' ? `${runDir}/hf` : `${runDir}/model.gguf`,
+      exportPath(runDir, params),
       '--force',
     ],
+    output: exportPath,
   },
   eval: {
     command: ['eval'],
@@ -349,6 +357,15 @@ export function jobArguments(
   }
   if (spec.events) args.push('--events', '-');
   return args;
+}
+
+/** The result a command reports by its exit alone: where its output is (empty for commands with events). */
+export function jobOutput(
+  job: { type: JobType; params: Record<string, unknown> },
+  runDir: string,
+): Record<string, unknown> {
+  const output = specs[job.type].output;
+  return output ? { out: output(runDir, job.params) } : {};
 }
 
 /** Tokens one optimizer step processes (what tokens_processed counts per train step); 0 when not training. */

@@ -9,7 +9,7 @@ import { randomToken } from '../auth/tokens.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { runJobCommand, type CommandRun } from './child.ts';
-import { jobArguments, jobInputs, tokensPerStep } from './commands.ts';
+import { jobArguments, jobInputs, jobOutput, tokensPerStep } from './commands.ts';
 import { completeJob } from './completion.ts';
 import { appendJobEvents, jobHub, type JobEventInput } from './events.ts';
 import { claimJob, finishJob, heartbeatJob, releaseJob, type Claim } from './queue.ts';
@@ -188,7 +188,10 @@ export class LocalWorkers {
       } else if (this.stopping && outcome.stopped) {
         await releaseJob(ctx.db, { jobId: job.id, workerId, reason: 'the server is shutting down' });
       } else if (outcome.code === 0) {
-        await completeJob(ctx.db, job, workerId, outcome.result);
+        await completeJob(ctx.db, job, workerId, {
+          ...jobOutput(job, join(jobDir, 'run')),
+          ...outcome.result,
+        });
       } else if (outcome.signal && !outcome.stopped && job.attempts < MAX_ATTEMPTS) {
         await releaseJob(ctx.db, {
           jobId: job.id,

@@ -1,7 +1,6 @@
 // The signed-in user's training jobs (STUDIO-API.md "Jobs"): create with validated parameters, list with cost
 // totals, read, events, a live event stream with Last-Event-ID replay, cancel and retry, and the preflight
 // estimate before a job is queued.
-import * as studio from '@ownlm/studio';
 import type { FastifyPluginAsync } from 'fastify';
 import { requireActor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
@@ -9,6 +8,7 @@ import type { JobState } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { openEventStream } from '../event-stream.ts';
 import { validateJobParams } from '../jobs/commands.ts';
+import { finetuneEstimate } from '../jobs/preflight.ts';
 import { jobHub, listJobEvents, type JobChange, type JobEventView } from '../jobs/events.ts';
 import { cancelJob, enqueueJob, getJob, listJobs, retryJob } from '../jobs/queue.ts';
 
@@ -30,24 +30,9 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       const actor = requireActor(request);
       const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
       const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
-      // The studio's estimate for a fine-tune, when this build has it.
-      const estimate = (studio as Record<string, unknown>).finetunePreflight;
-      if (type !== 'finetune' || typeof estimate !== 'function')
-        throw new AppError(
-          'not_supported',
-          type === 'finetune'
-            ? 'preflight estimates need finetunePreflight from @ownlm/studio, which this build does not have yet'
-            : `preflight estimates exist for finetune jobs only, not ${type}`,
-        );
-      const result = (await estimate({ ctx, params })) as Record<string, unknown>;
-      const seconds = Number(result.seconds ?? 0);
-      return {
-        estimate: {
-          ...result,
-          cost: (seconds / 3600) * ctx.config.hourlyRate,
-          currency: ctx.config.currency,
-        },
-      };
+      if (type !== 'finetune')
+        throw new AppError('not_supported', `preflight estimates exist for finetune jobs only, not ${type}`);
+      return { estimate: await finetuneEstimate(ctx, params) };
     });
 
     app.post('/jobs', async (request, reply) => {
