@@ -95,11 +95,13 @@ describe('the fine-tuning studio in a browser', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
+  const studioLink = (name: string) =>
+    page.getByRole('navigation', { name: 'Fine-tuning studio' }).getByRole('link', { name, exact: true });
   const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
   let datasetUrl = '';
 
   test('upload a dataset: the bad line is shown by number, statistics and preview', async (t) => {
-    await page.getByRole('link', { name: 'Datasets' }).click();
+    await studioLink('Datasets').click();
     await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
     if (await routeMissing(t, '/api/datasets')) return;
     const upload = page.locator('form[aria-labelledby="upload-title"]');
@@ -156,10 +158,32 @@ describe('the fine-tuning studio in a browser', () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  test('a synthetic dataset from templates, then deleted', async (t) => {
+    await studioLink('Datasets').click();
+    if (await routeMissing(t, '/api/datasets')) return;
+    await page.getByText('Generate a synthetic dataset').click();
+    const form = page.locator('details form');
+    await form.getByLabel('Name').fill('synthetic smalltalk');
+    await form.getByLabel('Conversations').fill('8');
+    await form.getByRole('button', { name: 'Generate' }).click();
+    await page.waitForURL(/\/datasets\/[^/]+$/);
+    await page.getByRole('heading', { name: 'synthetic smalltalk' }).waitFor();
+    const count = Number(
+      await page.locator('.stat', { hasText: 'Conversations' }).locator('strong').textContent(),
+    );
+    assert.ok(count >= 1 && count <= 8, `${count} conversations`);
+    await page.locator('.conversation').first().waitFor();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(/\/datasets$/);
+    await page.locator('.data-table', { hasText: 'support voice' }).waitFor();
+    assert.equal(await page.locator('.data-table', { hasText: 'synthetic smalltalk' }).count(), 0);
+  });
+
   let webhookSecret = '';
 
   test('webhooks: add one for a local receiver, its secret shown once', async (t) => {
-    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await studioLink('Webhooks').click();
     await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
     if (await routeMissing(t, '/api/webhooks')) return;
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
@@ -240,7 +264,7 @@ describe('the fine-tuning studio in a browser', () => {
     );
     await bell.click();
 
-    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    await studioLink('Jobs').click();
     const row = page.locator('.jobs-table tbody tr', { hasText: 'voice tune' });
     await row.locator('.badge.state-succeeded').waitFor();
     assert.match((await row.textContent()) ?? '', /\$\d+\.\d{2}/);
@@ -251,7 +275,40 @@ describe('the fine-tuning studio in a browser', () => {
     const lineage = (await page.locator('.lineage').textContent()) ?? '';
     assert.match(lineage, new RegExp(datasetUrl.split('/').pop()!));
     assert.equal(await page.locator('.models-table tr.selected td').nth(1).textContent(), 'adapter');
+    // The before/after report of the job, with both perplexities.
+    await page.locator('.perplexity-table').waitFor();
+    const perplexities = (await page.locator('.perplexity-table td').allTextContents()).map(Number);
+    assert.equal(perplexities.length, 2);
+    assert.ok(
+      perplexities.every((p) => p > 1),
+      `perplexities ${perplexities}`,
+    );
     await shot('studio-05-models');
+
+    // Deploy the adapter under an alias, move the alias to the base, and roll it back.
+    const adapterId = new URL(page.url()).searchParams.get('version')!;
+    const aliasTarget = () =>
+      page.evaluate(async () => {
+        const { models } = (await (await fetch('/api/models')).json()) as {
+          models: { id: string; kind: string; aliases: string[] }[];
+        };
+        return {
+          staging: models.find((m) => m.aliases.includes('staging'))?.id,
+          base: models.find((m) => m.kind === 'model')!.id,
+        };
+      });
+    const aliasForm = page.locator('form.inline-form');
+    await aliasForm.getByLabel('Alias').fill('staging');
+    await aliasForm.getByLabel('Version').selectOption(adapterId);
+    await aliasForm.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByText(/^staging now serves /).waitFor();
+    const { staging, base } = await aliasTarget();
+    assert.equal(staging, adapterId);
+    await aliasForm.getByLabel('Version').selectOption(base);
+    await aliasForm.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('button', { name: /^Roll back staging to / }).click();
+    await page.getByRole('button', { name: /^Roll back staging/ }).waitFor({ state: 'detached' });
+    assert.equal((await aliasTarget()).staging, adapterId);
     assert.deepEqual(pageErrors, []);
   });
 
@@ -260,7 +317,7 @@ describe('the fine-tuning studio in a browser', () => {
     { timeout: 60_000 },
     async (t) => {
       if (!webhookSecret) return t.skip('no webhook was added');
-      await page.getByRole('link', { name: 'Webhooks' }).click();
+      await studioLink('Webhooks').click();
       const deliveries = page.getByRole('button', { name: 'Deliveries' });
       const succeeded = page.locator('.data-table tr', { hasText: 'job.succeeded' });
       // The log is read when opened; reopen it until the delivery of the job's end has been answered.
