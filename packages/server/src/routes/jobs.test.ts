@@ -241,8 +241,11 @@ describe('jobs API with local workers', () => {
 
   test('a server restarted mid-job finishes the job and keeps every event stored before', async () => {
     const job = await create({ ...inputs, ...slowParams }, 'restarted');
+    const live = call('GET', `/api/jobs/${job.id}/stream`);
     await afterFirstCheckpoint(job.id, () => undefined);
     await app.close();
+    // Open streams end at shutdown (a browser reconnects with Last-Event-ID).
+    assert.ok(frames((await live).body).some((f) => f.event === 'checkpoint'));
     app = await buildApp(options);
     const before = await events(job.id);
     // The new server's worker may have claimed the job again already; the release precedes that.

@@ -26,6 +26,10 @@ function replayFrom(header: unknown, query: unknown, field: string): number {
 
 export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
+    const openStreams = new Set<() => void>();
+    app.addHook('preClose', async () => {
+      for (const close of openStreams) close();
+    });
     app.post('/jobs/preflight', async (request) => {
       const actor = requireActor(request);
       const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
@@ -80,16 +84,20 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
         // Changes that arrive while the stored events are replayed wait here, so none is lost or doubled.
         const pending: JobChange[] = [];
         let wake: (() => void) | null = null;
+        let closed = false;
+        const close = () => {
+          closed = true;
+          wake?.();
+        };
         const unsubscribe = jobHub.subscribe((change) => {
           if (change.job.id !== job.id) return;
           pending.push(change);
           wake?.();
         });
         const stream = openEventStream(reply);
-        request.raw.on('close', () => {
-          unsubscribe();
-          wake?.();
-        });
+        request.raw.on('close', close);
+        // A server shutting down ends its streams; clients reconnect with Last-Event-ID.
+        openStreams.add(close);
         const send = async (event: JobEventView, current: typeof job) => {
           after = event.id;
           return stream.send(
@@ -99,13 +107,11 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           );
         };
         try {
-          let state = job.state;
           for (const event of await listJobEvents(ctx.db, job.id, after)) {
             if (!(await send(event, job))) return;
           }
-          const current = await getJob(ctx.db, actor, job.id);
-          state = current.state;
-          while (stream.open && !(FINAL.includes(state) && pending.length === 0)) {
+          let state = (await getJob(ctx.db, actor, job.id)).state;
+          while (!closed && stream.open && !(FINAL.includes(state) && pending.length === 0)) {
             const change = pending.shift();
             if (!change) {
               await new Promise<void>((resolve) => (wake = resolve));
@@ -118,6 +124,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           }
         } finally {
           unsubscribe();
+          openStreams.delete(close);
           stream.end();
         }
       },
