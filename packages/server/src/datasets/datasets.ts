@@ -276,12 +276,22 @@ async function generatorFor(
     const model = await ctx.registry.resolve(request.model);
     return async (messages) => {
       let text = '';
-      const run = ctx.runtime.chat(
-        model.versionId,
-        messages.map(({ role, content }) => ({ role, content })),
-        { ...GENERATION, stop: [], signal },
-      );
-      for await (const event of run) if (event.type === 'text-delta') text += event.text;
+      try {
+        const run = ctx.runtime.chat(
+          model.versionId,
+          messages.map(({ role, content }) => ({ role, content })),
+          { ...GENERATION, stop: [], signal },
+        );
+        for await (const event of run) if (event.type === 'text-delta') text += event.text;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        // The runtime names its own request fields; here the fault is the chosen generator model.
+        throw new AppError(
+          error.code,
+          `generator: model '${request.model}': ${error.message}`,
+          'generator.model',
+        );
+      }
       return text;
     };
   }

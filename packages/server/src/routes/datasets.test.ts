@@ -229,6 +229,9 @@ describe('datasets API', () => {
       assert.equal(refused.statusCode, 400, refused.body);
       assert.equal((refused.json() as { error: { param: string } }).error.param, param);
     }
+    const asJson = await upload('name=json', GOOD[0]!, 'application/json');
+    assert.equal(asJson.statusCode, 400, asJson.body);
+    assert.match((asJson.json() as { error: { message: string } }).error.message, /application\/x-ndjson/);
     const tooLarge = await upload('name=big', `${GOOD[0]!}\n`.repeat(400));
     assert.equal(tooLarge.statusCode, 413, tooLarge.body);
   });
@@ -344,6 +347,8 @@ describe('datasets API', () => {
         'generator.baseUrl',
       ],
       [{ name: 'x', count: 2, generator: { kind: 'model', model: 'no-such-model' } }, 'model'],
+      // The tiny model's 64 positions cannot hold a persona's prompt: the refusal names the generator.
+      [{ name: 'x', count: 1, generator: { kind: 'model', model: 'tiny' } }, 'generator.model'],
     ] as const) {
       const bad = await call(0, 'POST', '/api/datasets/synthetic', payload);
       assert.ok([400, 404].includes(bad.statusCode), bad.body);

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { requireActor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
 import {
   DatasetRejectedError,
   deleteDataset,
@@ -26,7 +27,12 @@ export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
       { bodyLimit: ctx.config.datasetLimitBytes },
       async (request, reply) => {
         const actor = requireActor(request);
-        const text = typeof request.body === 'string' ? request.body : '';
+        if (typeof request.body !== 'string')
+          throw new AppError(
+            'invalid_request',
+            'send the JSONL file itself as the body, with content-type application/x-ndjson or text/plain',
+            'body',
+          );
         try {
           const dataset = await uploadDataset({
             ctx,
@@ -34,7 +40,7 @@ export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
             name: request.query.name,
             format: request.query.format,
             validation: request.query.validation,
-            text,
+            text: request.body,
           });
           return await reply.status(201).send({ dataset });
         } catch (error) {
