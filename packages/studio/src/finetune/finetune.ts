@@ -47,7 +47,8 @@ import {
   pruneCheckpoints,
   removePartialCheckpoints,
   saveCheckpoint,
-  truncateMetrics,
+  restoreCheckpoint,
+  startMetrics,
   type TrainerState,
 } from '../train/checkpoint.ts';
 import { ConfigError } from '../train/config.ts';
@@ -372,21 +373,12 @@ function train(input: TrainInput): TrainOutcome {
   let elapsedBefore = 0;
   let lastValidation: number | null = null;
   if (resumed) {
-    for (const [name, p] of trained) {
-      const saved = resumed.weights.get(name);
-      if (!saved || saved.length !== p.size)
-        throw new ConfigError(`${resumed.dir}: weights for ${name} are missing or have the wrong size`);
-      p.data.set(saved);
-    }
-    optimizer.loadState(resumed.optimizer);
-    dropoutRandom.setState(resumed.state.randomState);
+    restoreCheckpoint(resumed, trained, optimizer, dropoutRandom);
     step = resumed.state.step;
     elapsedBefore = resumed.state.elapsedSeconds;
     lastValidation = resumed.state.validationLoss;
   }
-  const metricsPath = join(runDir, 'metrics.jsonl');
-  if (resumed) truncateMetrics(metricsPath, step);
-  else writeFileSync(metricsPath, '');
+  const metricsPath = startMetrics(runDir, resumed ? step : null);
   emit({
     type: 'run-start',
     step,

@@ -18,7 +18,7 @@ import {
   statSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { AdamW, AdamWState, LlamaConfig, LlamaModel, RandomState, Tensor } from '@ownlm/engine';
+import type { AdamW, AdamWState, LlamaConfig, LlamaModel, Random, RandomState, Tensor } from '@ownlm/engine';
 import { TOKENIZER_FILES, hfConfigJson, sortedJson } from '../formats/hf-folder.ts';
 import { readSafetensors, writeAtomically, writeSafetensors } from '../formats/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -244,8 +244,36 @@ export function bestCheckpoint(runDir: string): string | null {
   return bestByValidation(all) ?? all[0] ?? null;
 }
 
+/**
+ * Puts a run back where a checkpoint left it: the trained tensors (every weight, or a LoRA run's adapter),
+ * the optimizer's moments and the dropout generator.
+ */
+export function restoreCheckpoint<C>(
+  resumed: LoadedCheckpoint<C>,
+  weights: ReadonlyMap<string, Tensor>,
+  optimizer: AdamW,
+  random: Random,
+): void {
+  for (const [name, p] of weights) {
+    const saved = resumed.weights.get(name);
+    if (!saved || saved.length !== p.size)
+      throw new ConfigError(`${resumed.dir}: weights for ${name} are missing or have the wrong size`);
+    p.data.set(saved);
+  }
+  optimizer.loadState(resumed.optimizer);
+  random.setState(resumed.state.randomState);
+}
+
+/** The run's metrics.jsonl: kept through the resumed step (later steps are recomputed) or started empty. */
+export function startMetrics(runDir: string, resumedStep: number | null): string {
+  const path = join(runDir, 'metrics.jsonl');
+  if (resumedStep === null) writeFileSync(path, '');
+  else truncateMetrics(path, resumedStep);
+  return path;
+}
+
 /** Keeps metrics.jsonl lines of steps ≤ step (the steps after a checkpoint are recomputed on resume). */
-export function truncateMetrics(path: string, step: number): void {
+function truncateMetrics(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readFileSync(path, 'utf8')
     .split('\n')

@@ -29,7 +29,8 @@ import {
   pruneCheckpoints,
   removePartialCheckpoints,
   saveCheckpoint,
-  truncateMetrics,
+  restoreCheckpoint,
+  startMetrics,
   type TrainerState,
 } from './checkpoint.ts';
 import { ConfigError, modelConfig, type TrainConfig } from './config.ts';
@@ -194,21 +195,12 @@ export function runTraining(config: TrainConfig, options: RunOptions = {}): RunR
   let elapsedBefore = 0;
   let lastValidation: number | null = null;
   if (resumed) {
-    for (const [name, p] of model.parameters) {
-      const saved = resumed.weights.get(name);
-      if (!saved || saved.length !== p.size)
-        throw new ConfigError(`${resumed.dir}: weights for ${name} are missing or have the wrong size`);
-      p.data.set(saved);
-    }
-    optimizer.loadState(resumed.optimizer);
-    dropoutRandom.setState(resumed.state.randomState);
+    restoreCheckpoint(resumed, model.parameters, optimizer, dropoutRandom);
     step = resumed.state.step;
     elapsedBefore = resumed.state.elapsedSeconds;
     lastValidation = resumed.state.validationLoss;
   }
-  const metricsPath = join(runDir, 'metrics.jsonl');
-  if (resumed) truncateMetrics(metricsPath, step);
-  else writeFileSync(metricsPath, '');
+  const metricsPath = startMetrics(runDir, resumed ? step : null);
   writeFileSync(join(runDir, 'config.yaml'), toYaml(config));
   emit({
     type: 'run-start',
