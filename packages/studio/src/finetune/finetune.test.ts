@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -183,6 +183,24 @@ describe('runFinetune on a GGUF base', () => {
       JSON.stringify(result.outputs.adapterChecks),
     );
     assert.equal(result.report.baseModel, 'base-q8_0.gguf');
+  });
+});
+
+describe('runFinetune refusing outputs', () => {
+  it('publishes nothing llama.cpp would not reproduce (a base whose tokenizer llama.cpp reads differently)', async () => {
+    const odd = join(dir, 'base-nfd');
+    cpSync(base, odd, { recursive: true });
+    const file = join(odd, 'tokenizer.json');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('"normalizer": null', '"normalizer": {"type": "NFD"}'),
+    );
+    await assert.rejects(
+      runFinetune(config('refused', { base: odd, steps: 2 })),
+      /base\.gguf: tokenization of ".*": token \d+ is \d+ in ownlm but \d+ in llama\.cpp/,
+    );
+    for (const file of ['base.gguf', 'adapter', 'adapter.gguf', 'report.json'])
+      assert.equal(existsSync(join(dir, 'refused', file)), false, file);
   });
 });
 
