@@ -219,7 +219,8 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
   async function load(entry: Entry): Promise<LoadedModel> {
     const { file, adapter } = await resolveFile(entry.id);
     const contextSize = contextSizeOf(file);
-    // An adapter version loads its own copy of the base: llama.cpp attaches adapters to the model.
+    // An adapter version opens the base file again (llama.cpp keeps loaded adapters with the model). The file is
+    // memory-mapped, so its pages are shared with a loaded base; the budget still counts them for each entry.
     entry.bytes = residentBytes(file, contextSize, sequences) + (adapter?.bytes ?? 0);
     await makeRoom(entry);
     const llama = await loadLlama();
