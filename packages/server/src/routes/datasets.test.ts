@@ -10,10 +10,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { getLlama } from 'node-llama-cpp';
 import { buildApp } from '../app.ts';
+import { configWithDefaults } from '../config.ts';
+import type { AppContext } from '../context.ts';
+import { openPglite } from '../db/database.ts';
+import { users } from '../db/schema.ts';
+import { ModelRegistry } from '../registry/registry.ts';
+import { createLlamaRuntime } from '../serve/llama-runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
+import { datasetRoutes } from './datasets.ts';
 
 interface Dataset {
   id: string;
@@ -355,4 +362,40 @@ describe('datasets API', () => {
       assert.equal((bad.json() as { error: { param: string } }).error.param, param);
     }
   });
+});
+
+test('with no model registered, statistics estimate tokens as characters / 4 and say so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ownlm-datasets-nomodel-'));
+  const handle = await openPglite('memory://');
+  const runtime = createLlamaRuntime({ resolveModel: async () => null });
+  const app = Fastify();
+  try {
+    await handle.db
+      .insert(users)
+      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
+    const registry = new ModelRegistry(handle.db, join(dir, 'models'), () => {});
+    const ctx: AppContext = { config: configWithDefaults({ home: dir }), db: handle.db, registry, runtime };
+    app.decorateRequest('actor', null);
+    app.addHook('onRequest', async (request) => {
+      request.actor = { userId: 'usr_a', role: 'user', apiKeyId: null };
+    });
+    await app.register(datasetRoutes(ctx), { prefix: '/api' });
+    const line = chat('Twelve chars', 'Exactly 16 chars', 'Four');
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/datasets?name=estimate',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: line,
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const { stats } = (response.json() as { dataset: Dataset }).dataset;
+    assert.equal(stats.tokenCounter, 'chars/4');
+    assert.equal(stats.tokenizerModel, undefined);
+    assert.deepEqual(stats.tokens, { system: 1, user: 3, assistant: 4 });
+  } finally {
+    await app.close();
+    await runtime.close();
+    await handle.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
