@@ -14,7 +14,7 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 export function trainProgress(options: TrainProgressOptions = {}): {
   onEvent: (event: TrainEvent) => void;
   /** Writes one more JSON event line to the same sink (nothing when events are off). */
-  emit: (event: { type: string }) => void;
+  emit: (event: { type: string; [field: string]: unknown }) => void;
   close: () => Promise<void>;
 } {
   const sink: NodeJS.WritableStream | WriteStream | null =
@@ -27,7 +27,7 @@ export function trainProgress(options: TrainProgressOptions = {}): {
   const say = (line: string) => (options.events === '-' ? process.stderr : process.stdout).write(`${line}\n`);
   let bar: ProgressBar | null = null;
   let startStep = 0;
-  const emit = (event: { type: string }) => {
+  const emit = (event: { type: string; [field: string]: unknown }) => {
     sink?.write(`${JSON.stringify(event)}\n`);
   };
   const onEvent = (event: TrainEvent) => {

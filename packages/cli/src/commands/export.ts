@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { exportModel, type ExportFormat } from '@ownlm/studio';
 import type { Command } from '../command.ts';
+import { trainProgress } from '../train-progress.ts';
 
 const usage = `usage: ownlm export --model DIR --out PATH [--format gguf|hf] [--dtype TYPE] [options]
 
@@ -21,6 +22,7 @@ options:
   --name TEXT          general.name of the GGUF (default: the model folder's name)
   --no-verify          skip the checks (not recommended)
   --force              replace an existing --out
+  --events PATH|-      also write JSON events (artifact-written, export-done) to PATH or stdout
   -h, --help           show this help`;
 
 export const command: Command = {
@@ -38,6 +40,7 @@ export const command: Command = {
         name: { type: 'string' },
         'no-verify': { type: 'boolean' },
         force: { type: 'boolean' },
+        events: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -64,23 +67,35 @@ export const command: Command = {
       verify: !values['no-verify'],
       overwrite: values.force,
     });
+    // With events on stdout, the human summary goes to stderr.
+    const say = values.events === '-' ? console.error : console.log;
     const mb = (report.bytes / 1e6).toFixed(1);
-    console.log(`wrote ${report.out} (${mb} MB) in ${report.writeSeconds.toFixed(1)} s`);
-    if (values['no-verify']) console.log('not verified (--no-verify)');
+    say(`wrote ${report.out} (${mb} MB) in ${report.writeSeconds.toFixed(1)} s`);
+    if (values['no-verify']) say('not verified (--no-verify)');
     else if (format === 'hf')
-      console.log(`verified in ${report.verifySeconds.toFixed(1)} s: every tensor reads back as written`);
+      say(`verified in ${report.verifySeconds.toFixed(1)} s: every tensor reads back as written`);
     else {
       const ties = report.prompts.filter((p) => p.nearTie);
       const compared = report.prompts.reduce((n, p) => n + p.compared, 0);
-      console.log(
+      say(
         `verified in llama.cpp in ${report.verifySeconds.toFixed(1)} s: ${report.tokenizationTexts} texts tokenize identically, ` +
           `${compared} greedy tokens over ${report.prompts.length} prompts identical`,
       );
       for (const p of ties)
-        console.log(
+        say(
           `  ${JSON.stringify(p.prompt.slice(0, 40))}: diverged at token ${p.nearTie!.at} on a near-tie (${p.nearTie!.gapInStd.toFixed(4)} std apart)`,
         );
     }
+    const events = trainProgress({ events: values.events });
+    events.emit({ type: 'artifact-written', kind: format === 'hf' ? 'hf-folder' : 'gguf', path: report.out });
+    events.emit({
+      type: 'export-done',
+      out: report.out,
+      format,
+      bytes: report.bytes,
+      verified: !values['no-verify'],
+    });
+    await events.close();
     return 0;
   },
 };

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SPECIAL_TOKENS, trainTokenizer, type TrainProgress } from '@ownlm/studio';
 import type { Command } from '../command.ts';
+import { trainProgress } from '../train-progress.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
 const usage = `usage: ownlm tokenizer train INPUT... --out DIR [options]
@@ -19,6 +20,7 @@ options:
   --max-words N         bound on distinct pre-tokens held while counting (default 2000000)
   --workers N           counting threads (default: one per core)
   --force               replace a non-empty output folder
+  --events PATH|-       also write JSON events (tokenizer-train-stage, tokenizer-train-done) to PATH or stdout
   -h, --help            show this help`;
 
 export const command: Command = {
@@ -35,6 +37,7 @@ export const command: Command = {
         'max-words': { type: 'string' },
         workers: { type: 'string' },
         force: { type: 'boolean' },
+        events: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -46,6 +49,9 @@ export const command: Command = {
       console.error(`ownlm tokenizer train: give at least one INPUT and --out DIR\n\n${usage}`);
       return 2;
     }
+    const events = trainProgress({ events: values.events });
+    // With events on stdout, the human summary goes to stderr.
+    const say = values.events === '-' ? console.error : console.log;
     const bars: Partial<Record<TrainProgress['phase'], ProgressBar>> = {};
     const result = await trainTokenizer({
       inputs: positionals,
@@ -58,6 +64,7 @@ export const command: Command = {
       overwrite: values.force,
       onProgress: ({ phase, done, total }) => {
         if (phase === 'merge') bars.count?.finish();
+        if (!bars[phase]) events.emit({ type: 'tokenizer-train-stage', stage: phase });
         const bar = (bars[phase] ??=
           phase === 'count'
             ? new ProgressBar({ label: 'counting', total: total / 1e6, unit: 'MB' })
@@ -67,10 +74,19 @@ export const command: Command = {
     });
     bars.merge?.finish();
     const { tokenizer } = result;
-    console.log(
+    say(
       `tokenizer: ${values.out} (vocab ${tokenizer.vocabSize}, ${result.merges} merges, ${result.uniqueWords} distinct words${result.approximateCounts ? ', counts approximate' : ''})`,
     );
-    console.log(`sha256 ${tokenizer.hash}; llama.cpp tokenizer.ggml.pre = "${tokenizer.llamaCppPre}"`);
+    say(`sha256 ${tokenizer.hash}; llama.cpp tokenizer.ggml.pre = "${tokenizer.llamaCppPre}"`);
+    events.emit({ type: 'artifact-written', kind: 'tokenizer', path: values.out });
+    events.emit({
+      type: 'tokenizer-train-done',
+      out: values.out,
+      vocabSize: tokenizer.vocabSize,
+      merges: result.merges,
+      sha256: tokenizer.hash,
+    });
+    await events.close();
     return 0;
   },
 };

@@ -49,9 +49,21 @@ describe('job commands', () => {
       prepared.events.some((e) => e.type === 'log'),
       'its printed summary is logged',
     );
+    assert.deepEqual(
+      prepared.events.filter((e) => e.type !== 'log'),
+      [
+        { type: 'progress', data: { stage: 'read' } },
+        { type: 'progress', data: { stage: 'write' } },
+        { type: 'artifact', data: { kind: 'corpus', path: out } },
+      ],
+    );
+    const documents = prepared.result.documents as { train: number; validation: number };
+    assert.ok(documents.train > 0 && documents.validation > 0, JSON.stringify(documents));
 
     const tokenizer = await run('tokenizer-train', { vocabSize: 300 }, { corpus: out });
     assert.ok(existsSync(join(String(tokenizer.result.out), 'tokenizer.json')));
+    assert.equal(tokenizer.result.vocabSize, 300);
+    assert.ok(tokenizer.events.some((e) => e.type === 'artifact' && e.data.kind === 'tokenizer'));
   });
 
   test('pretrain reports steps, checkpoints and its end; eval and export take the checkpoint', async () => {
@@ -76,5 +88,10 @@ describe('job commands', () => {
     const exported = await run('export', { format: 'gguf', dtype: 'f32' }, { model: checkpoint });
     assert.match(String(exported.result.out), /model\.gguf$/);
     assert.ok(existsSync(String(exported.result.out)));
+    assert.equal(exported.result.verified, true);
+    assert.deepEqual(
+      exported.events.filter((e) => e.type === 'artifact'),
+      [{ type: 'artifact', data: { kind: 'gguf', path: exported.result.out } }],
+    );
   });
 });

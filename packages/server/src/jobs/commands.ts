@@ -43,7 +43,7 @@ interface TypeSpec {
   options: Record<string, Option>;
   /** The arguments that place inputs and outputs; `inputs` holds the local path of each input. */
   layout(inputs: Record<string, string>, runDir: string, params: Record<string, unknown>): string[];
-  /** What a command without `--events` makes (the job's `result.out`). */
+  /** Where the command's output goes (the job's `result.out`, whatever the command reports). */
   output?(runDir: string, params: Record<string, unknown>): string;
 }
 
@@ -114,7 +114,7 @@ const specs: Record<JobType, TypeSpec> = {
   },
   'data-prepare': {
     command: ['data', 'prepare'],
-    events: false,
+    events: true,
     paths: { input: 'folder' },
     options: {
       minWords: { kind: 'integer', flag: '--min-words', min: 0 },
@@ -129,7 +129,7 @@ const specs: Record<JobType, TypeSpec> = {
   },
   'tokenizer-train': {
     command: ['tokenizer', 'train'],
-    events: false,
+    events: true,
     paths: { corpus: 'folder' },
     options: {
       vocabSize: { kind: 'integer', flag: '--vocab-size', min: 2 },
@@ -140,7 +140,7 @@ const specs: Record<JobType, TypeSpec> = {
   },
   export: {
     command: ['export'],
-    events: false,
+    events: true,
     paths: { model: 'folder' },
     options: {
       format: { kind: 'string', flag: '--format', values: ['gguf', 'hf'] },
@@ -359,7 +359,7 @@ export function jobArguments(
   return args;
 }
 
-/** The result a command reports by its exit alone: where its output is (empty for commands with events). */
+/** What the job's result holds before the command reports anything: where its output goes. */
 export function jobOutput(
   job: { type: JobType; params: Record<string, unknown> },
   runDir: string,

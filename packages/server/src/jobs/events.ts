@@ -228,9 +228,6 @@ export class CommandEventMapper {
             },
           ],
         };
-      case 'finetune-stage':
-      case 'quickstart-stage':
-        return { events: [{ type: 'progress', data: { stage: data.stage } }] };
       case 'run-end':
         return {
           events: [{ type: 'progress', data: { step: data.step, etaSeconds: 0 } }],
@@ -242,6 +239,9 @@ export class CommandEventMapper {
           },
         };
       default:
+        // `finetune-stage`, `data-prepare-stage`, …: the stage under way.
+        if (typeof type === 'string' && type.endsWith('-stage'))
+          return { events: [{ type: 'progress', data: { stage: data.stage } }] };
         // `finetune-done`, `quickstart-done` and the like name what the command made; a JSON object with no
         // type is a command's `--json` answer (`ownlm eval --json`).
         if (type === undefined || (typeof type === 'string' && type.endsWith('-done')))
