@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
-import type { JobState } from '../db/schema.ts';
+import { openPglite } from '../db/database.ts';
+import { users as userRows, webhookDeliveries, webhooks, type JobState } from '../db/schema.ts';
 import { eventView, jobHub } from '../jobs/events.ts';
 import type { JobView } from '../jobs/view.ts';
+import { WebhookDispatcher } from '../webhooks/delivery.ts';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -343,5 +345,38 @@ test('a delivery pending when the server stops is sent by the next server on the
   } finally {
     await new Promise((resolve) => flaky.server.close(resolve));
     rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('two servers on one database send each delivery once', async () => {
+  const handle = await openPglite('memory://');
+  const target = await receiver([200]);
+  const log = { warn: () => {}, error: (message: string) => assert.fail(message) };
+  const dispatcher = () => new WebhookDispatcher({ db: handle.db, backoffMs: 10, attempts: 3, log });
+  const senders = [dispatcher(), dispatcher()];
+  try {
+    await handle.db
+      .insert(userRows)
+      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
+    await handle.db
+      .insert(webhooks)
+      .values({ id: 'wh_1', userId: 'usr_a', url: target.url, secret: 'whsec_test', events: [] });
+    // Deliveries queued by a server that has stopped sending, then both servers start on the same table at once.
+    const writer = dispatcher();
+    await writer.stop();
+    const states: JobState[] = ['queued', 'running', 'succeeded'];
+    for (let i = 0; i < 12; i++)
+      await writer.enqueueJobState({ id: `job_${i}`, userId: 'usr_a', state: states[i % 3]! } as JobView);
+    for (const sender of senders) sender.start();
+    await until('12 deliveries', async () => {
+      const sent = await handle.db.select().from(webhookDeliveries);
+      return sent.length === 12 && sent.every((d) => d.state === 'succeeded');
+    });
+    assert.equal(target.received.length, 12);
+    assert.equal(new Set(target.received.map((r) => r.headers['ownlm-webhook-id'])).size, 12);
+  } finally {
+    await Promise.all(senders.map((d) => d.stop()));
+    await new Promise((resolve) => target.server.close(resolve));
+    await handle.close();
   }
 });

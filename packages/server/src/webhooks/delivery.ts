@@ -2,7 +2,7 @@
 // loop posts due rows, signed (STUDIO-API.md), retrying non-2xx answers and network errors with exponential
 // backoff until the attempt limit. The queue is the table, so deliveries pending at a restart are sent after it.
 import { createHmac, randomUUID } from 'node:crypto';
-import { and, asc, eq, lte, min } from 'drizzle-orm';
+import { and, asc, eq, inArray, lte, min } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { webhookDeliveries, webhooks } from '../db/schema.ts';
 import type { JobView } from '../jobs/view.ts';
@@ -26,10 +26,13 @@ export interface WebhookDispatcherOptions {
 
 /** Longest sleep between looks at the table (a row made by another server process is seen within it). */
 const IDLE_POLL_MS = 30_000;
-const BATCH = 20;
+const BATCH = 5;
+/** Time beyond the POST timeouts a claimed batch stays held (the database updates around each attempt). */
+const CLAIM_MARGIN_MS = 30_000;
 
 export class WebhookDispatcher {
   private readonly options: WebhookDispatcherOptions;
+  private readonly timeoutMs: number;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -37,6 +40,7 @@ export class WebhookDispatcher {
 
   constructor(options: WebhookDispatcherOptions) {
     this.options = options;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   /** Starts sending, beginning with whatever is pending in the table (deliveries left by a restart). */
@@ -110,21 +114,62 @@ export class WebhookDispatcher {
     this.timer.unref();
   }
 
+  /**
+   * Takes up to BATCH due deliveries for this process: rows locked with SKIP LOCKED and pushed into the future
+   * for as long as sending them can take, so another server on the same database skips them, and a process
+   * that dies holding them leaves them to be taken again after that time.
+   */
+  private async claim(): Promise<
+    { delivery: typeof webhookDeliveries.$inferSelect; url: string; secret: string }[]
+  > {
+    const { db } = this.options;
+    const now = new Date();
+    const held = new Date(now.getTime() + BATCH * this.timeoutMs + CLAIM_MARGIN_MS);
+    const ids = await db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ id: webhookDeliveries.id })
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.state, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
+        .orderBy(asc(webhookDeliveries.id))
+        .limit(BATCH)
+        .for('update', { skipLocked: true });
+      if (rows.length > 0)
+        await tx
+          .update(webhookDeliveries)
+          .set({ nextAttemptAt: held })
+          .where(
+            inArray(
+              webhookDeliveries.id,
+              rows.map((r) => r.id),
+            ),
+          );
+      return rows.map((r) => r.id);
+    });
+    if (ids.length === 0) return [];
+    return db
+      .select({ delivery: webhookDeliveries, url: webhooks.url, secret: webhooks.secret })
+      .from(webhookDeliveries)
+      .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+      .where(inArray(webhookDeliveries.id, ids))
+      .orderBy(asc(webhookDeliveries.id));
+  }
+
   /** Sends every due delivery, oldest first. */
   private async pass(): Promise<void> {
-    const { db } = this.options;
     for (;;) {
       if (this.stopped) return;
-      const due = await db
-        .select({ delivery: webhookDeliveries, url: webhooks.url, secret: webhooks.secret })
-        .from(webhookDeliveries)
-        .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
-        .where(and(eq(webhookDeliveries.state, 'pending'), lte(webhookDeliveries.nextAttemptAt, new Date())))
-        .orderBy(asc(webhookDeliveries.id))
-        .limit(BATCH);
+      const due = await this.claim();
       if (due.length === 0) return;
-      for (const row of due) {
-        if (this.stopped) return;
+      for (const [index, row] of due.entries()) {
+        if (this.stopped) {
+          // Claimed but not sent: due again at once for the next start.
+          const rest = due.slice(index).map((r) => r.delivery.id);
+          await this.options.db
+            .update(webhookDeliveries)
+            .set({ nextAttemptAt: new Date() })
+            .where(and(inArray(webhookDeliveries.id, rest), eq(webhookDeliveries.state, 'pending')));
+          return;
+        }
         await this.attempt(row.delivery, row.url, row.secret);
       }
     }
@@ -149,7 +194,7 @@ export class WebhookDispatcher {
         body: delivery.body,
         // A redirect is an answer to fix at the endpoint, not one to follow with the signed body.
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
       status = response.status;
       if (status < 200 || status >= 300)
