@@ -3,7 +3,16 @@
 // given where those inputs and the job's run folder are on the machine that runs it.
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { ConfigError, configFromFlags, mergeConfig, resolveConfig, trainDefaults } from '@ownlm/studio';
+import {
+  ConfigError,
+  configFromFlags,
+  mergeConfig,
+  mergeFinetuneConfig,
+  resolveConfig,
+  resolveFinetuneConfig,
+  trainDefaults,
+  type FinetuneConfig,
+} from '@ownlm/studio';
 import { and, eq } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
@@ -242,6 +251,7 @@ export async function validateJobParams(
     }
   }
   if (jobType === 'pretrain') checkTrainConfig(params);
+  if (jobType === 'finetune') finetuneConfig(params, 'params.base', 'params.dataset');
   return { type: jobType, params };
 }
 
@@ -295,6 +305,39 @@ async function finetuneReferences(
   )
     throw invalid('scenarios', 'must be a list of non-empty prompts');
   return { base: given.base, dataset: given.dataset, ...(scenarios ? { scenarios } : {}) };
+}
+
+/**
+ * The studio's fine-tune config for validated finetune job params (the API's camelCase names mapped to the
+ * config's keys), checked by the studio's own rules; a 400 naming the setting otherwise.
+ */
+export function finetuneConfig(params: Record<string, unknown>, base: string, data: string): FinetuneConfig {
+  const given: Record<string, unknown> = {
+    method: params.method,
+    rank: params.rank,
+    alpha: params.alpha,
+    lora_dropout: params.dropout,
+    targets: params.targets,
+    rslora: params.rslora,
+    lr: params.lr,
+    epochs: params.epochs,
+    steps: params.steps,
+    batch_size: params.batchSize,
+    context: params.context,
+    seed: params.seed,
+    merge: params.merge,
+    threads: params.threads,
+  };
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  try {
+    return resolveFinetuneConfig(
+      mergeFinetuneConfig({ base, data, out: 'run' }, defined, 'params'),
+      'params',
+    );
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new AppError('invalid_request', error.message, 'params');
+  }
 }
 
 /** The training config the pretrain parameters make, checked by the trainer's own rules. */
