@@ -91,27 +91,37 @@ export class WebhookDispatcher {
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.running = this.pass()
-      .catch((error: unknown) => this.options.log.error(`webhooks: ${(error as Error).message}`))
-      .then(async () => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        } else await this.sleepUntilNextDue();
-      });
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
   }
 
-  private async sleepUntilNextDue(): Promise<void> {
-    if (this.stopped) return;
-    const [next] = await this.options.db
-      .select({ at: min(webhookDeliveries.nextAttemptAt) })
-      .from(webhookDeliveries)
-      .where(eq(webhookDeliveries.state, 'pending'));
-    const wait = next?.at ? Math.max(0, next.at.getTime() - Date.now()) : IDLE_POLL_MS;
-    if (this.stopped || this.running) return;
-    this.timer = setTimeout(() => this.kick(), Math.min(wait, IDLE_POLL_MS));
-    this.timer.unref();
+  /** Sends what is due, then sleeps until the next pending delivery is due (or IDLE_POLL_MS). */
+  private async loop(): Promise<void> {
+    const log = (error: unknown) => this.options.log.error(`webhooks: ${(error as Error).message}`);
+    for (;;) {
+      this.again = false;
+      await this.pass().catch(log);
+      if (this.stopped) return;
+      if (this.again) continue;
+      let next: Date | null = null;
+      try {
+        const [row] = await this.options.db
+          .select({ at: min(webhookDeliveries.nextAttemptAt) })
+          .from(webhookDeliveries)
+          .where(eq(webhookDeliveries.state, 'pending'));
+        next = row?.at ?? null;
+      } catch (error) {
+        log(error);
+      }
+      // A delivery queued while the table was read is sent now rather than after the sleep.
+      if (this.stopped) return;
+      if (this.again) continue;
+      const wait = next ? Math.max(0, next.getTime() - Date.now()) : IDLE_POLL_MS;
+      this.timer = setTimeout(() => this.kick(), Math.min(wait, IDLE_POLL_MS));
+      this.timer.unref();
+      return;
+    }
   }
 
   /**
