@@ -21,6 +21,7 @@ import type { Job } from './types.ts';
 
 /** Result fields shown as links; the rest are listed as they are. */
 const linkedResults = ['adapterVersionId', 'mergedVersionId', 'reportId'];
+const RECONNECT_MS = 2000;
 
 export function JobPage({ id }: { id: string }) {
   const [job, setJob] = useState<Job | null>(null);
@@ -28,8 +29,9 @@ export function JobPage({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [streamError, setStreamError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  // A retried job streams again from where this page's view left off.
-  const [attempt, setAttempt] = useState(0);
+  // Counts the streams opened: a retried job or a stream the network broke opens a new one, from where this
+  // page's view left off.
+  const [connection, setConnection] = useState(0);
   const lastEventId = useRef(0);
   useEffect(() => {
     lastEventId.current = view.lastEventId;
@@ -59,22 +61,27 @@ export function JobPage({ id }: { id: string }) {
     };
     for (const type of jobEventTypes) stream.addEventListener(type, onFrame);
     stream.onopen = () => setStreamError(null);
-    stream.onerror = () => {
-      // CONNECTING: the browser is reconnecting by itself (with Last-Event-ID). CLOSED: the server refused.
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    // The browser reconnects by itself, sending Last-Event-ID, unless the attempt failed outright (CLOSED: the
+    // network was down); then a new stream resumes after the last event this page has.
+    const reopenIfClosed = () => {
       if (stream.readyState === EventSource.CLOSED)
-        setStreamError('The live updates stopped; reload to resume.');
-      else setStreamError('Reconnecting to the live updates…');
-      // Whatever happened meanwhile, the job itself is one GET away; an ended job needs no stream.
-      api.job(id).then(
-        (result) => {
-          setJob(result.job);
-          if (isFinished(result.job.state)) stream.close();
-        },
-        () => {},
-      );
+        retry = setTimeout(() => setConnection((c) => c + 1), RECONNECT_MS);
     };
-    return () => stream.close();
-  }, [id, attempt]);
+    stream.onerror = () => {
+      setStreamError('Reconnecting to the live updates…');
+      // Whatever happened meanwhile, the job itself is one GET away; an ended job needs no stream.
+      api.job(id).then((result) => {
+        setJob(result.job);
+        if (isFinished(result.job.state)) stream.close();
+        else reopenIfClosed();
+      }, reopenIfClosed);
+    };
+    return () => {
+      clearTimeout(retry);
+      stream.close();
+    };
+  }, [id, connection]);
 
   // State frames carry the job. A replayed old frame may say "failed" before a retry's events follow, so the
   // stream stays open until the server ends it and a GET confirms the job has ended.
@@ -95,7 +102,7 @@ export function JobPage({ id }: { id: string }) {
       setJob(result.job);
       if (action === 'retry') {
         setView((v) => ({ ...v, job: null }));
-        setAttempt((a) => a + 1);
+        setConnection((c) => c + 1);
       }
     } catch (e) {
       setError((e as Error).message);

@@ -42,14 +42,7 @@ export function LossChart({ train, validation }: { train: LossPoint[]; validatio
             {tickLabel(tick, xTicks)}
           </text>
         ))}
-        <text
-          className="axis-label"
-          x={width - margin.right}
-          y={height - 10}
-          textAnchor="end"
-          dx="-2"
-          dy="-14"
-        >
+        <text className="axis-label" x={margin.left - 6} y={height - 10} textAnchor="end">
           step
         </text>
         <path className="line train" d={path(train)} />

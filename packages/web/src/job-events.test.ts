@@ -31,7 +31,7 @@ const job = (state: Job['state'], step: number): Job => ({
 });
 
 const history: JobEvent[] = [
-  event(1, 'log', { message: 'loading the base model' }),
+  event(1, 'log', { line: '1/6 load the base model', stream: 'stderr' }),
   event(2, 'progress', { stage: 'training', step: 1, steps: 10, etaSeconds: 9 }),
   event(3, 'metrics', { step: 1, loss: 4.2, lr: 0.001 }),
   event(4, 'progress', { step: 2, tokensPerSecond: 812 }),
@@ -58,7 +58,7 @@ test('events build the progress, loss curves, logs, checkpoints and artifacts', 
     { step: 2, value: 3.9 },
   ]);
   assert.deepEqual(view.validation, [{ step: 2, value: 4.0 }]);
-  assert.deepEqual(view.logs, [{ id: 1, createdAt: at, text: 'loading the base model' }]);
+  assert.deepEqual(view.logs, [{ id: 1, createdAt: at, text: '1/6 load the base model' }]);
   assert.deepEqual(view.checkpoints, [{ id: 6, step: 2, dir: 'checkpoints/step-2', createdAt: at }]);
   assert.deepEqual(view.artifacts, [{ id: 7, kind: 'peft', path: 'adapter/adapter_model.safetensors' }]);
 });

@@ -103,7 +103,13 @@ export function applyJobEvent(view: JobView, event: JobEvent): JobView {
       break;
     }
     case 'log': {
-      const text = typeof data.message === 'string' ? data.message : JSON.stringify(data);
+      // Worker log lines are `{line, stream}`; other producers may send `{message}`.
+      const text =
+        typeof data.line === 'string'
+          ? data.line
+          : typeof data.message === 'string'
+            ? data.message
+            : JSON.stringify(data);
       next.logs = [...view.logs, { id: event.id, createdAt: event.createdAt, text }];
       break;
     }
