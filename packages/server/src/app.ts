@@ -169,7 +169,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   workers.start();
   app.addHook('preClose', async () => {
     await workers.stop();
-    stopListening();
+    await stopListening();
     await webhooks.stop();
     await quickstart.cancel();
     await runtime.close();

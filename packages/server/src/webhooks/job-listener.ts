@@ -5,21 +5,30 @@ import { jobHub } from '../jobs/events.ts';
 import { notifyJobEnded } from '../notifications/notifications.ts';
 import type { WebhookDispatcher } from './delivery.ts';
 
-/** Subscribes to the job hub until the returned function is called. */
+/**
+ * Subscribes to the job hub; the returned function unsubscribes and waits for the rows being written (so the
+ * state changes of jobs released at shutdown are stored before the database closes).
+ */
 export function listenToJobChanges(options: {
   db: Database;
   webhooks: WebhookDispatcher;
   log: { error(message: string): void };
-}): () => void {
+}): () => Promise<void> {
   const { db, webhooks, log } = options;
-  return jobHub.subscribe((change) => {
+  const writing = new Set<Promise<unknown>>();
+  const track = (what: string, work: Promise<unknown>) => {
+    const done = work.catch((error: unknown) => log.error(`${what}: ${(error as Error).message}`));
+    writing.add(done);
+    void done.finally(() => writing.delete(done));
+  };
+  const unsubscribe = jobHub.subscribe((change) => {
     if (change.kind !== 'state') return;
     const { job } = change;
-    void webhooks
-      .enqueueJobState(job)
-      .catch((error: unknown) => log.error(`webhooks for job ${job.id}: ${(error as Error).message}`));
-    void notifyJobEnded(db, job).catch((error: unknown) =>
-      log.error(`notification for job ${job.id}: ${(error as Error).message}`),
-    );
+    track(`webhooks for job ${job.id}`, webhooks.enqueueJobState(job));
+    track(`notification for job ${job.id}`, notifyJobEnded(db, job));
   });
+  return async () => {
+    unsubscribe();
+    await Promise.all(writing);
+  };
 }
