@@ -72,6 +72,30 @@ test('a stream resumed after a drop replays nothing twice, whatever the overlap'
   }
 });
 
+test('a job resumed from a checkpoint redraws the steps after it', () => {
+  const cut = fold([
+    event(1, 'metrics', { step: 1, loss: 5 }),
+    event(2, 'metrics', { step: 2, loss: 4, validationLoss: 4.5 }),
+    event(3, 'metrics', { step: 3, loss: 3.5 }),
+    event(4, 'metrics', { step: 4, loss: 3, validationLoss: 3.8 }),
+  ]);
+  // The checkpoint was at step 2; the second attempt trains steps 3 and 4 again.
+  const resumed = fold(
+    [event(5, 'metrics', { step: 3, loss: 3.4 }), event(6, 'metrics', { step: 4, loss: 3.1 })],
+    cut,
+  );
+  assert.deepEqual(
+    resumed.train.map((p) => [p.step, p.value]),
+    [
+      [1, 5],
+      [2, 4],
+      [3, 3.4],
+      [4, 3.1],
+    ],
+  );
+  assert.deepEqual(resumed.validation, [{ step: 2, value: 4.5 }]);
+});
+
 test('state frames carry the job and apply even when their id was seen', () => {
   let view = fold(history);
   view = applyJobEvent(view, event(8, 'state', { job: job('running', 3) }));

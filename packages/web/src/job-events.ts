@@ -47,6 +47,11 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const finite = (value: unknown): number | null =>
   typeof value === 'number' && Number.isFinite(value) ? value : null;
 
+/** The points before `step` (steps are whole numbers): a resumed job repeats the steps after its last
+ * checkpoint, and those replace the points of the attempt that was cut short. */
+const rewound = (points: LossPoint[], step: number) =>
+  points.length > 0 && points[points.length - 1].step >= step ? points.filter((p) => p.step < step) : points;
+
 /** A job carried by a `state` frame, either as `{job}` or as the frame's whole data. */
 function jobIn(data: Record<string, unknown>): Job | null {
   const candidate = isObject(data.job) ? data.job : data;
@@ -98,8 +103,11 @@ export function applyJobEvent(view: JobView, event: JobEvent): JobView {
       if (step === null) break;
       const loss = finite(data.loss);
       const validationLoss = finite(data.validationLoss);
-      if (loss !== null) next.train = [...view.train, { step, value: loss }];
-      if (validationLoss !== null) next.validation = [...view.validation, { step, value: validationLoss }];
+      // A series keeps its points before this step, and the other series its points up to it.
+      next.train = rewound(view.train, loss !== null ? step : step + 1);
+      next.validation = rewound(view.validation, validationLoss !== null ? step : step + 1);
+      if (loss !== null) next.train = [...next.train, { step, value: loss }];
+      if (validationLoss !== null) next.validation = [...next.validation, { step, value: validationLoss }];
       break;
     }
     case 'log': {
