@@ -54,6 +54,8 @@ interface ClaimAnswer {
   lease: { expiresAt: string };
   inputs: { name: string; bytes: number }[];
   paths: Record<string, string>;
+  /** Checkpoints earlier attempts uploaded (`run/checkpoints/…`), put back in the run folder to resume. */
+  checkpoints: { name: string; bytes: number }[];
 }
 
 class WorkerApi {
@@ -199,9 +201,13 @@ async function runClaim(
   const base = `/api/worker/jobs/${encodeURIComponent(job.id)}`;
   const query = `?workerId=${encodeURIComponent(workerId)}`;
   const inputsDir = join(jobDir, 'inputs');
-  // Inputs kept from an earlier attempt at the same job are not fetched again.
-  for (const input of claim.inputs) {
-    const local = join(inputsDir, ...input.name.split('/'));
+  const downloads = [
+    ...claim.inputs.map((input) => ({ ...input, local: join(inputsDir, ...input.name.split('/')) })),
+    ...claim.checkpoints.map((file) => ({ ...file, local: join(jobDir, ...file.name.split('/')) })),
+  ];
+  // Files kept from an earlier attempt at the same job are not fetched again.
+  for (const input of downloads) {
+    const local = input.local;
     if (existsSync(local) && statSync(local).size === input.bytes) continue;
     mkdirSync(dirname(local), { recursive: true });
     const response = await api.request('GET', `${base}/inputs/${encodePath(input.name)}${query}`);
@@ -211,8 +217,10 @@ async function runClaim(
     );
     renameSync(`${local}.partial`, local);
   }
+  // Relative to the job folder, where the command runs: the layout every worker uses, so a run resumed on
+  // another machine names its inputs exactly as the run that wrote the checkpoint did.
   const inputs = Object.fromEntries(
-    Object.entries(claim.paths).map(([name, path]) => [name, join(inputsDir, ...path.split('/'))]),
+    Object.entries(claim.paths).map(([name, path]) => [name, `inputs/${path}`]),
   );
   const runDir = join(jobDir, 'run');
   mkdirSync(runDir, { recursive: true });
@@ -227,8 +235,19 @@ async function runClaim(
     },
     (error) => console.error(`job ${job.id}: sending events failed: ${error.message}`),
   );
-  const run = runJobCommand(jobArguments(job, inputs, runDir), { cwd: jobDir, onEvents: store.add });
+  const uploads = new Uploads(api, base, query, jobDir);
+  const run = runJobCommand(jobArguments(job, inputs, 'run'), {
+    cwd: jobDir,
+    onEvents: (events) => {
+      store.add(events);
+      // Each checkpoint goes to the server too, so any worker that takes the job over resumes from it.
+      for (const event of events)
+        if (event.type === 'checkpoint' && typeof event.data.dir === 'string')
+          uploads.checkpoint(event.data.dir);
+    },
+  });
   started(run);
+  store.add([{ type: 'log', data: { stream: 'worker', line: `ownlm worker ${workerId}: pid ${run.pid}` } }]);
   let cancelled = false;
   let lost = false;
   const leaseMs = Math.max(300, new Date(claim.lease.expiresAt).getTime() - Date.now());
@@ -255,6 +274,7 @@ async function runClaim(
   try {
     const outcome = await run.done;
     await store.drain();
+    await uploads.drain();
     if (lost) return 'lost its lease; another worker has it';
     if (outcome.stopped && !cancelled)
       return 'stopped; the server gives it to another worker when the lease ends';
@@ -266,10 +286,7 @@ async function runClaim(
       await api.request('POST', `${base}/finish`, { workerId, state: 'failed', error: outcome.error });
       return `failed: ${outcome.error}`;
     }
-    const result = await uploadOutputs(api, base, query, jobDir, {
-      ...jobOutput(job, runDir),
-      ...outcome.result,
-    });
+    const result = await uploads.outputs({ ...jobOutput(job, runDir), ...outcome.result });
     const finished = await api.json<{ job: JobView }>('POST', `${base}/finish`, {
       workerId,
       state: 'succeeded',
@@ -281,38 +298,75 @@ async function runClaim(
   }
 }
 
-/**
- * Uploads every file the result names (paths inside the job folder: files, or folders whole) and returns the
- * result with those paths pointing at the server's stored copies.
- */
-async function uploadOutputs(
-  api: WorkerApi,
-  base: string,
-  query: string,
-  jobDir: string,
-  result: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  const inside = (value: unknown): value is string =>
-    typeof value === 'string' && value.startsWith(`${jobDir}${sep}`) && existsSync(value);
-  let serverJobDir: string | null = null;
-  const uploaded = new Set<string>();
-  for (const path of Object.values(result).filter(inside)) {
+/** What a job uploads to the server: checkpoints as they are saved, and the outputs its result names. */
+class Uploads {
+  /** Each uploaded file's path on the server. */
+  private readonly stored = new Map<string, string>();
+  private serverJobDir: string | null = null;
+  private queued: string | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly api: WorkerApi,
+    private readonly base: string,
+    private readonly query: string,
+    private readonly jobDir: string,
+  ) {}
+
+  /** Uploads a saved checkpoint folder in the background; a newer one replaces one still waiting. */
+  checkpoint(dir: string): void {
+    if (!this.inside(dir)) return;
+    this.queued = dir;
+    this.running ??= (async () => {
+      while (this.queued) {
+        const next = this.queued;
+        this.queued = null;
+        // A checkpoint pruned by the trainer meanwhile is skipped; the next one is complete.
+        await this.folder(next).catch((error: Error) =>
+          console.error(`checkpoint ${next} not uploaded: ${error.message}`),
+        );
+      }
+      this.running = null;
+    })();
+  }
+
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * Uploads every file the result names (paths inside the job folder: files, or folders whole) and returns
+   * the result with those paths pointing at the server's stored copies.
+   */
+  async outputs(result: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const paths = Object.values(result).filter((value): value is string => this.inside(value));
+    for (const path of paths) await this.folder(path);
+    if (this.serverJobDir === null) return result;
+    const stored = this.serverJobDir;
+    return Object.fromEntries(
+      Object.entries(result).map(([key, value]) => [
+        key,
+        this.inside(value) ? `${stored}/${relative(this.jobDir, value).split(sep).join('/')}` : value,
+      ]),
+    );
+  }
+
+  private inside(value: unknown): value is string {
+    return typeof value === 'string' && value.startsWith(`${this.jobDir}${sep}`) && existsSync(value);
+  }
+
+  private async folder(path: string): Promise<void> {
     for (const file of filesUnder(path)) {
-      if (uploaded.has(file)) continue;
-      uploaded.add(file);
-      const name = relative(jobDir, file).split(sep).join('/');
-      const answer = (await (
-        await api.request('PUT', `${base}/artifacts/${encodePath(name)}${query}`, createReadStream(file))
-      ).json()) as { path: string };
-      serverJobDir = answer.path.slice(0, answer.path.length - name.length - 1);
+      if (this.stored.has(file)) continue;
+      const name = relative(this.jobDir, file).split(sep).join('/');
+      const response = await this.api.request(
+        'PUT',
+        `${this.base}/artifacts/${encodePath(name)}${this.query}`,
+        createReadStream(file),
+      );
+      const { path: serverPath } = (await response.json()) as { path: string };
+      this.stored.set(file, serverPath);
+      this.serverJobDir = serverPath.slice(0, serverPath.length - name.length - 1);
     }
   }
-  if (serverJobDir === null) return result;
-  const stored = serverJobDir;
-  return Object.fromEntries(
-    Object.entries(result).map(([key, value]) => [
-      key,
-      inside(value) ? `${stored}/${relative(jobDir, value).split(sep).join('/')}` : value,
-    ]),
-  );
 }

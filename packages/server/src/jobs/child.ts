@@ -42,7 +42,7 @@ export function runJobCommand(
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const mapper = new CommandEventMapper();
+  const mapper = new CommandEventMapper(options.cwd);
   const result: Record<string, unknown> = {};
   const stderrTail: string[] = [];
   let stopped = false;

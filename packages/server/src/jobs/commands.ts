@@ -1,8 +1,8 @@
 // Each job type as an `ownlm` command: its parameters validated when the job is created (errors name the field,
 // `params.<name>`), the inputs it reads on this server (what a remote worker downloads), and its arguments
 // given where those inputs and the job's run folder are on the machine that runs it.
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ConfigError,
   configFromFlags,
@@ -380,6 +380,24 @@ export async function jobInputs(
     if (Array.isArray(job.params.scenarios)) inputs.scenarios = `${jobDir}/scenarios.json`;
   }
   return inputs;
+}
+
+/**
+ * Links the job's inputs into `<jobDir>/inputs/` and returns their paths relative to the job folder, the layout
+ * every worker runs a command in (local ones by links, remote ones by downloads): a run resumed on another
+ * machine then names its inputs exactly as the run that wrote the checkpoint did.
+ */
+export function linkJobInputs(jobDir: string, roots: Record<string, string>): Record<string, string> {
+  const layout: Record<string, string> = {};
+  for (const [name, path] of Object.entries(roots)) {
+    const relativePath = statSync(path).isDirectory() ? `inputs/${name}` : `inputs/${name}/${basename(path)}`;
+    const link = join(jobDir, relativePath);
+    mkdirSync(dirname(link), { recursive: true });
+    rmSync(link, { force: true });
+    symlinkSync(path, link);
+    layout[name] = relativePath;
+  }
+  return layout;
 }
 
 /** `ownlm` arguments for the job, given the local paths of its inputs and its run folder. */

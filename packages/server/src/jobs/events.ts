@@ -1,6 +1,7 @@
 // A job's events: what its command reports (JSON lines on stdout, text on stderr) mapped to the stored event
 // types of STUDIO-API.md, stored in job_events, and announced in-process on `jobHub` for live SSE streams,
 // webhooks and notifications.
+import { isAbsolute, join } from 'node:path';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { jobEvents, jobs, type JobState } from '../db/schema.ts';
@@ -152,13 +153,34 @@ export interface MappedLine {
 
 /**
  * Maps the JSON lines of one run of an `ownlm … --events -` command. One mapper per run: it remembers where
- * the run started to give each train step an ETA.
+ * the run started to give each train step an ETA. Given the folder the command ran in, the paths it reports
+ * relative to it (`run/…`, `inputs/…`: how workers lay a job out) are made absolute.
  */
 export class CommandEventMapper {
   private startStep = 0;
   private startElapsed: number | null = null;
 
+  constructor(private readonly cwd?: string) {}
+
   map(line: string): MappedLine {
+    const mapped = this.mapLine(line);
+    const absolute = (value: unknown) =>
+      this.cwd !== undefined &&
+      typeof value === 'string' &&
+      !isAbsolute(value) &&
+      (value === 'run' || value.startsWith('run/') || value.startsWith('inputs/'))
+        ? join(this.cwd, value)
+        : value;
+    for (const event of mapped.events) {
+      if (event.type === 'checkpoint') event.data.dir = absolute(event.data.dir);
+      if (event.type === 'artifact') event.data.path = absolute(event.data.path);
+    }
+    if (mapped.result)
+      mapped.result = Object.fromEntries(Object.entries(mapped.result).map(([k, v]) => [k, absolute(v)]));
+    return mapped;
+  }
+
+  private mapLine(line: string): MappedLine {
     let value: unknown;
     try {
       value = JSON.parse(line);

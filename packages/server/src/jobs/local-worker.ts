@@ -9,7 +9,7 @@ import { randomToken } from '../auth/tokens.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { runJobCommand, type CommandRun } from './child.ts';
-import { jobArguments, jobInputs, jobOutput, tokensPerStep } from './commands.ts';
+import { jobArguments, jobInputs, jobOutput, linkJobInputs, tokensPerStep } from './commands.ts';
 import { completeJob } from './completion.ts';
 import { appendJobEvents, jobHub, type JobEventInput } from './events.ts';
 import { claimJob, finishJob, heartbeatJob, releaseJob, type Claim } from './queue.ts';
@@ -145,7 +145,8 @@ export class LocalWorkers {
       await finishJob(ctx.db, { jobId: job.id, workerId, state: 'failed', error: (error as Error).message });
       return;
     }
-    const args = jobArguments(job, inputs, join(jobDir, 'run'));
+    // Relative to the job folder, where the command runs, so any worker resumes the run with the same paths.
+    const args = jobArguments(job, linkJobInputs(jobDir, inputs), 'run');
     const perStep = tokensPerStep(job);
     const store = eventStore(
       (events) => appendJobEvents(ctx.db, job.id, events, perStep).then(() => undefined),

@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
-import { OWNLM_CLI } from '../jobs/child.ts';
+import { OWNLM_CLI, runJobCommand } from '../jobs/child.ts';
+import { jobArguments } from '../jobs/commands.ts';
 import { registerJobCompletion } from '../jobs/completion.ts';
 import { jobHub, type JobEventView } from '../jobs/events.ts';
 import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
@@ -274,5 +275,92 @@ describe('worker API', () => {
       await once(worker, 'exit');
     }
     assert.equal(worker.exitCode, 0, log);
+  });
+
+  test('a remote worker killed mid-job: another one takes over after the lease and resumes from the uploaded checkpoint', async () => {
+    const params = {
+      ...inputs,
+      ...tinyPretrain,
+      hiddenSize: 64,
+      intermediateSize: 128,
+      context: 64,
+      batchSize: 8,
+      steps: 300,
+      checkpointEvery: 25,
+      evalEvery: 25,
+    };
+    const start = (dir: string) => {
+      const worker = spawn(
+        process.execPath,
+        [
+          OWNLM_CLI,
+          'worker',
+          '--server',
+          url,
+          '--token',
+          workerSecret,
+          '--work-dir',
+          dir,
+          '--poll-seconds',
+          '0.2',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let log = '';
+      worker.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      return { worker, log: () => log };
+    };
+    const first = start(join(workDir, 'first'));
+    const job = await createJob(params);
+    await until(job.id, (_, event) => event?.type === 'checkpoint');
+    // Once the first checkpoint is on the server, the first worker and its command die without a word.
+    const local = join(workDir, 'first', job.id, 'run', 'checkpoints', 'step-0000025');
+    const stored = join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000025');
+    const files = readdirSync(local).sort();
+    while (!existsSync(stored) || readdirSync(stored).sort().join() !== files.join())
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const events = (
+      await app.inject({ method: 'GET', url: `/api/jobs/${job.id}/events`, headers: admin })
+    ).json().events as JobEventView[];
+    const pid = Number(
+      /pid (\d+)$/.exec(String(events.find((e) => e.data.stream === 'worker')?.data.line))?.[1],
+    );
+    first.worker.kill('SIGKILL');
+    process.kill(pid, 'SIGKILL');
+
+    // The reference: the same command uninterrupted, run here.
+    const reference = runJobCommand(
+      jobArguments({ type: 'pretrain', params }, inputs, join(workDir, 'reference')),
+      { onEvents: () => undefined },
+    ).done;
+    const second = start(join(workDir, 'second'));
+    try {
+      const done = await until(job.id, (j) => j.state === 'succeeded' || j.state === 'failed');
+      assert.equal(done.state, 'succeeded', `${done.error}\n${second.log()}`);
+      assert.equal(done.attempts, 2);
+      const all = (
+        await app.inject({ method: 'GET', url: `/api/jobs/${job.id}/events`, headers: admin })
+      ).json().events as JobEventView[];
+      const takeover = all.find((e) => e.type === 'state' && e.data.takenOverFrom !== undefined);
+      assert.ok(takeover, 'the second worker took the job over from the first');
+      const resumedAt = all
+        .slice(all.indexOf(takeover))
+        .find((e) => e.type === 'progress' && 'steps' in e.data);
+      assert.ok(
+        Number(resumedAt?.data.step) >= 25,
+        `resumed from a checkpoint: ${JSON.stringify(resumedAt?.data)}`,
+      );
+      const uninterrupted = await reference;
+      assert.equal(uninterrupted.code, 0, uninterrupted.error ?? '');
+      assert.equal(done.result?.loss, uninterrupted.result.loss);
+      assert.equal(
+        sha256(join(String(done.result?.checkpoint), 'model.safetensors')),
+        sha256(join(String(uninterrupted.result.checkpoint), 'model.safetensors')),
+        'the same final weights as the uninterrupted run',
+      );
+    } finally {
+      second.worker.kill('SIGTERM');
+      await once(second.worker, 'exit');
+    }
   });
 });

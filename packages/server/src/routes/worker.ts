@@ -167,7 +167,16 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
               statSync(path).isDirectory() ? name : `${name}/${path.split(sep).at(-1)}`,
             ]),
           );
-          return { job: claim.job, lease: { expiresAt: claim.leaseExpiresAt }, inputs, paths };
+          // Checkpoints earlier attempts uploaded: the worker puts them in its run folder and resumes from them.
+          const checkpointDir = join(jobDir, 'run', 'checkpoints');
+          const checkpoints = existsSync(checkpointDir) ? listFiles(checkpointDir, 'run/checkpoints') : [];
+          return {
+            job: claim.job,
+            lease: { expiresAt: claim.leaseExpiresAt },
+            inputs,
+            paths,
+            checkpoints: checkpoints.filter((file) => !file.name.endsWith('.partial')),
+          };
         });
 
         worker.post<{ Params: { id: string } }>('/jobs/:id/heartbeat', async (request) => {
@@ -226,11 +235,17 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
           '/jobs/:id/inputs/*',
           async (request, reply) => {
             const job = await held(request.params.id, workerId(request.query));
-            const [name, ...rest] = safeRelative(request.params['*'], 'name').split(sep);
+            const relativePath = safeRelative(request.params['*'], 'name');
+            const checkpointFile = relativePath.startsWith(join('run', 'checkpoints') + sep);
+            const [name, ...rest] = relativePath.split(sep);
             const roots = await jobInputs(ctx, job, jobDirectory(ctx.config.home, job.id));
-            const root = roots[name!];
+            const root = checkpointFile ? jobDirectory(ctx.config.home, job.id) : roots[name!];
             if (root === undefined) throw new AppError('not_found', `job ${job.id} has no input '${name}'`);
-            const path = statSync(root).isDirectory() ? resolve(root, ...rest) : root;
+            const path = checkpointFile
+              ? join(root, relativePath)
+              : statSync(root).isDirectory()
+                ? resolve(root, ...rest)
+                : root;
             if (!statSync(root).isDirectory() && rest.join(sep) !== root.split(sep).at(-1))
               throw new AppError('not_found', `input '${request.params['*']}' not found`);
             if (!existsSync(path) || !statSync(path).isFile())
