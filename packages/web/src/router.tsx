@@ -1,5 +1,8 @@
 // A handful of routes needs no router library: the path lives in history, and links call navigate().
 import { useSyncExternalStore, type AnchorHTMLAttributes } from 'react';
+import { parseRoute, type Route } from './routes.ts';
+
+export { chatPath, datasetPath, jobPath, type Route } from './routes.ts';
 
 const listeners = new Set<() => void>();
 
@@ -19,37 +22,10 @@ export function navigate(path: string, options: { replace?: boolean } = {}): voi
   for (const listener of listeners) listener();
 }
 
-export type Route =
-  | { page: 'chat'; chatId: string | null }
-  | { page: 'keys' }
-  | { page: 'datasets'; datasetId: string | null }
-  | { page: 'finetune' }
-  | { page: 'jobs'; jobId: string | null }
-  | { page: 'models' }
-  | { page: 'webhooks' };
-
-export function parseRoute(path: string): Route {
-  if (path === '/keys') return { page: 'keys' };
-  if (path === '/finetune') return { page: 'finetune' };
-  if (path === '/models') return { page: 'models' };
-  if (path === '/webhooks') return { page: 'webhooks' };
-  const studio = /^\/(datasets|jobs)(?:\/([^/]+))?$/.exec(path);
-  if (studio) {
-    const id = studio[2] ? decodeURIComponent(studio[2]) : null;
-    return studio[1] === 'datasets' ? { page: 'datasets', datasetId: id } : { page: 'jobs', jobId: id };
-  }
-  const chat = /^\/chats\/([^/]+)$/.exec(path);
-  return { page: 'chat', chatId: chat ? decodeURIComponent(chat[1]) : null };
-}
-
 export function useRoute(): Route {
   const path = useSyncExternalStore(subscribe, () => window.location.pathname);
   return parseRoute(path);
 }
-
-export const chatPath = (id: string) => `/chats/${encodeURIComponent(id)}`;
-export const datasetPath = (id: string) => `/datasets/${encodeURIComponent(id)}`;
-export const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
 
 /** An anchor that navigates in place on a plain click and keeps the browser's behaviour otherwise
  * (new tab with a modifier key or middle click). */

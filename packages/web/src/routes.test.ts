@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chatPath, datasetPath, jobPath, parseRoute } from './routes.ts';
+
+test('paths map to pages, ids decoded, and back', () => {
+  assert.deepEqual(parseRoute('/'), { page: 'chat', chatId: null });
+  assert.deepEqual(parseRoute(chatPath('c 1')), { page: 'chat', chatId: 'c 1' });
+  assert.deepEqual(parseRoute('/keys'), { page: 'keys' });
+  assert.deepEqual(parseRoute('/datasets'), { page: 'datasets', datasetId: null });
+  assert.deepEqual(parseRoute(datasetPath('ds/1')), { page: 'datasets', datasetId: 'ds/1' });
+  assert.deepEqual(parseRoute('/jobs'), { page: 'jobs', jobId: null });
+  assert.deepEqual(parseRoute(jobPath('job_9')), { page: 'jobs', jobId: 'job_9' });
+  assert.deepEqual(parseRoute('/finetune'), { page: 'finetune' });
+  assert.deepEqual(parseRoute('/models'), { page: 'models' });
+  assert.deepEqual(parseRoute('/webhooks'), { page: 'webhooks' });
+  // Unknown paths open a new chat rather than an empty page.
+  assert.deepEqual(parseRoute('/jobs/1/extra'), { page: 'chat', chatId: null });
+});
