@@ -3,7 +3,7 @@
 // never claim the same row; it holds the job by renewing the lease with heartbeats, and only the holder may
 // finish it. Wall time is counted from heartbeat to heartbeat, so a dead worker's time is counted up to its
 // last sign of life. Every state change is stored as a `state` event and announced on jobHub.
-import { and, asc, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
 import type { Database } from '../db/database.ts';
 import { jobEvents, jobs, type JobState, type JobType } from '../db/schema.ts';
@@ -12,7 +12,6 @@ import { newId } from '../ids.ts';
 import { eventView, jobHub } from './events.ts';
 import { jobView, type JobView } from './view.ts';
 
-type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 type JobRow = typeof jobs.$inferSelect;
 
 /** Seconds since the last heartbeat, added to wall_seconds whenever the holder checks in or lets go. */
@@ -25,7 +24,7 @@ const leaseUntil = (leaseMs: number) => sql`now() + ${`${leaseMs} milliseconds`}
  * Null when the job is not in a state `where` accepts.
  */
 async function transition(
-  db: Database | Transaction,
+  db: Database,
   id: string,
   where: SQL | undefined,
   set: Partial<Record<keyof JobRow, unknown>> & { state: JobState },
@@ -265,12 +264,6 @@ export async function getJob(db: Database, actor: Actor, id: string): Promise<Jo
   return jobView(row);
 }
 
-/** Any job by id, for workers and completion handlers (no owner check: the caller holds the job). */
-export async function jobById(db: Database, id: string): Promise<JobView | null> {
-  const [row] = await db.select().from(jobs).where(eq(jobs.id, id));
-  return row ? jobView(row) : null;
-}
-
 export interface JobTotals {
   wallSeconds: number;
   cost: number;
@@ -324,18 +317,13 @@ export async function cancelJob(db: Database, actor: Actor, id: string): Promise
 /** Queues the actor's failed or cancelled job again; its run folder is kept, so it resumes from a checkpoint. */
 export async function retryJob(db: Database, actor: Actor, id: string): Promise<JobView> {
   await getJob(db, actor, id);
-  const job = await transition(
-    db,
-    id,
-    and(inArray(jobs.state, ['failed', 'cancelled']), isNull(jobs.leaseExpiresAt)),
-    {
-      state: 'queued',
-      error: null,
-      cancelRequested: false,
-      finishedAt: null,
-      workerId: null,
-    },
-  );
+  const job = await transition(db, id, inArray(jobs.state, ['failed', 'cancelled']), {
+    state: 'queued',
+    error: null,
+    cancelRequested: false,
+    finishedAt: null,
+    workerId: null,
+  });
   if (job) return job;
   const now = await getJob(db, actor, id);
   throw new AppError('conflict', `job ${id} is ${now.state}; only failed and cancelled jobs can be retried`);
