@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +14,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumPath, ensureChromium, screenshots, startTestServer, type TestServer } from './browser.ts';
 
 let server: TestServer;
+let proxy: ReturnType<typeof createTcpServer>;
+/** The app's address through the proxy, which the browser uses so the test can cut its connections. */
+let appUrl = '';
+const proxied = new Set<Socket>();
+const requestHeads: string[] = [];
 let receiver: Server;
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
 let browser: Browser;
@@ -56,6 +61,23 @@ describe('the fine-tuning studio in a browser', () => {
     ensureChromium();
     mkdirSync(screenshots, { recursive: true });
     server = await startTestServer(home, { hourlyRate: 1.2 });
+    // A TCP proxy in front of the server: destroying its sockets is a real dropped connection for the browser.
+    const target = new URL(server.url);
+    proxy = createTcpServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      proxied.add(client);
+      client.on('data', (chunk: Buffer) => requestHeads.push(chunk.toString('latin1').split('\r\n\r\n')[0]));
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        proxied.delete(client);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    appUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     // A real HTTP receiver for the webhook, answering 200 to everything.
     receiver = createServer((request, response) => {
       let body = '';
@@ -71,7 +93,7 @@ describe('the fine-tuning studio in a browser', () => {
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(server.url);
+    await page.goto(appUrl);
     await page.getByRole('tab', { name: 'Create account' }).click();
     await page.getByLabel('Name').fill('Grace');
     await page.getByLabel('Email').fill('grace@example.com');
@@ -84,6 +106,7 @@ describe('the fine-tuning studio in a browser', () => {
     await browser?.close();
     await server?.close();
     await new Promise((resolve) => receiver?.close(resolve));
+    await new Promise((resolve) => proxy?.close(resolve));
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -320,10 +343,17 @@ describe('the fine-tuning studio in a browser', () => {
         { timeout: 120_000 },
       );
     await stepAbove(1);
-    // Offline for a moment: the event stream drops and reconnects with Last-Event-ID; nothing is drawn twice.
-    await page.context().setOffline(true);
-    await page.waitForTimeout(1500);
-    await page.context().setOffline(false);
+    // Every connection cut: the event stream drops, reconnects with Last-Event-ID, and nothing is drawn twice.
+    const headsBefore = requestHeads.length;
+    for (const socket of proxied) socket.destroy();
+    const notice = page.getByText('Reconnecting to the live updates…');
+    await notice.waitFor();
+    // The notice goes when the stream is open again.
+    await notice.waitFor({ state: 'detached' });
+    const resumed = requestHeads
+      .slice(headsBefore)
+      .find((head) => /^GET \/api\/jobs\/[^/]+\/stream/.test(head));
+    assert.match(resumed ?? '', /\r\nlast-event-id: [1-9]\d*/i);
     await stepAbove((await step()) + 2);
     const xs = ((await page.locator('.loss-chart path.train').getAttribute('d')) ?? '')
       .split(/[ML]/)
@@ -384,7 +414,7 @@ describe('the fine-tuning studio in a browser', () => {
       ['/models', 'studio-11-phone-models'],
       ['/webhooks', 'studio-12-phone-webhooks'],
     ]) {
-      await page.goto(new URL(path, server.url).href);
+      await page.goto(new URL(path, appUrl).href);
       await page.locator('.studio-page h1').waitFor();
       await page.waitForLoadState('networkidle');
       assert.ok(await fitsWidth(), `${path} is wider than the phone`);
