@@ -304,7 +304,13 @@ async function finetuneReferences(
     (!Array.isArray(scenarios) || scenarios.some((s) => typeof s !== 'string' || s.trim() === ''))
   )
     throw invalid('scenarios', 'must be a list of non-empty prompts');
-  return { base: given.base, dataset: given.dataset, ...(scenarios ? { scenarios } : {}) };
+  return {
+    base: given.base,
+    dataset: given.dataset,
+    ...(scenarios ? { scenarios } : {}),
+    // The command's default context is the base's; named here, it also sizes the tokens a step processes.
+    ...(given.context === undefined && base.contextLength ? { context: base.contextLength } : {}),
+  };
 }
 
 /**
@@ -439,7 +445,7 @@ export function tokensPerStep(job: { type: JobType; params: Record<string, unkno
       number('context', trainDefaults.context) *
       number('gradAccumulation', trainDefaults.grad_accumulation)
     );
-  // Fine-tuning batches are padded to the context; without one the base's length is not known here.
+  // Fine-tuning batches are padded to the context: an upper bound of the real tokens.
   if (job.type === 'finetune') return number('batchSize', 4) * number('context', 0);
   return 0;
 }

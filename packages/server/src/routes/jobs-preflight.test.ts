@@ -99,6 +99,7 @@ describe('finetune preflight', () => {
     assert.equal(created.statusCode, 201, created.body);
     const { job } = created.json();
     assert.equal(job.state, 'queued');
+    // The base's context (the tiny model's 64 tokens) is named, as the command would default to it.
     assert.deepEqual(job.params, {
       method: 'lora',
       rank: 4,
@@ -113,6 +114,7 @@ describe('finetune preflight', () => {
       merge: false,
       base,
       dataset,
+      context: 64,
     });
   });
 });
