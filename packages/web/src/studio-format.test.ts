@@ -35,14 +35,26 @@ test('scenario prompts are the non-blank lines', () => {
   assert.equal(parseScenarios(' \n '), undefined);
 });
 
-test('lineage rows put base, dataset and job first and show objects as JSON', () => {
+test('lineage rows put base, dataset and job first and show objects as readable text', () => {
   assert.deepEqual(
-    lineageRows({ metrics: { loss: 1.5 }, zeta: 'z', job: 'job-1', base: 'tiny:1', dataset: 'ds-1' }),
+    lineageRows({
+      metrics: {
+        steps: 6,
+        trainLoss: 8.070202827453613,
+        perplexity: { base: 6158.742519043278, tuned: 5912.1 },
+      },
+      zeta: 'z',
+      hyperparameters: { rank: 8, targets: ['q_proj', 'v_proj'], rslora: false, context: null },
+      job: 'job-1',
+      base: 'tiny:1',
+      dataset: 'ds-1',
+    }),
     [
       ['base', 'tiny:1'],
       ['dataset', 'ds-1'],
       ['job', 'job-1'],
-      ['metrics', '{"loss":1.5}'],
+      ['hyperparameters', 'rank=8, targets=[q_proj, v_proj], rslora=false, context=null'],
+      ['metrics', 'steps=6, trainLoss=8.0702, perplexity={base=6158.74, tuned=5912.1}'],
       ['zeta', 'z'],
     ],
   );

@@ -71,7 +71,23 @@ export function parseScenarios(text: string): string[] | undefined {
   return prompts.length > 0 ? prompts : undefined;
 }
 
-/** The lineage entries worth a row each, in a stable order: known keys first, then the rest by name. */
+/** A JSON value as `key=value` pairs and [lists], numbers to at most six significant digits. */
+function readable(value: unknown): string {
+  if (typeof value === 'number')
+    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+  if (Array.isArray(value)) return `[${value.map(readable).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    const pairs = Object.entries(value).map(([k, v]) => {
+      const text = readable(v);
+      return `${k}=${v && typeof v === 'object' && !Array.isArray(v) ? `{${text}}` : text}`;
+    });
+    return pairs.join(', ');
+  }
+  return String(value);
+}
+
+/** The lineage entries worth a row each, in a stable order: known keys first, then the rest by name; objects
+ * and lists as readable text. */
 export function lineageRows(lineage: Record<string, unknown> | null | undefined): [string, string][] {
   if (!lineage) return [];
   const order = ['base', 'dataset', 'job', 'method', 'hyperparameters', 'metrics'];
@@ -80,6 +96,6 @@ export function lineageRows(lineage: Record<string, unknown> | null | undefined)
     .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
     .map((key) => {
       const value = lineage[key];
-      return [key, typeof value === 'string' ? value : JSON.stringify(value)];
+      return [key, typeof value === 'string' ? value : readable(value)];
     });
 }
