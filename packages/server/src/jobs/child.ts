@@ -26,7 +26,10 @@ export interface CommandOutcome {
 export interface CommandRun {
   pid: number | undefined;
   done: Promise<CommandOutcome>;
-  /** SIGTERM, then SIGKILL after `graceMs` when the command has not ended. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs` when the command has not ended. Training runs in a synchronous loop,
+   * so a command often cannot act on SIGTERM before the kill; its checkpoints are atomic, so that is safe.
+   */
   stop(graceMs?: number): void;
 }
 
@@ -89,7 +92,7 @@ export function runJobCommand(
   return {
     pid: child.pid,
     done,
-    stop(graceMs = 5000) {
+    stop(graceMs = 1000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       stopped = true;
       child.kill('SIGTERM');

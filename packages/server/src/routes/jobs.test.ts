@@ -15,16 +15,16 @@ import { jobHub, type JobEventView } from '../jobs/events.ts';
 import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 
-/** Long enough (a few seconds of training) to be stopped after its first checkpoint, at step 25. */
+/** Long enough (seconds of training) to be stopped well after its first checkpoint, at step 10. */
 const slowParams = {
   ...tinyPretrain,
   hiddenSize: 64,
   intermediateSize: 128,
   context: 64,
   batchSize: 8,
-  steps: 300,
-  evalEvery: 25,
-  checkpointEvery: 25,
+  steps: 600,
+  evalEvery: 50,
+  checkpointEvery: 10,
 };
 
 interface StreamFrame {
@@ -56,7 +56,7 @@ describe('jobs API with local workers', () => {
     home,
     logLevel: 'warn',
     jobWorkers: 1,
-    jobLeaseMs: 3000,
+    jobLeaseMs: 1500,
     hourlyRate: 3.6,
     currency: 'EUR',
   };
@@ -178,11 +178,11 @@ describe('jobs API with local workers', () => {
     uninterrupted = await until(job.id, (j) => j.state !== 'queued' && j.state !== 'running');
     assert.equal(uninterrupted.state, 'succeeded', uninterrupted.error ?? '');
     assert.equal(uninterrupted.attempts, 1);
-    assert.equal(uninterrupted.result?.step, 300);
+    assert.equal(uninterrupted.result?.step, 600);
     assert.equal(typeof uninterrupted.result?.loss, 'number');
-    assert.match(String(uninterrupted.result?.checkpoint), /run[/]checkpoints[/]step-0000300$/);
-    assert.equal(uninterrupted.progress?.step, 300);
-    assert.equal(uninterrupted.tokensProcessed, 300 * 8 * 64);
+    assert.match(String(uninterrupted.result?.checkpoint), /run[/]checkpoints[/]step-0000600$/);
+    assert.equal(uninterrupted.progress?.step, 600);
+    assert.equal(uninterrupted.tokensProcessed, 600 * 8 * 64);
     assert.ok(uninterrupted.wallSeconds > 0);
     assert.equal(uninterrupted.cost, (uninterrupted.wallSeconds / 3600) * 3.6);
     const list = (await call('GET', '/api/jobs')).json() as {
@@ -218,7 +218,7 @@ describe('jobs API with local workers', () => {
       .filter((e) => e.type === 'progress' && 'steps' in e.data && !('loss' in e.data))
       .at(-1);
     assert.ok(
-      Number(resumedAt?.data.step) >= 25,
+      Number(resumedAt?.data.step) >= 10,
       `resumed from a checkpoint: ${JSON.stringify(resumedAt?.data)}`,
     );
     assert.equal(done.result?.loss, uninterrupted.result?.loss);
@@ -275,7 +275,7 @@ describe('jobs API with local workers', () => {
     assert.equal((asked.json() as { job: JobView }).job.cancelRequested, true);
     const cancelled = await until(job.id, (j) => j.state === 'cancelled');
     assert.equal(cancelled.attempts, 1);
-    assert.ok(Number(cancelled.progress?.step) < 300, 'stopped before the end');
+    assert.ok(Number(cancelled.progress?.step) < 600, 'stopped before the end');
     const stream = frames((await live).body);
     const stored = await events(job.id);
     assert.deepEqual(
@@ -294,7 +294,7 @@ describe('jobs API with local workers', () => {
     const all = await events(job.id);
     const resumedAt = all.slice(stored.length).find((e) => e.type === 'progress' && 'steps' in e.data);
     assert.ok(
-      Number(resumedAt?.data.step) >= 25,
+      Number(resumedAt?.data.step) >= 10,
       `resumed from a checkpoint: ${JSON.stringify(resumedAt?.data)}`,
     );
     assert.equal(done.result?.loss, uninterrupted.result?.loss);

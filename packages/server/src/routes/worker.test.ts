@@ -71,7 +71,7 @@ describe('worker API', () => {
   before(async () => {
     inputs = await pretrainInputs(home);
     // No local workers: only the remote one takes jobs.
-    app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0, jobLeaseMs: 3000 });
+    app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0, jobLeaseMs: 1500 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     admin = await register('admin@example.com');
@@ -261,15 +261,15 @@ describe('worker API', () => {
         intermediateSize: 128,
         context: 64,
         batchSize: 8,
-        steps: 300,
-        checkpointEvery: 25,
-        evalEvery: 25,
+        steps: 600,
+        checkpointEvery: 10,
+        evalEvery: 50,
       });
       await until(slow.id, (_, event) => event?.type === 'checkpoint');
       await app.inject({ method: 'POST', url: `/api/jobs/${slow.id}/cancel`, headers: admin });
       const cancelled = await until(slow.id, (j) => j.state !== 'running');
       assert.equal(cancelled.state, 'cancelled', log);
-      assert.ok(Number(cancelled.progress?.step) < 300);
+      assert.ok(Number(cancelled.progress?.step) < 600);
     } finally {
       worker.kill('SIGTERM');
       await once(worker, 'exit');
@@ -285,9 +285,11 @@ describe('worker API', () => {
       intermediateSize: 128,
       context: 64,
       batchSize: 8,
-      steps: 300,
-      checkpointEvery: 25,
-      evalEvery: 25,
+      steps: 600,
+      checkpointEvery: 10,
+      evalEvery: 50,
+      // Kept, so the first checkpoint is still there to compare with its uploaded copy.
+      keepCheckpoints: 100,
     };
     const start = (dir: string) => {
       const worker = spawn(
@@ -314,8 +316,8 @@ describe('worker API', () => {
     const job = await createJob(params);
     await until(job.id, (_, event) => event?.type === 'checkpoint');
     // Once the first checkpoint is on the server, the first worker and its command die without a word.
-    const local = join(workDir, 'first', job.id, 'run', 'checkpoints', 'step-0000025');
-    const stored = join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000025');
+    const local = join(workDir, 'first', job.id, 'run', 'checkpoints', 'step-0000010');
+    const stored = join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000010');
     const files = readdirSync(local).sort();
     while (!existsSync(stored) || readdirSync(stored).sort().join() !== files.join())
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -347,7 +349,7 @@ describe('worker API', () => {
         .slice(all.indexOf(takeover))
         .find((e) => e.type === 'progress' && 'steps' in e.data);
       assert.ok(
-        Number(resumedAt?.data.step) >= 25,
+        Number(resumedAt?.data.step) >= 10,
         `resumed from a checkpoint: ${JSON.stringify(resumedAt?.data)}`,
       );
       const uninterrupted = await reference;
