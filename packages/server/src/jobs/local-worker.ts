@@ -68,7 +68,8 @@ export class LocalWorkers {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private readonly runs = new Set<CommandRun>();
-  private wakeUp: (() => void) | null = null;
+  /** The idle loops' wake-up calls. */
+  private readonly sleepers = new Set<() => void>();
   private unsubscribe: (() => void) | null = null;
   private readonly prefix = `local:${hostname()}:${process.pid}:${randomToken(4)}`;
 
@@ -92,18 +93,18 @@ export class LocalWorkers {
   }
 
   private wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = null;
-    wake?.();
+    for (const wake of [...this.sleepers]) wake();
   }
 
   private async idle(): Promise<void> {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.options.pollMs ?? 2000);
-      this.wakeUp = () => {
+      const done = () => {
         clearTimeout(timer);
+        this.sleepers.delete(done);
         resolve();
       };
+      const timer = setTimeout(done, this.options.pollMs ?? 2000);
+      this.sleepers.add(done);
     });
   }
 
