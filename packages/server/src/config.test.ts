@@ -44,3 +44,30 @@ test('the printed configuration masks the database password', () => {
     (e: Error) => !e.message.includes('secret'),
   );
 });
+
+test('job settings: workers, lease, hourly rate and currency, each checked', () => {
+  const defaults = loadConfig([], {});
+  assert.deepEqual(
+    [defaults.jobWorkers, defaults.jobLeaseMs, defaults.hourlyRate, defaults.currency],
+    [1, 30_000, 0, 'USD'],
+  );
+  const config = loadConfig(['--job-workers', '0', '--hourly-rate', '2.75'], {
+    OWNLM_JOB_LEASE_SECONDS: '10',
+    OWNLM_CURRENCY: 'eur',
+  });
+  assert.deepEqual(
+    [config.jobWorkers, config.jobLeaseMs, config.hourlyRate, config.currency],
+    [0, 10_000, 2.75, 'EUR'],
+  );
+  assert.match(describeConfig(config), /0 local workers; lease 10 s; 2\.75 EUR per hour/);
+  for (const [argv, message] of [
+    [['--hourly-rate', 'cheap'], /--hourly-rate \/ OWNLM_HOURLY_RATE: expected a number/],
+    [['--currency', 'euro'], /--currency \/ OWNLM_CURRENCY: expected a three-letter code/],
+    [['--job-lease-seconds', '1'], /--job-lease-seconds/],
+    [['--job-workers', 'two'], /--job-workers/],
+  ] as const)
+    assert.throws(
+      () => loadConfig([...argv], {}),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+    );
+});
