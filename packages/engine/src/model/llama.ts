@@ -180,8 +180,8 @@ export class LlamaModel {
 
   /** x·Wᵀ for one projection of a layer, plus the LoRA update when the attached adapter adapts it. */
   private project(layer: number, target: LoraTarget, x: Tensor, random?: Random): Tensor {
-    const y = linear(x, this.layers[layer][PROJECTIONS[target]]);
-    return this.adapter ? this.adapter.apply(layer, target, x, y, random) : y;
+    const weight = this.layers[layer][PROJECTIONS[target]];
+    return this.adapter ? this.adapter.apply(layer, target, x, weight, random) : linear(x, weight);
   }
 
   /** The attached LoRA adapter, or null. */

@@ -1,8 +1,8 @@
 // LoRA (Hu et al. 2021) with PEFT's semantics: each adapted projection W [out, in] gains a low-rank update,
 // y = W·x + scaling · B(A(dropout(x))) with A [r, in] and B [out, r]. Tensor names are PEFT's
 // adapter_model.safetensors keys, so an adapter saves and loads one to one.
-import { dropout } from '../ops/dropout.ts';
-import { add, scale } from '../ops/elementwise.ts';
+import { scale } from '../ops/elementwise.ts';
+import { loraLinear } from '../ops/lora-linear.ts';
 import { linear, matmul } from '../ops/matmul.ts';
 import { Random } from '../random.ts';
 import { Tensor, noGrad } from '../tensor.ts';
@@ -137,16 +137,14 @@ export class LoraAdapter {
   }
 
   /**
-   * y + scaling · B(A(dropout(x))) for projection `target` of `layer`, given x and y = W·x; y unchanged when
-   * that projection is not adapted. Dropout runs only with a generator (training) and a rate above 0.
+   * x·Wᵀ + scaling · B(A(dropout(x))) for projection `target` of `layer` with base weight W, or x·Wᵀ when that
+   * projection is not adapted. Dropout runs only with a generator (training) and a rate above 0.
    */
-  apply(layer: number, target: LoraTarget, x: Tensor, y: Tensor, random?: Random): Tensor {
+  apply(layer: number, target: LoraTarget, x: Tensor, weight: Tensor, random?: Random): Tensor {
     const pair = this.pair(layer, target);
-    if (!pair) return y;
-    const input = random && this.options.dropout > 0 ? dropout(x, this.options.dropout, random) : x;
-    // Scaling the r-wide intermediate rather than the output is the same product and cheaper.
-    const low = scale(linear(input, pair.a), this.scaling); // [rows, r]
-    return add(y, linear(low, pair.b)); // [rows, out]
+    if (!pair) return linear(x, weight);
+    const dropout = random && this.options.dropout > 0 ? { rate: this.options.dropout, random } : null;
+    return loraLinear(x, weight, pair.a, pair.b, this.scaling, dropout);
   }
 
   /** scaling · B@A [out, in] for one adapted projection: the change a merge adds to W. */
