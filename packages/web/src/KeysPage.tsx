@@ -1,9 +1,9 @@
 // API keys for the OpenAI-compatible /v1 API: create (the secret is shown once), list, revoke.
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { api } from './api.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { formatDate } from './format.ts';
-import { copyText } from './Markdown.tsx';
+import { SecretOnce } from './SecretOnce.tsx';
 import type { ApiKey } from './types.ts';
 
 export function KeysPage() {
@@ -12,8 +12,6 @@ export function KeysPage() {
   const [created, setCreated] = useState<{ key: ApiKey; secret: string } | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [copied, setCopied] = useState(false);
-  const secretRef = useRef<HTMLInputElement>(null);
 
   const load = () =>
     api.keys().then(
@@ -24,16 +22,11 @@ export function KeysPage() {
     void load();
   }, []);
 
-  useEffect(() => {
-    if (created) secretRef.current?.select();
-  }, [created]);
-
   async function create(event: FormEvent) {
     event.preventDefault();
     setError(null);
     try {
       setCreated(await api.createKey(name.trim()));
-      setCopied(false);
       setName('');
       await load();
     } catch (e) {
@@ -74,34 +67,9 @@ export function KeysPage() {
         </button>
       </form>
       {created && (
-        <div className="secret-card" role="status">
-          <p>
-            <strong>Copy your new key “{created.key.name}” now.</strong> It is shown only once.
-          </p>
-          <div className="secret-row">
-            <label className="visually-hidden" htmlFor="new-secret">
-              New API key
-            </label>
-            <input
-              id="new-secret"
-              ref={secretRef}
-              readOnly
-              value={created.secret}
-              onFocus={(e) => e.target.select()}
-            />
-            <button
-              type="button"
-              onClick={() =>
-                copyText(created.secret).then(
-                  () => setCopied(true),
-                  (e: Error) => setError(e.message),
-                )
-              }
-            >
-              {copied ? 'Copied' : 'Copy'}
-            </button>
-          </div>
-        </div>
+        <SecretOnce id="new-secret" label="New API key" secret={created.secret} onError={setError}>
+          Copy your new key “{created.key.name}” now.
+        </SecretOnce>
       )}
       {error && (
         <p role="alert" className="error">

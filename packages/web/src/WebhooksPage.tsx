@@ -4,7 +4,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api } from './api.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { formatDate } from './format.ts';
-import { copyText } from './Markdown.tsx';
+import { SecretOnce } from './SecretOnce.tsx';
 import type { Webhook, WebhookDelivery } from './types.ts';
 
 const jobEvents = ['job.queued', 'job.started', 'job.succeeded', 'job.failed', 'job.cancelled'];
@@ -17,7 +17,6 @@ export function WebhooksPage() {
   const [deleting, setDeleting] = useState<Webhook | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [copied, setCopied] = useState(false);
 
   const load = () =>
     api.webhooks().then(
@@ -34,7 +33,6 @@ export function WebhooksPage() {
     setError(null);
     try {
       setCreated(await api.createWebhook(url.trim(), events));
-      setCopied(false);
       setUrl('');
       setEvents([]);
       await load();
@@ -94,28 +92,9 @@ export function WebhooksPage() {
         </div>
       </form>
       {created && (
-        <div className="secret-card" role="status">
-          <p>
-            <strong>Copy the signing secret for {created.webhook.url} now.</strong> It is shown only once.
-          </p>
-          <div className="secret-row">
-            <label className="visually-hidden" htmlFor="webhook-secret">
-              Webhook secret
-            </label>
-            <input id="webhook-secret" readOnly value={created.secret} onFocus={(e) => e.target.select()} />
-            <button
-              type="button"
-              onClick={() =>
-                copyText(created.secret).then(
-                  () => setCopied(true),
-                  (e: Error) => setError(e.message),
-                )
-              }
-            >
-              {copied ? 'Copied' : 'Copy'}
-            </button>
-          </div>
-        </div>
+        <SecretOnce id="webhook-secret" label="Webhook secret" secret={created.secret} onError={setError}>
+          Copy the signing secret for {created.webhook.url} now.
+        </SecretOnce>
       )}
       {error && (
         <p role="alert" className="error">
