@@ -70,6 +70,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDirectory: pgliteDirectory(config),
+    onIdleError: (error) => app.log.warn(`database connection closed by the server: ${error.message}`),
   });
   const registry = new ModelRegistry(database.db, modelsDirectory(config), (message) =>
     app.log.warn(message),

@@ -31,9 +31,17 @@ export async function openPglite(directory: string): Promise<DatabaseHandle> {
   return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
 }
 
-/** A PostgreSQL server at `url` (`postgres://user:pass@host:port/db`). */
-export async function openPostgres(url: string): Promise<DatabaseHandle> {
+/**
+ * A PostgreSQL server at `url` (`postgres://user:pass@host:port/db`). A pooled connection the server closes
+ * while idle (a restart, an administrator) is reported to `onIdleError` and replaced on next use; unhandled,
+ * node-postgres would throw it out of the process.
+ */
+export async function openPostgres(
+  url: string,
+  onIdleError: (error: Error) => void = () => {},
+): Promise<DatabaseHandle> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  pool.on('error', onIdleError);
   try {
     await pool.query('select 1');
   } catch (error) {
@@ -45,8 +53,14 @@ export async function openPostgres(url: string): Promise<DatabaseHandle> {
   return { db: db as unknown as Database, kind: 'postgres', close: () => pool.end() };
 }
 
-export function openDatabase(options: { databaseUrl: string | null; pgliteDirectory: string }) {
-  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.pgliteDirectory);
+export function openDatabase(options: {
+  databaseUrl: string | null;
+  pgliteDirectory: string;
+  onIdleError?: (error: Error) => void;
+}) {
+  return options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.onIdleError)
+    : openPglite(options.pgliteDirectory);
 }
 
 /** The URL with its password replaced, for logs and errors. */
