@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { xssPayloads } from '../../packages/web/src/xss-payloads.ts';
+import { xssPayloads } from '../../packages/web/src/chat/xss-payloads.ts';
 import { chromiumPath, ensureChromium, screenshots, startTestServer, type TestServer } from './browser.ts';
 
 let server: TestServer;

@@ -1,19 +1,19 @@
 // The app shell: loads the session, shows the login page or the signed-in layout (sidebar + page), and holds
 // what several pages share (user, models, today's usage, the chat list's refresh signal).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, ApiError, setUnauthorizedHandler } from './api.ts';
-import { AppContext, type AppState } from './app-state.tsx';
-import { AuthPage } from './AuthPage.tsx';
-import { ChatPage } from './ChatPage.tsx';
-import { DatasetsPage } from './DatasetsPage.tsx';
-import { FinetuneForm } from './FinetuneForm.tsx';
-import { JobPage } from './JobPage.tsx';
-import { JobsPage } from './JobsPage.tsx';
-import { KeysPage } from './KeysPage.tsx';
-import { ModelsPage } from './ModelsPage.tsx';
-import { useRoute, type Route } from './router.tsx';
+import { AuthPage } from './account/AuthPage.tsx';
+import { KeysPage } from './account/KeysPage.tsx';
+import { WebhooksPage } from './account/WebhooksPage.tsx';
+import { ChatPage } from './chat/ChatPage.tsx';
+import { api, ApiError, setUnauthorizedHandler } from './common/api.ts';
+import { AppContext, type AppState } from './common/app-state.tsx';
+import { useRoute, type Route } from './common/router.tsx';
 import { Sidebar } from './Sidebar.tsx';
-import { WebhooksPage } from './WebhooksPage.tsx';
+import { DatasetsPage } from './studio/datasets/DatasetsPage.tsx';
+import { FinetuneForm } from './studio/FinetuneForm.tsx';
+import { JobPage } from './studio/JobPage.tsx';
+import { JobsPage } from './studio/JobsPage.tsx';
+import { ModelsPage } from './studio/ModelsPage.tsx';
 import type { Model, Usage, User } from './types.ts';
 
 export function App() {

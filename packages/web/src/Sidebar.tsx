@@ -2,12 +2,12 @@
 // the studio's pages (datasets, fine-tunes, jobs, models, webhooks) and the notifications bell, today's token
 // usage and sign-out. On a phone it is a drawer over the page.
 import { useEffect, useRef, useState } from 'react';
-import { api } from './api.ts';
-import { useApp } from './app-state.tsx';
-import { ConfirmDialog } from './ConfirmDialog.tsx';
-import { formatCount } from './format.ts';
-import { NotificationsBell } from './Notifications.tsx';
-import { chatPath, Link, navigate, type Route } from './router.tsx';
+import { NotificationsBell } from './account/Notifications.tsx';
+import { api } from './common/api.ts';
+import { useApp } from './common/app-state.tsx';
+import { ConfirmDialog } from './common/ConfirmDialog.tsx';
+import { formatCount } from './common/format.ts';
+import { chatPath, Link, navigate, type Route } from './common/router.tsx';
 import type { Chat } from './types.ts';
 
 const studioLinks: [string, string, Route['page']][] = [

@@ -1,10 +1,10 @@
 // API keys for the OpenAI-compatible /v1 API: create (the secret is shown once), list, revoke.
 import { useEffect, useState, type FormEvent } from 'react';
-import { api } from './api.ts';
-import { ConfirmDialog } from './ConfirmDialog.tsx';
-import { formatDate } from './format.ts';
+import { api } from '../common/api.ts';
+import { ConfirmDialog } from '../common/ConfirmDialog.tsx';
+import { formatDate } from '../common/format.ts';
+import type { ApiKey } from '../types.ts';
 import { SecretOnce } from './SecretOnce.tsx';
-import type { ApiKey } from './types.ts';
 
 export function KeysPage() {
   const [keys, setKeys] = useState<ApiKey[] | null>(null);

@@ -2,8 +2,11 @@
 // event stream (EventSource resumes after a dropped connection with Last-Event-ID, and the view skips anything
 // it has seen by id), cancel and retry, and when it succeeds, links to the new model version and its report.
 import { useEffect, useRef, useState } from 'react';
-import { api } from './api.ts';
-import { formatCount, formatDate, formatDuration } from './format.ts';
+import { refreshNotifications } from '../account/Notifications.tsx';
+import { api } from '../common/api.ts';
+import { formatCount, formatDate, formatDuration } from '../common/format.ts';
+import { Link } from '../common/router.tsx';
+import type { Job } from '../types.ts';
 import {
   applyJobEvent,
   emptyJobView,
@@ -14,10 +17,7 @@ import {
 } from './job-events.ts';
 import { StateBadge } from './JobsPage.tsx';
 import { LossChart } from './LossChart.tsx';
-import { refreshNotifications } from './Notifications.tsx';
-import { Link } from './router.tsx';
 import { formatCost, formatRate, progressFraction } from './studio-format.ts';
-import type { Job } from './types.ts';
 
 /** Result fields shown as links; the rest are listed as they are. */
 const linkedResults = ['adapterVersionId', 'mergedVersionId', 'reportId'];

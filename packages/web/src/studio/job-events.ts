@@ -1,7 +1,7 @@
 // A job page's state built from the job's event stream: the latest progress, the loss curves, logs,
 // checkpoints and artifacts. Events arrive once from the stored history and then live; after a dropped
 // connection the stream resumes after the last event id seen, and anything seen twice is skipped by id.
-import type { Job, JobEvent, JobEventType, JobProgress } from './types.ts';
+import type { Job, JobEvent, JobEventType, JobProgress } from '../types.ts';
 
 export interface LossPoint {
   step: number;

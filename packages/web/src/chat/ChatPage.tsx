@@ -2,15 +2,15 @@
 // regenerate, edit and resend). With no chat id it is a new chat, created on the first message; with no model at
 // all it offers the quickstart training instead.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from './api.ts';
-import { useApp } from './app-state.tsx';
+import { api } from '../common/api.ts';
+import { useApp } from '../common/app-state.tsx';
+import { titleFrom } from '../common/format.ts';
+import { chatPath, navigate } from '../common/router.tsx';
+import { Quickstart } from '../studio/Quickstart.tsx';
+import type { Chat, ChatSettings, ChatStreamEvent, Message } from '../types.ts';
 import { ChatSettingsPanel, defaultSettings } from './ChatSettingsPanel.tsx';
 import { Composer } from './Composer.tsx';
 import { MessageView } from './MessageView.tsx';
-import { Quickstart } from './Quickstart.tsx';
-import { titleFrom } from './format.ts';
-import { chatPath, navigate } from './router.tsx';
-import type { Chat, ChatSettings, ChatStreamEvent, Message } from './types.ts';
 
 /** Replaces the message with the same id, or the placeholder `replaceId`, or appends. */
 function upsert(messages: Message[], message: Message, replaceId?: string): Message[] {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Job, JobEvent } from '../types.ts';
 import { applyJobEvent, emptyJobView, frameToEvent, type JobView } from './job-events.ts';
-import type { Job, JobEvent } from './types.ts';
 
 const at = '2026-12-01T03:00:00.000Z';
 const event = (id: number, type: JobEvent['type'], data: Record<string, unknown>): JobEvent => ({

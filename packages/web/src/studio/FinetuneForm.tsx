@@ -1,10 +1,11 @@
 // The "New fine-tune" form: dataset, base model and hyperparameters with their defaults filled in, the server's
 // preflight estimate (memory, time, cost) refreshed as the fields change, and Start, which opens the new job.
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { api } from './api.ts';
-import { useApp } from './app-state.tsx';
-import { formatBytes, formatCount, formatDuration } from './format.ts';
-import { jobPath, Link, navigate } from './router.tsx';
+import { api } from '../common/api.ts';
+import { useApp } from '../common/app-state.tsx';
+import { formatBytes, formatCount, formatDuration } from '../common/format.ts';
+import { jobPath, Link, navigate } from '../common/router.tsx';
+import type { Dataset, Estimate, FinetuneParams, JobRequest } from '../types.ts';
 import {
   defaultFinetuneParams,
   defaultLearningRate,
@@ -12,7 +13,6 @@ import {
   loraTargets,
   parseScenarios,
 } from './studio-format.ts';
-import type { Dataset, Estimate, FinetuneParams, JobRequest } from './types.ts';
 
 type NumberField = 'rank' | 'alpha' | 'dropout' | 'lr' | 'epochs' | 'batchSize' | 'context' | 'seed';
 

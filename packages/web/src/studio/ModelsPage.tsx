@@ -1,12 +1,12 @@
 // Model versions (kind, base, size, quantization, created), one version's lineage and before/after report with
 // its Markdown/HTML exports, and aliases: deploy a version under an alias, and roll back to the one before.
 import { useEffect, useState, type FormEvent } from 'react';
-import { api } from './api.ts';
-import { useApp } from './app-state.tsx';
-import { formatBytes, formatDate } from './format.ts';
-import { jobPath, Link, navigate } from './router.tsx';
+import { api } from '../common/api.ts';
+import { useApp } from '../common/app-state.tsx';
+import { formatBytes, formatDate } from '../common/format.ts';
+import { jobPath, Link, navigate } from '../common/router.tsx';
+import type { Model, Report } from '../types.ts';
 import { lineageRows } from './studio-format.ts';
-import type { Model, Report } from './types.ts';
 
 const label = (m: Model) => `${m.name}:${m.version}`;
 

@@ -1,6 +1,5 @@
 // The platform API client. Cookies carry the session; every state-changing request also sends the session's
 // CSRF token. Errors arrive as `{"error":{message,type,param,code}}` and are thrown as ApiError.
-import { readServerEvents } from './sse.ts';
 import type {
   ApiKey,
   Chat,
@@ -25,7 +24,8 @@ import type {
   User,
   Webhook,
   WebhookDelivery,
-} from './types.ts';
+} from '../types.ts';
+import { readServerEvents } from './sse.ts';
 
 export class ApiError extends Error {
   readonly status: number;

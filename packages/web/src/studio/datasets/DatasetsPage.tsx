@@ -1,14 +1,14 @@
 // Conversation datasets: upload a JSONL file (every rejected line shown with its number and reason), generate a
 // synthetic one, and for one dataset its statistics, length histogram, paged preview and delete.
 import { useEffect, useState, type FormEvent } from 'react';
-import { api } from './api.ts';
-import { useApp } from './app-state.tsx';
-import { linearScale } from './chart.ts';
-import { ConfirmDialog } from './ConfirmDialog.tsx';
-import { formatCount, formatDate } from './format.ts';
-import { datasetPath, Link, navigate } from './router.tsx';
-import { bucketLabel } from './studio-format.ts';
-import type { Conversation, Dataset, DatasetFormat, DatasetStats, SyntheticGenerator } from './types.ts';
+import { api } from '../../common/api.ts';
+import { useApp } from '../../common/app-state.tsx';
+import { ConfirmDialog } from '../../common/ConfirmDialog.tsx';
+import { formatCount, formatDate } from '../../common/format.ts';
+import { datasetPath, Link, navigate } from '../../common/router.tsx';
+import type { Conversation, Dataset, DatasetFormat, DatasetStats, SyntheticGenerator } from '../../types.ts';
+import { linearScale } from '../chart.ts';
+import { bucketLabel } from '../studio-format.ts';
 
 export function DatasetsPage({ datasetId }: { datasetId: string | null }) {
   return datasetId ? <DatasetDetail key={datasetId} id={datasetId} /> : <DatasetList />;

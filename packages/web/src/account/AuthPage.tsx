@@ -1,7 +1,7 @@
 // Sign in or create an account. The server sets the session cookie; the CSRF token comes back in the body.
 import { useState, type FormEvent } from 'react';
-import { api } from './api.ts';
-import type { User } from './types.ts';
+import { api } from '../common/api.ts';
+import type { User } from '../types.ts';
 
 export function AuthPage({ onSignedIn }: { onSignedIn: (user: User) => void }) {
   const [mode, setMode] = useState<'login' | 'register'>('login');

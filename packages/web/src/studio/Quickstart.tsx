@@ -1,9 +1,9 @@
 // First run: no model exists yet. Offers the quickstart training and follows it live (stage, step, loss, ETA)
 // over Server-Sent Events, then hands the new model to the caller.
 import { useEffect, useRef, useState } from 'react';
-import { api } from './api.ts';
-import { formatDuration } from './format.ts';
-import type { QuickstartStatus } from './types.ts';
+import { api } from '../common/api.ts';
+import { formatDuration } from '../common/format.ts';
+import type { QuickstartStatus } from '../types.ts';
 
 export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) => Promise<void> }) {
   const [status, setStatus] = useState<QuickstartStatus | null>(null);

@@ -1,10 +1,10 @@
 // The notifications bell: unread count, the list of recent notifications (a job ended) and mark-as-read.
 // Polls while the page is open; a job page that sees its job end asks for a refresh at once.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from './api.ts';
-import { formatDate } from './format.ts';
-import { jobPath, Link } from './router.tsx';
-import type { Notification } from './types.ts';
+import { api } from '../common/api.ts';
+import { formatDate } from '../common/format.ts';
+import { jobPath, Link } from '../common/router.tsx';
+import type { Notification } from '../types.ts';
 
 const POLL_MS = 15_000;
 const listeners = new Set<() => void>();

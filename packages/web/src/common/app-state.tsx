@@ -1,6 +1,6 @@
 // What the signed-in pages share, provided by App: the user, models, today's usage and refresh signals.
 import { createContext, useContext } from 'react';
-import type { Model, Usage, User } from './types.ts';
+import type { Model, Usage, User } from '../types.ts';
 
 export interface AppState {
   user: User;

@@ -1,11 +1,11 @@
 // The user's jobs (state, progress, cost) with their totals; refreshed while any job is queued or running.
 import { useEffect, useState } from 'react';
-import { api } from './api.ts';
-import { formatCount, formatDate, formatDuration } from './format.ts';
+import { api } from '../common/api.ts';
+import { formatCount, formatDate, formatDuration } from '../common/format.ts';
+import { jobPath, Link } from '../common/router.tsx';
+import type { Job, JobTotals } from '../types.ts';
 import { isFinished } from './job-events.ts';
-import { jobPath, Link } from './router.tsx';
 import { formatCost, progressFraction } from './studio-format.ts';
-import type { Job, JobTotals } from './types.ts';
 
 const POLL_MS = 3000;
 

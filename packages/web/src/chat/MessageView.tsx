@@ -1,9 +1,9 @@
 // One chat message: author, Markdown body, token counts, and its actions (copy; edit and resend for the
 // user's messages; regenerate for the last answer).
 import { useEffect, useRef, useState } from 'react';
+import { formatCount } from '../common/format.ts';
+import type { Message } from '../types.ts';
 import { copyText, Markdown } from './Markdown.tsx';
-import { formatCount } from './format.ts';
-import type { Message } from './types.ts';
 
 function tokenSummary(message: Message): string | null {
   const parts = [];

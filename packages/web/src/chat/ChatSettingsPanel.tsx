@@ -1,6 +1,6 @@
 // Per-chat generation settings: system prompt, temperature and the answer's token limit.
 import { useState, type FormEvent } from 'react';
-import type { ChatSettings } from './types.ts';
+import type { ChatSettings } from '../types.ts';
 
 /** What a new chat shows before the user changes anything; the server applies its own when none are sent. */
 export const defaultSettings: ChatSettings = { systemPrompt: '', temperature: 0.7, maxTokens: 512 };

@@ -1,11 +1,11 @@
 // Webhooks for job events: add an endpoint (its signing secret is shown once), delete one, and read its
 // delivery log (state, attempts, the receiver's status or the error).
 import { useEffect, useState, type FormEvent } from 'react';
-import { api } from './api.ts';
-import { ConfirmDialog } from './ConfirmDialog.tsx';
-import { formatDate } from './format.ts';
+import { api } from '../common/api.ts';
+import { ConfirmDialog } from '../common/ConfirmDialog.tsx';
+import { formatDate } from '../common/format.ts';
+import type { Webhook, WebhookDelivery } from '../types.ts';
 import { SecretOnce } from './SecretOnce.tsx';
-import type { Webhook, WebhookDelivery } from './types.ts';
 
 const jobEvents = ['job.queued', 'job.started', 'job.succeeded', 'job.failed', 'job.cancelled'];
 

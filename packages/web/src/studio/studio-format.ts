@@ -1,6 +1,6 @@
 // Display helpers for the studio pages (datasets, jobs, models), pure so they are tested under node.
-import { formatCount } from './format.ts';
-import type { FinetuneParams, JobProgress } from './types.ts';
+import { formatCount } from '../common/format.ts';
+import type { FinetuneParams, JobProgress } from '../types.ts';
 
 /** A cost in its currency with cents, "$0.00" style for USD and "0.00 EUR" otherwise. */
 export function formatCost(cost: number, currency = 'USD'): string {
