@@ -1,4 +1,4 @@
-// Llama models in GGUF as llama.cpp's `llama` architecture reads them (CONVENTIONS §2.4–2.7, 2.9): the
+// Llama models in GGUF as llama.cpp's `llama` architecture reads them (docs/FORMATS.md#gguf-llama-models): the
 // hyperparameters under their exact key types, tensors under GGUF names with dims reversed, Q and K rows
 // permuted from Hugging Face's rotate_half RoPE to the interleaved pairs llama.cpp's NORM RoPE uses, norms kept
 // F32, and the byte-level BPE tokenizer with the pre-tokenizer id llama.cpp needs to split text as we do.

@@ -1,4 +1,4 @@
-// LoRA adapters as GGUF files llama.cpp applies at run time (CONVENTIONS §2.8, read by
+// LoRA adapters as GGUF files llama.cpp applies at run time (docs/FORMATS.md#gguf-lora-adapters, read by
 // `llama_adapter_lora_init`): general.type = adapter on the base's architecture, adapter.lora.alpha as f32,
 // and for each adapted weight `<base GGUF name>.lora_a` / `.lora_b` holding PEFT's A [r, in] and B [out, r]
 // unchanged (dims reversed as for every GGUF tensor), except that B of q and k gets the same row permutation

@@ -1,4 +1,4 @@
-// GGUF v3 container (CONVENTIONS §2.1–2.3): a header of typed key/value metadata and tensor infos, then the
+// GGUF v3 container (docs/FORMATS.md#gguf-container): a header of typed key/value metadata and tensor infos, then
 // tensor data, each tensor padded to the alignment, the last one too. The writer emits what ggml's strict
 // reader (`gguf.cpp`) accepts: unique keys, no nested arrays, u32 `general.alignment`, tensor offsets packed
 // in info order. The reader checks everything gguf.cpp checks, and validates every length and count against

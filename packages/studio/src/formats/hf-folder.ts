@@ -1,4 +1,4 @@
-// Hugging Face model folders for Llama-family models (CONVENTIONS §1.4, §3.4, §4): config.json
+// Hugging Face model folders for Llama-family models (docs/FORMATS.md#hugging-face-model-config): config.json
 // (LlamaForCausalLM with the legacy rope_theta / rope_scaling keys every reader understands),
 // model.safetensors or shards with their index, generation_config.json and the tokenizer files. The same
 // layout is what `ownlm import` produces and what a training checkpoint holds, so one reader serves all three.

@@ -1,4 +1,4 @@
-// PEFT LoRA adapter folders (CONVENTIONS §5): adapter_config.json as PEFT writes it (sorted keys, 2-space
+// PEFT LoRA adapters (docs/FORMATS.md#peft-adapters): adapter_config.json as PEFT writes it (sorted keys, 2-space
 // indent) and adapter_model.safetensors (F32, metadata {"format":"pt"}) under PEFT's keys, which are the
 // engine's LoraAdapter parameter names. The reader accepts what PEFT writes for the Llama projections and
 // rejects, naming the file and the field, anything ownlm would otherwise load wrongly: other PEFT types, DoRA,

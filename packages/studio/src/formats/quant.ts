@@ -1,4 +1,4 @@
-// Number formats of stored weights, bit-exact with ggml (CONVENTIONS §2.9): IEEE half (f16) and bfloat16
+// Number formats of stored weights, bit-exact with ggml (docs/FORMATS.md#quant-blocks): IEEE half (f16), bfloat16
 // conversions, and the Q8_0 and Q4_0 blocks of 32 values. Quantizers follow ggml's reference C code
 // (`quantize_row_q8_0_ref`, `quantize_row_q4_0_ref`) step by step in float32 arithmetic (Math.fround), so the
 // bytes equal those of llama.cpp's tools; dequantizers equal ggml's `dequantize_row_*`.

@@ -1,4 +1,4 @@
-// Checkpoints in the Hugging Face layout (CONVENTIONS §1.4): one `model.safetensors`, or, above a size,
+// Hugging Face checkpoints (docs/FORMATS.md#hugging-face-safetensors): one `model.safetensors`, or, above a size,
 // `model-00001-of-0000N.safetensors` shards with `model.safetensors.index.json` mapping each tensor to its
 // file. Shards are cut as huggingface_hub's `split_state_dict_into_shards` cuts them: tensors in the given
 // order fill a shard until the next one would pass the limit; a tensor larger than the limit gets its own.

@@ -1,4 +1,4 @@
-// safetensors files (CONVENTIONS §1): an 8-byte header length, a JSON header and the raw little-endian tensor
+// safetensors (docs/FORMATS.md#safetensors): an 8-byte header length, a JSON header and the little-endian tensor
 // bytes. The writer emits exactly the bytes of the reference Rust `serialize()` (tensors by dtype alignment
 // then byte-wise name, compact JSON with `__metadata__` first, space padding to 8), so checkpoints hash the
 // same whichever tool wrote them. The reader validates every length and offset before allocating anything
@@ -44,7 +44,7 @@ const DTYPE_RANK = new Map(Object.keys(DTYPE_BITS).map((name, rank) => [name, ra
 /** The reference reader's limit on the header length (HeaderTooLarge). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-/** What transformers and PEFT write, and what transformers requires when metadata is present (§1.4). */
+/** What transformers and PEFT write, and what transformers requires when metadata is present. */
 export const DEFAULT_METADATA: Readonly<Record<string, string>> = { format: 'pt' };
 
 export interface SafetensorsTensorInput {
