@@ -1,7 +1,7 @@
 // GGUF LoRA adapters against llama.cpp itself (node-llama-cpp's prebuilt CPU build): a base exported to F32
 // GGUF plus the adapter GGUF, applied by llama.cpp at run time, must continue prompts exactly as the engine
 // does with the adapter attached, differently from the base alone, and as llama.cpp does on the GGUF of the
-// merged model. The adapter's keys and tensors are checked against CONVENTIONS §2.8.
+// merged model. The adapter's keys and tensors are checked against docs/FORMATS.md#gguf-lora-adapters.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,7 +115,7 @@ const cases: [string, LoraOptions][] = [
 ];
 
 describe('GGUF LoRA adapter', () => {
-  test('the keys and tensors of §2.8: names, dims, f32 alpha (alpha·√r for rsLoRA), B of q and k permuted', () => {
+  test('the keys and tensors llama.cpp reads: names, dims, f32 alpha (alpha·√r for rsLoRA), B of q and k permuted', () => {
     const { adapter } = adapted(cases[1][1], 1);
     const path = join(dir, 'layout.gguf');
     writeGgufLoraAdapter(path, adapter, tiny.model.config);

@@ -44,7 +44,7 @@ before(async () => {
   });
 });
 
-test('a folder transformers reads: config.json (§4 keys, sorted), weights, generation config, tokenizer files', () => {
+test('a folder transformers reads: config.json (Llama keys, sorted), weights, generation config, tokenizer files', () => {
   const out = join(dir, 'model');
   writeHfFolder(out, { config: model.config, tensors, tokenizerDir });
   assert.deepEqual(readdirSync(out).sort(), [

@@ -1,6 +1,6 @@
-// PEFT adapter folders: tensor names and shapes checked against CONVENTIONS §5.2's list (written out here from
+// PEFT adapter folders: tensor names and shapes checked against docs/FORMATS.md#peft-adapter-weights (written from
 // the spec, not from the engine's key helper) for every target and layer, adapter_config.json's exact text, the
-// safetensors bytes against the §1 layout, a round trip into a fresh model, and every rejection naming its field.
+// safetensors bytes against its layout, a round trip into a fresh model, and every rejection naming its field.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,7 @@ function trainedAdapter(model: LlamaModel, rank = 3): LoraAdapter {
   return adapter;
 }
 
-/** §5.2: `…self_attn.q_proj.lora_A.weight` [r, in], `…lora_B.weight` [out, r]; §4 gives in/out per projection. */
+/** PEFT's `…self_attn.q_proj.lora_A.weight` [r, in], `…lora_B.weight` [out, r], with in/out per projection. */
 function specTensorList(r: number): Map<string, number[]> {
   const H = config.hidden_size;
   const I = config.intermediate_size;
@@ -96,7 +96,7 @@ describe('PEFT adapter folder', () => {
     );
   });
 
-  test('adapter_model.safetensors: the spec tensor list, F32, {"format":"pt"}, bytes laid out per §1', () => {
+  test('adapter_model.safetensors: the spec tensor list, F32, {"format":"pt"}, bytes laid out as safetensors', () => {
     const bytes = readFileSync(join(out, 'adapter_model.safetensors'));
     const n = Number(bytes.readBigUInt64LE(0));
     assert.equal(n % 8, 0, 'header padded to 8 bytes');
