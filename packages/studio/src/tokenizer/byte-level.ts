@@ -1,4 +1,4 @@
-// GPT-2's reversible byte ↔ character table (CONVENTIONS §3.2, `bytes_char()` in tokenizers'
+// GPT-2's reversible byte ↔ character table (docs/FORMATS.md#byte-level-alphabet, `bytes_char()` in tokenizers'
 // `byte_level.rs`): printable bytes map to the code point of the same value, the other 68 bytes to U+0100 + n
 // in ascending byte order, so every byte string becomes a string without spaces or control characters.
 

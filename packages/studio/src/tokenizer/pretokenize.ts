@@ -1,4 +1,4 @@
-// Pre-tokenization regexes, stored verbatim as tokenizer.json holds them (Oniguruma syntax, CONVENTIONS §3.3),
+// Pre-tokenization regexes, stored verbatim as tokenizer.json holds them (docs/FORMATS.md#pre-tokenizer-regexes),
 // and their translation to JavaScript. The translation is exact for the constructs it accepts and refuses the
 // rest by name, so a tokenizer.json that would split differently here than in Hugging Face fails to load
 // instead of silently producing other ids.

@@ -1,4 +1,4 @@
-// Writes a trained tokenizer as the Hugging Face files (CONVENTIONS §3): tokenizer.json in the key order and
+// A trained tokenizer as Hugging Face files (docs/FORMATS.md#tokenizer-files): tokenizer.json in the key order and
 // layout tokenizers writes, tokenizer_config.json, and the chat_template.jinja sidecar newer transformers read.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import type { TrainedBpe } from './bpe-trainer.ts';
 import { QWEN2_CPP_PATTERN } from './pretokenize.ts';
 
 /**
- * ChatML (CONVENTIONS §8.2), as transformers documents it and llama.cpp's template tests expect; written only
+ * ChatML (docs/FORMATS.md#chatml) as transformers documents it and llama.cpp's tests expect; written only
  * when the vocabulary has both markers.
  */
 export const CHATML_TEMPLATE =

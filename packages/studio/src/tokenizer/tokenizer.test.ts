@@ -107,7 +107,7 @@ test('special tokens: ids after the vocabulary, parsed unless parseSpecial is fa
   assert.equal(ours.decode(ids, { skipSpecialTokens: true }), await hf.decode(Array.from(ids), true));
 });
 
-test('the ChatML template renders as CONVENTIONS §8.2 and encodes as tokenizers encodes the rendering', async () => {
+test('the ChatML template renders as docs/FORMATS.md#chatml shows, encoded as tokenizers encodes it', async () => {
   const messages = [
     { role: 'system', content: 'Be brief.' },
     { role: 'user', content: 'Hello 👋' },

@@ -232,7 +232,7 @@ export class Tokenizer {
     const config = existsSync(configFile)
       ? object(parseJson(readFileSync(configFile, 'utf8'), configFile), configFile)
       : {};
-    // transformers reads a chat_template.jinja sidecar before the inline field (CONVENTIONS §3.4).
+    // transformers prefers a chat_template.jinja sidecar to the inline field (docs/FORMATS.md#tokenizer-config).
     const templateFile = join(dir, 'chat_template.jinja');
     const template = existsSync(templateFile) ? readFileSync(templateFile, 'utf8') : null;
     return new Tokenizer(readFileSync(file), config, template, file);
@@ -674,7 +674,7 @@ function postProcessorIds(
   return [before, after];
 }
 
-/** The llama.cpp pre-tokenizer whose regex and flags equal this tokenizer's (CONVENTIONS §2.7). */
+/** The llama.cpp pre-tokenizer with this tokenizer's regex and flags (docs/FORMATS.md#tokenizer-metadata). */
 function llamaCppPre(root: Record<string, unknown>, ignoreMerges: boolean): string | null {
   const pre = root.pre_tokenizer as Record<string, unknown> | null;
   if (pre?.type === 'ByteLevel' && pre.use_regex !== false && pre.add_prefix_space !== true)
