@@ -96,7 +96,7 @@ describe('ownlm dataset validate', () => {
 });
 
 describe('ownlm dataset import', () => {
-  // The line shapes of CONVENTIONS §7 and the OpenAI chat conversations each must become.
+  // The line shapes of docs/FORMATS.md#conversation-datasets and the OpenAI chat conversations each must become.
   const sharegpt = {
     system: 'You are a helpful consultant.',
     conversations: [

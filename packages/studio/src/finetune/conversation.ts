@@ -1,4 +1,4 @@
-// A fine-tuning conversation in the OpenAI chat form every importer converts to (CONVENTIONS §7): the one
+// A conversation in the OpenAI chat form every importer produces (docs/FORMATS.md#conversation-datasets): the one
 // shape datasets are stored in, validated, counted and encoded from.
 
 export type ConversationRole = 'system' | 'user' | 'assistant';

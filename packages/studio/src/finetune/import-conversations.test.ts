@@ -15,7 +15,7 @@ function importOne(line: unknown, format: ConversationFormat | 'auto' = 'auto') 
   return importConversations(jsonl(line), { format });
 }
 
-describe('importConversations: conversion (CONVENTIONS §7 line shapes)', () => {
+describe('importConversations: conversion (the line shapes of docs/FORMATS.md#conversation-datasets)', () => {
   it('keeps OpenAI chat lines, with weight on assistant turns, and ignores tools keys', () => {
     const line = {
       messages: [

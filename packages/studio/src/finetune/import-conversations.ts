@@ -1,4 +1,4 @@
-// Conversation files in → the OpenAI chat form (CONVENTIONS §7), one JSONL line at a time. OpenAI chat,
+// Conversation files → the OpenAI chat form (docs/FORMATS.md#conversation-datasets), line by line. OpenAI chat,
 // ShareGPT and Alpaca lines are converted; a line that cannot be is rejected with its 1-based number, the
 // field at fault and why, and the import goes on, so a user sees every bad line at once.
 import { DataError } from '../data/errors.ts';

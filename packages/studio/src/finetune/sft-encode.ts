@@ -1,4 +1,4 @@
-// Conversations to training sequences with the loss on assistant tokens only (CONVENTIONS §7).
+// Conversations to training sequences with the loss on assistant tokens only (docs/FORMATS.md#loss-masking).
 //
 // The conversation is rendered with the tokenizer's own chat template, and the spans are found by the
 // prefix method: render the messages before a turn, then through the turn, tokenize both, and the turn's
