@@ -1,5 +1,5 @@
 // One error class with a closed set of codes. Domain code throws AppError; the HTTP layer maps the code to a
-// status and to the OpenAI error shape (CONVENTIONS §6.4). Messages say how to fix the problem.
+// status and to the OpenAI error shape (docs/FORMATS.md#openai-errors). Messages say how to fix the problem.
 
 const statusByCode = {
   invalid_request: 400,

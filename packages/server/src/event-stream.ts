@@ -1,5 +1,5 @@
 // Server-Sent Events on a hijacked response: named events (`event:` + `data:`, the chat answer streams) and
-// data-only lines (the /v1 streams of CONVENTIONS §6.3).
+// data-only lines (the /v1 streams of docs/FORMATS.md#openai-streaming).
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 

@@ -1,4 +1,4 @@
-// Request bodies of the OpenAI-compatible endpoints (CONVENTIONS §6.1, §6.5), parsed by hand from untrusted
+// OpenAI-compatible request bodies (docs/FORMATS.md#openai-http-api), parsed by hand from untrusted
 // JSON into what the runtime takes. A field of the wrong type or out of range is a 400 `invalid_request` whose
 // `param` names it (`messages[2].content`); a valid field the runtime cannot honour is a 501 `not_supported`;
 // unknown fields are ignored. Limits that depend on the model (context length, embedding size) are checked by

@@ -1,4 +1,4 @@
-// The OpenAI-compatible API under /v1 (CONVENTIONS §6): models, chat completions, legacy completions and
+// The OpenAI-compatible /v1 (docs/FORMATS.md#openai-http-api): models, chat and legacy completions, and
 // embeddings, in OpenAI's shapes so the official clients work unchanged. Requests are validated by
 // ../openai/requests.ts; generation goes through the Runtime; every generation and embedding is recorded as
 // usage. Streaming is Server-Sent Events written to the raw response: an error before the first event is an

@@ -371,7 +371,7 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
     }
   }
 
-  /** llama.cpp's rule (CONVENTIONS §8.1): exactly one BOS in front when the vocabulary asks for it. */
+  /** llama.cpp's rule (docs/FORMATS.md#chat-template-rendering): exactly one BOS first if the vocabulary asks. */
   function withBos(model: LlamaModel, tokens: Token[]): Token[] {
     const bos = model.tokens.bos;
     if (model.tokens.shouldPrependBosToken && bos !== null && tokens[0] !== bos) return [bos, ...tokens];

@@ -16,7 +16,7 @@ import { GgmlType, writeGguf, type GgufValue } from '../../../studio/src/formats
 import { buildApp } from '../app.ts';
 import { tinyModel, type ModelFiles } from '../testing/tiny-model.ts';
 
-/** Targets without the rotary row permutation (CONVENTIONS §2.6), so the engine merge needs no reordering. */
+/** Targets outside the q/k permutation (docs/FORMATS.md#q-and-k-permutation), so the merge needs no reordering. */
 const TARGETS = [
   { hf: 'model.layers.0.self_attn.v_proj.weight', gguf: 'blk.0.attn_v.weight', in: 64, out: 32 },
   { hf: 'model.layers.1.self_attn.o_proj.weight', gguf: 'blk.1.attn_output.weight', in: 64, out: 64 },
@@ -35,7 +35,7 @@ interface LoraPair {
   b: Float32Array;
 }
 
-/** A GGUF LoRA adapter as CONVENTIONS §2.8 describes it, with random weights; returns them for the merge. */
+/** A GGUF LoRA adapter (docs/FORMATS.md#gguf-lora-adapters) with random weights; returns them for the merge. */
 function writeRandomAdapter(path: string): LoraPair[] {
   const random = new Random(11);
   const pairs = TARGETS.map((t) => {
@@ -171,7 +171,7 @@ describe('adapters served with run-time LoRA', () => {
       await model.dispose();
     }
 
-    // The engine: W + (alpha / r)·B·A, the formula llama.cpp applies at run time (§2.8).
+    // The engine: W + (alpha / r)·B·A, llama.cpp's run-time formula (docs/FORMATS.md#gguf-lora-adapters).
     const engine = loadModelFolder(files.folder);
     for (const pair of pairs) {
       const weight = engine.model.parameters.get(pair.hf)!.data;

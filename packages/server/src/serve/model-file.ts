@@ -1,5 +1,5 @@
 // What the runtime needs to know about a GGUF before llama.cpp opens it, read by ownlm's hardened parser:
-// llama.cpp and node-llama-cpp's reader can spin for minutes on a malformed header (DESIGN.md, Serving), so
+// llama.cpp and node-llama-cpp's reader can spin for minutes on a bad header (docs/ARCHITECTURE.md#serving), so
 // they only ever see files this parser accepted.
 import { statSync } from 'node:fs';
 import { readGgufHeader, type GgufHeader, type GgufValue } from '@ownlm/studio';
@@ -59,7 +59,7 @@ function readHeader(path: string): GgufHeader {
   }
 }
 
-/** A GGUF LoRA adapter (CONVENTIONS §2.8) as llama.cpp's run-time LoRA loads it on a base model. */
+/** A GGUF LoRA adapter (docs/FORMATS.md#gguf-lora-adapters) as llama.cpp's run-time LoRA loads it on a base. */
 export interface AdapterFile {
   path: string;
   bytes: number;
