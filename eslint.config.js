@@ -1,5 +1,5 @@
 // One lint setup for the whole repository. The layering rule keeps imports flowing down the package list of
-// DESIGN.md: engine ← studio ← server ← web/cli; a lower layer never imports a higher one.
+// docs/ARCHITECTURE.md#layers: engine ← studio ← server ← web/cli; a lower layer never imports a higher one.
 import tseslint from 'typescript-eslint';
 
 const layers = ['engine', 'studio', 'server', 'web', 'cli'];
@@ -15,11 +15,11 @@ function forbidHigherLayers(layer) {
           patterns: higher.flatMap((name) => [
             {
               group: [`@ownlm/${name}`, `@ownlm/${name}/*`],
-              message: `${layer} must not import ${name} (DESIGN.md layout).`,
+              message: `${layer} must not import ${name} (docs/ARCHITECTURE.md#layers).`,
             },
             {
               group: [`**/packages/${name}/**`, `../../${name}/**`, `../../../${name}/**`],
-              message: `${layer} must not import ${name} (DESIGN.md layout).`,
+              message: `${layer} must not import ${name} (docs/ARCHITECTURE.md#layers).`,
             },
           ]),
         },

@@ -1,4 +1,4 @@
-// The OpenAI-compatible API end to end with the official `openai` client (fixtures from reality, STYLE 14):
+// The OpenAI-compatible API end to end with the official `openai` client (fixtures from reality):
 // the real server in this process on a loopback port, a temporary data folder holding the tiny chat model
 // (vocabulary 384, context 64), an API key made over HTTP like a user would. The whole suite runs twice: on
 // embedded PGlite and on a real PostgreSQL server.
