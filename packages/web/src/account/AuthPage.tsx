@@ -1,30 +1,26 @@
 // Sign in or create an account. The server sets the session cookie; the CSRF token comes back in the body.
 import { useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
+import { useAction } from '../common/requests.ts';
 import type { User } from '../types.ts';
 
 export function AuthPage({ onSignedIn }: { onSignedIn: (user: User) => void }) {
   const [mode, setMode] = useState<'login' | 'register'>('login');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
-  async function submit(event: FormEvent<HTMLFormElement>) {
+  function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const email = String(form.get('email'));
     const password = String(form.get('password'));
-    setBusy(true);
-    setError(null);
-    try {
+    void action.run(async () => {
       const session =
         mode === 'login'
           ? await api.login(email, password)
           : await api.register(email, password, String(form.get('name')));
       onSignedIn(session.user);
-    } catch (e) {
-      setError((e as Error).message);
-      setBusy(false);
-    }
+    });
   }
 
   const registering = mode === 'register';
@@ -43,7 +39,7 @@ export function AuthPage({ onSignedIn }: { onSignedIn: (user: User) => void }) {
               className={mode === m ? 'tab active' : 'tab'}
               onClick={() => {
                 setMode(m);
-                setError(null);
+                action.setError(null);
               }}
             >
               {m === 'login' ? 'Sign in' : 'Create account'}
@@ -70,12 +66,8 @@ export function AuthPage({ onSignedIn }: { onSignedIn: (user: User) => void }) {
               required
             />
           </label>
-          {error && (
-            <p role="alert" className="error">
-              {error}
-            </p>
-          )}
-          <button type="submit" className="primary" disabled={busy}>
+          <ErrorMessage message={action.error} />
+          <button type="submit" className="primary" disabled={action.busy}>
             {registering ? 'Create account' : 'Sign in'}
           </button>
         </form>

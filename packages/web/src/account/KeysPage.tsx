@@ -1,49 +1,40 @@
 // API keys for the OpenAI-compatible /v1 API: create (the secret is shown once), list, revoke.
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
-import { ConfirmDialog } from '../common/ConfirmDialog.tsx';
+import { useConfirm } from '../common/ConfirmDialog.tsx';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatDate } from '../common/format.ts';
+import { useAction, useLoad } from '../common/requests.ts';
 import type { ApiKey } from '../types.ts';
 import { SecretOnce } from './SecretOnce.tsx';
 
 export function KeysPage() {
-  const [keys, setKeys] = useState<ApiKey[] | null>(null);
+  const loaded = useLoad(() => api.keys().then((result) => result.keys), []);
+  const keys = loaded.value;
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ key: ApiKey; secret: string } | null>(null);
-  const [revoking, setRevoking] = useState<ApiKey | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
 
-  const load = () =>
-    api.keys().then(
-      (result) => setKeys(result.keys),
-      (e: Error) => setError(e.message),
-    );
-  useEffect(() => {
-    void load();
-  }, []);
-
-  async function create(event: FormEvent) {
+  function create(event: FormEvent) {
     event.preventDefault();
-    setError(null);
-    try {
+    void action.run(async () => {
       setCreated(await api.createKey(name.trim()));
       setName('');
-      await load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
+      loaded.reload();
+    });
   }
 
-  async function revoke(key: ApiKey) {
-    setRevoking(null);
-    try {
-      await api.deleteKey(key.id);
-      if (created?.key.id === key.id) setCreated(null);
-      await load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }
+  const confirmRevoke = useConfirm((key: ApiKey) => ({
+    title: 'Revoke this key?',
+    message: `Programs using “${key.name}” (${key.prefix}…) will stop working at once.`,
+    confirmLabel: 'Revoke',
+    onConfirm: () =>
+      void action.run(async () => {
+        await api.deleteKey(key.id);
+        if (created?.key.id === key.id) setCreated(null);
+        loaded.reload();
+      }),
+  }));
 
   return (
     <div className="keys-page">
@@ -67,15 +58,11 @@ export function KeysPage() {
         </button>
       </form>
       {created && (
-        <SecretOnce id="new-secret" label="New API key" secret={created.secret} onError={setError}>
+        <SecretOnce id="new-secret" label="New API key" secret={created.secret} onError={action.setError}>
           Copy your new key “{created.key.name}” now.
         </SecretOnce>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={action.error ?? loaded.error} />
       {keys && keys.length === 0 && <p className="muted">No keys yet.</p>}
       {keys && keys.length > 0 && (
         <table className="keys-table">
@@ -100,7 +87,11 @@ export function KeysPage() {
                 <td>{formatDate(key.createdAt)}</td>
                 <td>{formatDate(key.lastUsedAt)}</td>
                 <td>
-                  <button type="button" className="text-button danger-text" onClick={() => setRevoking(key)}>
+                  <button
+                    type="button"
+                    className="text-button danger-text"
+                    onClick={() => confirmRevoke.ask(key)}
+                  >
                     Revoke<span className="visually-hidden"> {key.name}</span>
                   </button>
                 </td>
@@ -109,15 +100,7 @@ export function KeysPage() {
           </tbody>
         </table>
       )}
-      {revoking && (
-        <ConfirmDialog
-          title="Revoke this key?"
-          message={`Programs using “${revoking.name}” (${revoking.prefix}…) will stop working at once.`}
-          confirmLabel="Revoke"
-          onConfirm={() => void revoke(revoking)}
-          onCancel={() => setRevoking(null)}
-        />
-      )}
+      {confirmRevoke.dialog}
     </div>
   );
 }

@@ -1,10 +1,12 @@
 // The notifications bell: unread count, the list of recent notifications (a job ended) and mark-as-read.
 // Polls while the page is open; a job page that sees its job end asks for a refresh at once.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { api } from '../common/api.ts';
 import { formatDate } from '../common/format.ts';
+import { closeMenuOnEscape } from '../common/menu.ts';
+import { BellIcon } from '../common/icons.tsx';
+import { useAction, useLoad } from '../common/requests.ts';
 import { jobPath, Link } from '../common/router.tsx';
-import type { Notification } from '../types.ts';
 
 const POLL_MS = 15_000;
 const listeners = new Set<() => void>();
@@ -15,52 +17,32 @@ export function refreshNotifications(): void {
 }
 
 export function NotificationsBell() {
-  const [notifications, setNotifications] = useState<Notification[]>([]);
-  const [unread, setUnread] = useState(0);
-  const [error, setError] = useState<string | null>(null);
+  const loaded = useLoad(() => api.notifications(), []);
+  const { reload } = loaded;
+  const action = useAction();
+  const notifications = loaded.value?.notifications ?? [];
+  const unread = loaded.value?.unread ?? 0;
+  const error = action.error ?? loaded.error;
   const menu = useRef<HTMLDetailsElement>(null);
 
-  const load = useCallback(() => {
-    api.notifications().then(
-      (result) => {
-        setNotifications(result.notifications);
-        setUnread(result.unread);
-        setError(null);
-      },
-      (e: Error) => setError(e.message),
-    );
-  }, []);
-
   useEffect(() => {
-    load();
-    listeners.add(load);
-    const timer = setInterval(load, POLL_MS);
+    listeners.add(reload);
+    const timer = setInterval(reload, POLL_MS);
     return () => {
-      listeners.delete(load);
+      listeners.delete(reload);
       clearInterval(timer);
     };
-  }, [load]);
+  }, [reload]);
 
-  async function markRead(ids?: number[]) {
-    try {
-      setUnread((await api.markNotificationsRead(ids)).unread);
-      load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }
+  const markRead = (ids?: number[]) =>
+    action.run(async () => {
+      const result = await api.markNotificationsRead(ids);
+      loaded.setValue((value) => value && { ...value, unread: result.unread });
+      reload();
+    });
 
   return (
-    <details
-      ref={menu}
-      className="menu notifications"
-      onKeyDown={(event) => {
-        if (event.key !== 'Escape' || !event.currentTarget.open) return;
-        event.preventDefault();
-        event.currentTarget.open = false;
-        event.currentTarget.querySelector('summary')?.focus();
-      }}
-    >
+    <details ref={menu} className="menu notifications" onKeyDown={closeMenuOnEscape}>
       <summary className="ghost bell" aria-label={`Notifications, ${unread} unread`}>
         <BellIcon />
         {unread > 0 && (
@@ -112,19 +94,5 @@ export function NotificationsBell() {
         </ul>
       </div>
     </details>
-  );
-}
-
-function BellIcon() {
-  return (
-    <svg width="18" height="18" viewBox="0 0 20 20" aria-hidden="true">
-      <path
-        d="M10 3a5 5 0 0 0-5 5v3l-1.5 3h13L15 11V8a5 5 0 0 0-5-5zM8 16a2 2 0 0 0 4 0"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.5"
-        strokeLinejoin="round"
-      />
-    </svg>
   );
 }

@@ -1,6 +1,6 @@
 // A secret the server shows once (an API key, a webhook's signing secret): selected on arrival, with a copy button.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { copyText } from '../chat/Markdown.tsx';
+import { copyText } from '../common/clipboard.ts';
 
 export function SecretOnce(props: {
   id: string;

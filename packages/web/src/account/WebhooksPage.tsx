@@ -2,55 +2,50 @@
 // delivery log (state, attempts, the receiver's status or the error).
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
-import { ConfirmDialog } from '../common/ConfirmDialog.tsx';
+import { useConfirm } from '../common/ConfirmDialog.tsx';
+import { DataTable } from '../common/DataTable.tsx';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatDate } from '../common/format.ts';
-import type { Webhook, WebhookDelivery } from '../types.ts';
+import { useAction, useLoad } from '../common/requests.ts';
+import type { Webhook } from '../types.ts';
 import { SecretOnce } from './SecretOnce.tsx';
 
 const jobEvents = ['job.queued', 'job.started', 'job.succeeded', 'job.failed', 'job.cancelled'];
 
 export function WebhooksPage() {
-  const [webhooks, setWebhooks] = useState<Webhook[] | null>(null);
+  const loaded = useLoad(() => api.webhooks().then((result) => result.webhooks), []);
+  const webhooks = loaded.value;
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<string[]>([]);
   const [created, setCreated] = useState<{ webhook: Webhook; secret: string } | null>(null);
-  const [deleting, setDeleting] = useState<Webhook | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
 
-  const load = () =>
-    api.webhooks().then(
-      (result) => setWebhooks(result.webhooks),
-      (e: Error) => setError(e.message),
-    );
   useEffect(() => {
     document.title = 'Webhooks · ownlm';
-    void load();
   }, []);
 
-  async function create(event: FormEvent) {
+  function create(event: FormEvent) {
     event.preventDefault();
-    setError(null);
-    try {
+    void action.run(async () => {
       setCreated(await api.createWebhook(url.trim(), events));
       setUrl('');
       setEvents([]);
-      await load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
+      loaded.reload();
+    });
   }
 
-  async function remove(webhook: Webhook) {
-    setDeleting(null);
-    try {
-      await api.deleteWebhook(webhook.id);
-      if (created?.webhook.id === webhook.id) setCreated(null);
-      await load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }
+  const confirmDelete = useConfirm((webhook: Webhook) => ({
+    title: 'Delete this webhook?',
+    message: `${webhook.url} will get no more job events; its delivery log goes too.`,
+    confirmLabel: 'Delete',
+    onConfirm: () =>
+      void action.run(async () => {
+        await api.deleteWebhook(webhook.id);
+        if (created?.webhook.id === webhook.id) setCreated(null);
+        loaded.reload();
+      }),
+  }));
 
   return (
     <div className="studio-page">
@@ -92,15 +87,16 @@ export function WebhooksPage() {
         </div>
       </form>
       {created && (
-        <SecretOnce id="webhook-secret" label="Webhook secret" secret={created.secret} onError={setError}>
+        <SecretOnce
+          id="webhook-secret"
+          label="Webhook secret"
+          secret={created.secret}
+          onError={action.setError}
+        >
           Copy the signing secret for {created.webhook.url} now.
         </SecretOnce>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={action.error ?? loaded.error} />
       {webhooks && webhooks.length === 0 && <p className="muted">No webhooks yet.</p>}
       <ul className="webhook-list">
         {webhooks?.map((webhook) => (
@@ -125,7 +121,7 @@ export function WebhooksPage() {
                 <button
                   type="button"
                   className="text-button danger-text"
-                  onClick={() => setDeleting(webhook)}
+                  onClick={() => confirmDelete.ask(webhook)}
                 >
                   Delete<span className="visually-hidden"> {webhook.url}</span>
                 </button>
@@ -135,66 +131,32 @@ export function WebhooksPage() {
           </li>
         ))}
       </ul>
-      {deleting && (
-        <ConfirmDialog
-          title="Delete this webhook?"
-          message={`${deleting.url} will get no more job events; its delivery log goes too.`}
-          confirmLabel="Delete"
-          onConfirm={() => void remove(deleting)}
-          onCancel={() => setDeleting(null)}
-        />
-      )}
+      {confirmDelete.dialog}
     </div>
   );
 }
 
 function Deliveries({ id }: { id: string }) {
-  const [deliveries, setDeliveries] = useState<WebhookDelivery[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api.deliveries(id).then(
-      (result) => setDeliveries(result.deliveries),
-      (e: Error) => setError(e.message),
-    );
-  }, [id]);
-  if (error)
-    return (
-      <p role="alert" className="error">
-        {error}
-      </p>
-    );
+  const loaded = useLoad(() => api.deliveries(id).then((result) => result.deliveries), [id]);
+  const deliveries = loaded.value;
+  if (loaded.error) return <ErrorMessage message={loaded.error} />;
   if (!deliveries) return null;
   if (deliveries.length === 0) return <p className="muted small">No deliveries yet.</p>;
   return (
-    <div className="table-scroll">
-      <table className="data-table">
-        <thead>
-          <tr>
-            <th scope="col">Event</th>
-            <th scope="col">State</th>
-            <th scope="col" className="number">
-              Attempts
-            </th>
-            <th scope="col">Response</th>
-            <th scope="col">Sent</th>
-          </tr>
-        </thead>
-        <tbody>
-          {deliveries.map((d) => (
-            <tr key={d.id}>
-              <td>
-                <code>{d.event}</code>
-              </td>
-              <td>
-                <span className={`badge delivery-${d.state}`}>{d.state}</span>
-              </td>
-              <td className="number">{d.attempts}</td>
-              <td>{d.responseStatus ?? d.lastError ?? '—'}</td>
-              <td>{formatDate(d.deliveredAt ?? d.createdAt)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable columns={['Event', 'State', { label: 'Attempts', number: true }, 'Response', 'Sent']}>
+      {deliveries.map((d) => (
+        <tr key={d.id}>
+          <td>
+            <code>{d.event}</code>
+          </td>
+          <td>
+            <span className={`badge delivery-${d.state}`}>{d.state}</span>
+          </td>
+          <td className="number">{d.attempts}</td>
+          <td>{d.responseStatus ?? d.lastError ?? '—'}</td>
+          <td>{formatDate(d.deliveredAt ?? d.createdAt)}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

@@ -4,7 +4,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../common/api.ts';
 import { useApp } from '../common/app-state.tsx';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { titleFrom } from '../common/format.ts';
+import { closeMenuOnEscape } from '../common/menu.ts';
 import { chatPath, navigate } from '../common/router.tsx';
 import { Quickstart } from '../studio/Quickstart.tsx';
 import type { Chat, ChatSettings, ChatStreamEvent, Message } from '../types.ts';
@@ -327,15 +329,7 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
             Settings
           </button>
           {chat && (
-            <details
-              className="menu"
-              onKeyDown={(event) => {
-                if (event.key !== 'Escape' || !event.currentTarget.open) return;
-                event.preventDefault();
-                event.currentTarget.open = false;
-                event.currentTarget.querySelector('summary')?.focus();
-              }}
-            >
+            <details className="menu" onKeyDown={closeMenuOnEscape}>
               <summary className="ghost">Export</summary>
               {/* A chosen format closes the menu; the download itself needs no page change. */}
               <div
@@ -407,11 +401,7 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
           )}
         </div>
       </div>
-      {error && (
-        <p role="alert" className="error chat-error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} className="chat-error" />
       <p className="visually-hidden" aria-live="polite">
         {status}
       </p>

@@ -3,7 +3,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { formatCount } from '../common/format.ts';
 import type { Message } from '../types.ts';
-import { copyText, Markdown } from './Markdown.tsx';
+import { copyText } from '../common/clipboard.ts';
+import { Markdown } from './Markdown.tsx';
 
 function tokenSummary(message: Message): string | null {
   const parts = [];

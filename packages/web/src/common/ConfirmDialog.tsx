@@ -1,19 +1,40 @@
-// A modal question built on <dialog>, which traps focus, closes on Esc and returns focus by itself.
-import { useEffect, useRef } from 'react';
+// A modal question before an action that cannot be undone, built on <dialog>, which traps focus, closes on Esc and
+// returns focus by itself.
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 
-export function ConfirmDialog({
-  title,
-  message,
-  confirmLabel,
-  onConfirm,
-  onCancel,
-}: {
+interface Question {
   title: string;
   message: string;
   confirmLabel: string;
   onConfirm: () => void;
-  onCancel: () => void;
-}) {
+}
+
+/** Asks about one item at a time: `ask(item)` opens the question `question(item)` (render `dialog` where it
+ * belongs); confirming closes it and then runs its `onConfirm`. */
+export function useConfirm<T extends object>(
+  question: (item: T) => Question,
+): {
+  ask: (item: T) => void;
+  dialog: ReactNode;
+} {
+  const [item, setItem] = useState<T | null>(null);
+  const asked = item && question(item);
+  const dialog = asked && (
+    <ConfirmDialog
+      question={{
+        ...asked,
+        onConfirm: () => {
+          setItem(null);
+          asked.onConfirm();
+        },
+      }}
+      onCancel={() => setItem(null)}
+    />
+  );
+  return { ask: setItem, dialog };
+}
+
+function ConfirmDialog({ question, onCancel }: { question: Question; onCancel: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const dialog = ref.current;
@@ -25,17 +46,17 @@ export function ConfirmDialog({
         method="dialog"
         onSubmit={(event) => {
           event.preventDefault();
-          onConfirm();
+          question.onConfirm();
         }}
       >
-        <h2 id="confirm-title">{title}</h2>
-        <p>{message}</p>
+        <h2 id="confirm-title">{question.title}</h2>
+        <p>{question.message}</p>
         <div className="dialog-actions">
           <button type="button" onClick={onCancel} autoFocus>
             Cancel
           </button>
           <button type="submit" className="danger">
-            {confirmLabel}
+            {question.confirmLabel}
           </button>
         </div>
       </form>

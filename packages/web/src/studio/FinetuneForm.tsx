@@ -3,9 +3,11 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
 import { useApp } from '../common/app-state.tsx';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatBytes, formatCount, formatDuration } from '../common/format.ts';
+import { useAction, useLoad } from '../common/requests.ts';
 import { jobPath, Link, navigate } from '../common/router.tsx';
-import type { Dataset, Estimate, FinetuneParams, JobRequest } from '../types.ts';
+import type { Estimate, FinetuneParams, JobRequest } from '../types.ts';
 import {
   defaultFinetuneParams,
   defaultLearningRate,
@@ -29,7 +31,8 @@ const numberFields: { key: NumberField; label: string; min: string; step: string
 
 export function FinetuneForm() {
   const app = useApp();
-  const [datasets, setDatasets] = useState<Dataset[] | null>(null);
+  const loaded = useLoad(() => api.datasets().then((result) => result.datasets), []);
+  const datasets = loaded.value;
   const [params, setParams] = useState<FinetuneParams | null>(null);
   // Typed text, so "0." or an emptied box can be edited; parsed into params as it changes.
   const [numbers, setNumbers] = useState<Record<NumberField, string> | null>(null);
@@ -38,16 +41,11 @@ export function FinetuneForm() {
   const [steps, setSteps] = useState('');
   const [estimate, setEstimate] = useState<Estimate | null>(null);
   const [estimateError, setEstimateError] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
   const bases = useMemo(() => app.models?.filter((m) => (m.kind ?? 'model') === 'model') ?? [], [app.models]);
 
   useEffect(() => {
     document.title = 'New fine-tune · ownlm';
-    api.datasets().then(
-      (result) => setDatasets(result.datasets),
-      (e: Error) => setError(e.message),
-    );
   }, []);
 
   // Defaults once both lists are in: the dataset from the link that opened the form, the default model and
@@ -101,11 +99,7 @@ export function FinetuneForm() {
     return (
       <div className="studio-page" aria-busy="true">
         <h1>New fine-tune</h1>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorMessage message={loaded.error} />
       </div>
     );
   }
@@ -128,18 +122,13 @@ export function FinetuneForm() {
     if (text.trim() !== '' && Number.isFinite(value)) set({ [key]: value });
   };
 
-  async function start(event: FormEvent) {
+  function start(event: FormEvent) {
     event.preventDefault();
     if (!request) return;
-    setBusy(true);
-    setError(null);
-    try {
+    void action.run(async () => {
       const { job } = await api.createJob(request);
       navigate(jobPath(job.id));
-    } catch (e) {
-      setError((e as Error).message);
-      setBusy(false);
-    }
+    });
   }
 
   const lora = params.method === 'lora';
@@ -288,22 +277,14 @@ export function FinetuneForm() {
           ) : (
             !estimateError && <p className="muted">Estimating…</p>
           )}
-          {estimateError && (
-            <p role="alert" className="error">
-              {estimateError}
-            </p>
-          )}
+          <ErrorMessage message={estimateError} />
         </section>
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy || !params.base || !params.dataset}>
-            {busy ? 'Starting…' : 'Start fine-tune'}
+          <button type="submit" className="primary" disabled={action.busy || !params.base || !params.dataset}>
+            {action.busy ? 'Starting…' : 'Start fine-tune'}
           </button>
         </div>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorMessage message={action.error} />
       </form>
     </div>
   );

@@ -1,12 +1,13 @@
 // One job, live: a progress bar with rate and ETA, the loss chart, logs, checkpoints and artifacts from the job's
 // event stream (EventSource resumes after a dropped connection with Last-Event-ID, and the view skips anything
 // it has seen by id), cancel and retry, and when it succeeds, links to the new model version and its report.
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { refreshNotifications } from '../account/Notifications.tsx';
 import { api } from '../common/api.ts';
-import { formatCount, formatDate, formatDuration } from '../common/format.ts';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
+import { formatDate, formatDuration } from '../common/format.ts';
+import { useAction, useLoad } from '../common/requests.ts';
 import { Link } from '../common/router.tsx';
-import type { Job } from '../types.ts';
 import {
   applyJobEvent,
   emptyJobView,
@@ -17,18 +18,27 @@ import {
 } from './job-events.ts';
 import { StateBadge } from './JobsPage.tsx';
 import { LossChart } from './LossChart.tsx';
-import { formatCost, formatRate, progressFraction } from './studio-format.ts';
+import { JobStats } from './Stats.tsx';
+import { formatRate, progressFraction } from './studio-format.ts';
 
 /** Result fields shown as links; the rest are listed as they are. */
 const linkedResults = ['adapterVersionId', 'mergedVersionId', 'reportId'];
 const RECONNECT_MS = 2000;
 
 export function JobPage({ id }: { id: string }) {
-  const [job, setJob] = useState<Job | null>(null);
+  const loaded = useLoad(
+    () =>
+      api.job(id).then((result) => {
+        document.title = `${result.job.name || 'Job'} · ownlm`;
+        return result.job;
+      }),
+    [id],
+  );
+  const job = loaded.value;
+  const setJob = loaded.setValue;
   const [view, setView] = useState<JobView>(emptyJobView);
-  const [error, setError] = useState<string | null>(null);
   const [streamError, setStreamError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
   // Counts the streams opened: a retried job or a stream the network broke opens a new one, from where this
   // page's view left off.
   const [connection, setConnection] = useState(0);
@@ -36,16 +46,6 @@ export function JobPage({ id }: { id: string }) {
   useEffect(() => {
     lastEventId.current = view.lastEventId;
   }, [view.lastEventId]);
-
-  useEffect(() => {
-    api.job(id).then(
-      (result) => {
-        setJob(result.job);
-        document.title = `${result.job.name || 'Job'} · ownlm`;
-      },
-      (e: Error) => setError(e.message),
-    );
-  }, [id]);
 
   useEffect(() => {
     const stream = new EventSource(api.jobStreamUrl(id, lastEventId.current));
@@ -94,22 +94,15 @@ export function JobPage({ id }: { id: string }) {
     }
   }, [view.job]);
 
-  async function act(action: 'cancel' | 'retry') {
-    setBusy(true);
-    setError(null);
-    try {
-      const result = action === 'cancel' ? await api.cancelJob(id) : await api.retryJob(id);
+  const act = (which: 'cancel' | 'retry') =>
+    action.run(async () => {
+      const result = which === 'cancel' ? await api.cancelJob(id) : await api.retryJob(id);
       setJob(result.job);
-      if (action === 'retry') {
+      if (which === 'retry') {
         setView((v) => ({ ...v, job: null }));
         setConnection((c) => c + 1);
       }
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   const finished = job ? isFinished(job.state) : false;
   const progress = view.progress ?? job?.progress ?? null;
@@ -124,11 +117,7 @@ export function JobPage({ id }: { id: string }) {
       <p className="breadcrumb small">
         <Link to="/jobs">Jobs</Link>
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={action.error ?? loaded.error} />
       {job && (
         <>
           <div className="page-head">
@@ -137,12 +126,17 @@ export function JobPage({ id }: { id: string }) {
             </h1>
             <div className="page-actions">
               {!finished && (
-                <button type="button" disabled={busy} onClick={() => void act('cancel')}>
+                <button type="button" disabled={action.busy} onClick={() => void act('cancel')}>
                   Cancel
                 </button>
               )}
               {(job.state === 'failed' || job.state === 'cancelled') && (
-                <button type="button" className="primary" disabled={busy} onClick={() => void act('retry')}>
+                <button
+                  type="button"
+                  className="primary"
+                  disabled={action.busy}
+                  onClick={() => void act('retry')}
+                >
                   Resume from the last checkpoint
                 </button>
               )}
@@ -153,11 +147,7 @@ export function JobPage({ id }: { id: string }) {
             {job.attempts > 1 ? ` · attempt ${job.attempts}` : ''}
             {job.workerId ? ` · worker ${job.workerId}` : ''}
           </p>
-          {job.state === 'failed' && job.error && (
-            <p role="alert" className="error preformatted">
-              {job.error}
-            </p>
-          )}
+          {job.state === 'failed' && <ErrorMessage message={job.error} className="preformatted" />}
           <section className="progress-card" aria-labelledby="progress-title">
             <div className="progress-row">
               <strong id="progress-title">
@@ -215,67 +205,29 @@ export function JobPage({ id }: { id: string }) {
                   </li>
                 )}
               </ul>
-              <dl className="params-list">
-                {Object.entries(result)
-                  .filter(([key]) => !linkedResults.includes(key))
-                  .map(([key, value]) => (
-                    <div key={key}>
-                      <dt>{key}</dt>
-                      <dd>
-                        <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
-                      </dd>
-                    </div>
-                  ))}
-              </dl>
+              <ParamsList entries={Object.entries(result).filter(([key]) => !linkedResults.includes(key))} />
             </section>
           )}
           <section aria-labelledby="loss-title">
             <h2 id="loss-title">Loss</h2>
             <LossChart train={view.train} validation={view.validation} />
           </section>
-          <div className="stat-cards">
-            <div className="stat">
-              <span className="muted small">Machine time</span>
-              <strong>{formatDuration(job.wallSeconds)}</strong>
-            </div>
-            <div className="stat">
-              <span className="muted small">Cost</span>
-              <strong>{formatCost(job.cost)}</strong>
-            </div>
-            <div className="stat">
-              <span className="muted small">Tokens processed</span>
-              <strong>{formatCount(job.tokensProcessed)}</strong>
-            </div>
-          </div>
-          <section aria-labelledby="checkpoints-title">
-            <h2 id="checkpoints-title">Checkpoints</h2>
-            {view.checkpoints.length === 0 ? (
-              <p className="muted">None yet.</p>
-            ) : (
-              <ul className="plain-list">
-                {view.checkpoints.map((c) => (
-                  <li key={c.id}>
-                    step {c.step ?? '?'} · <code>{c.dir}</code>{' '}
-                    <span className="muted small">{formatDate(c.createdAt)}</span>
-                  </li>
-                ))}
-              </ul>
+          <JobStats totals={job} />
+          <EventList id="checkpoints-title" title="Checkpoints" items={view.checkpoints}>
+            {(c) => (
+              <>
+                step {c.step ?? '?'} · <code>{c.dir}</code>{' '}
+                <span className="muted small">{formatDate(c.createdAt)}</span>
+              </>
             )}
-          </section>
-          <section aria-labelledby="artifacts-title">
-            <h2 id="artifacts-title">Artifacts</h2>
-            {view.artifacts.length === 0 ? (
-              <p className="muted">None yet.</p>
-            ) : (
-              <ul className="plain-list">
-                {view.artifacts.map((a) => (
-                  <li key={a.id}>
-                    {a.kind} · <code>{a.path}</code>
-                  </li>
-                ))}
-              </ul>
+          </EventList>
+          <EventList id="artifacts-title" title="Artifacts" items={view.artifacts}>
+            {(a) => (
+              <>
+                {a.kind} · <code>{a.path}</code>
+              </>
             )}
-          </section>
+          </EventList>
           <section aria-labelledby="logs-title">
             <h2 id="logs-title">Logs</h2>
             <div className="log-box" role="log" aria-labelledby="logs-title" tabIndex={0}>
@@ -289,19 +241,54 @@ export function JobPage({ id }: { id: string }) {
           </section>
           <details className="card">
             <summary>Parameters</summary>
-            <dl className="params-list">
-              {Object.entries(job.params).map(([key, value]) => (
-                <div key={key}>
-                  <dt>{key}</dt>
-                  <dd>
-                    <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
-                  </dd>
-                </div>
-              ))}
-            </dl>
+            <ParamsList entries={Object.entries(job.params)} />
           </details>
         </>
       )}
     </div>
+  );
+}
+
+/** A titled list of what the job's stream has reported (checkpoints, artifacts); "None yet." while it is empty. */
+function EventList<T extends { id: number }>({
+  id,
+  title,
+  items,
+  children,
+}: {
+  id: string;
+  title: string;
+  items: T[];
+  children: (item: T) => ReactNode;
+}) {
+  return (
+    <section aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {items.length === 0 ? (
+        <p className="muted">None yet.</p>
+      ) : (
+        <ul className="plain-list">
+          {items.map((item) => (
+            <li key={item.id}>{children(item)}</li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/** Key and value pairs, values that are not text shown as JSON. */
+function ParamsList({ entries }: { entries: [string, unknown][] }) {
+  return (
+    <dl className="params-list">
+      {entries.map(([key, value]) => (
+        <div key={key}>
+          <dt>{key}</dt>
+          <dd>
+            <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
+          </dd>
+        </div>
+      ))}
+    </dl>
   );
 }

@@ -3,9 +3,12 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
 import { useApp } from '../common/app-state.tsx';
+import { DataTable } from '../common/DataTable.tsx';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatBytes, formatDate } from '../common/format.ts';
+import { useAction, useLoad } from '../common/requests.ts';
 import { jobPath, Link, navigate } from '../common/router.tsx';
-import type { Model, Report } from '../types.ts';
+import type { Model } from '../types.ts';
 import { lineageRows } from './studio-format.ts';
 
 const label = (m: Model) => `${m.name}:${m.version}`;
@@ -41,51 +44,45 @@ export function ModelsPage() {
       <h1>Models</h1>
       {app.models && models.length === 0 && <p className="muted">No model versions yet.</p>}
       {models.length > 0 && (
-        <div className="table-scroll">
-          <table className="data-table models-table">
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Base</th>
-                <th scope="col" className="number">
-                  Size
-                </th>
-                <th scope="col">Quantization</th>
-                <th scope="col">Created</th>
-                <th scope="col">Aliases</th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.map((m) => (
-                <tr key={m.id} className={m.id === selected ? 'selected' : undefined}>
-                  <td>
-                    <button
-                      type="button"
-                      className="link-button version-button"
-                      aria-pressed={m.id === selected}
-                      onClick={() => select(m.id)}
-                    >
-                      {label(m)}
-                    </button>
-                  </td>
-                  <td>{m.kind ?? 'model'}</td>
-                  <td>{baseLabel(m, byId)}</td>
-                  <td className="number">{formatBytes(m.sizeBytes)}</td>
-                  <td>{m.quantization ?? '—'}</td>
-                  <td>{m.createdAt ? formatDate(m.createdAt) : '—'}</td>
-                  <td>
-                    {m.aliases.map((a) => (
-                      <span key={a} className="badge">
-                        {a}
-                      </span>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          className="models-table"
+          columns={[
+            'Version',
+            'Kind',
+            'Base',
+            { label: 'Size', number: true },
+            'Quantization',
+            'Created',
+            'Aliases',
+          ]}
+        >
+          {models.map((m) => (
+            <tr key={m.id} className={m.id === selected ? 'selected' : undefined}>
+              <td>
+                <button
+                  type="button"
+                  className="link-button version-button"
+                  aria-pressed={m.id === selected}
+                  onClick={() => select(m.id)}
+                >
+                  {label(m)}
+                </button>
+              </td>
+              <td>{m.kind ?? 'model'}</td>
+              <td>{baseLabel(m, byId)}</td>
+              <td className="number">{formatBytes(m.sizeBytes)}</td>
+              <td>{m.quantization ?? '—'}</td>
+              <td>{m.createdAt ? formatDate(m.createdAt) : '—'}</td>
+              <td>
+                {m.aliases.map((a) => (
+                  <span key={a} className="badge">
+                    {a}
+                  </span>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {current && <VersionDetail key={current.id} model={current} />}
       {models.length > 0 && <Aliases models={models} />}
@@ -142,14 +139,8 @@ function VersionDetail({ model }: { model: Model }) {
 }
 
 function ReportView({ id }: { id: string }) {
-  const [report, setReport] = useState<Report | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api.report(id).then(
-      (result) => setReport(result.report),
-      (e: Error) => setError(e.message),
-    );
-  }, [id]);
+  const loaded = useLoad(() => api.report(id).then((result) => result.report), [id]);
+  const report = loaded.value;
 
   return (
     <section className="report" aria-labelledby="report-title">
@@ -166,11 +157,7 @@ function ReportView({ id }: { id: string }) {
           </a>
         </span>
       </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={loaded.error} />
       {report && (
         <>
           <p className="muted small">
@@ -227,14 +214,13 @@ function Aliases({ models }: { models: Model[] }) {
   const [alias, setAlias] = useState('default');
   const [target, setTarget] = useState(models[0].id);
   const [previous, setPrevious] = useState<{ alias: string; versionId: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
+  const action = useAction();
   const aliases = models.flatMap((m) => m.aliases.map((a) => ({ alias: a, model: m })));
 
-  async function point(name: string, versionId: string, rollback: boolean) {
-    setError(null);
-    const before = aliases.find((a) => a.alias === name)?.model;
-    try {
+  const point = (name: string, versionId: string, rollback: boolean) =>
+    action.run(async () => {
+      const before = aliases.find((a) => a.alias === name)?.model;
       await api.setAlias(name, versionId);
       await app.refreshModels();
       setPrevious(
@@ -242,10 +228,7 @@ function Aliases({ models }: { models: Model[] }) {
       );
       const model = models.find((m) => m.id === versionId);
       setStatus(`${name} now serves ${model ? label(model) : versionId}.`);
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }
+    });
 
   const deploy = (event: FormEvent) => {
     event.preventDefault();
@@ -294,11 +277,7 @@ function Aliases({ models }: { models: Model[] }) {
       <p className="small" role="status">
         {status}
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={action.error} />
     </section>
   );
 }

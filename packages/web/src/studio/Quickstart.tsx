@@ -1,19 +1,18 @@
 // First run: no model exists yet. Offers the quickstart training and follows it live (stage, step, loss, ETA)
 // over Server-Sent Events, then hands the new model to the caller.
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { api } from '../common/api.ts';
+import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatDuration } from '../common/format.ts';
+import { useAction, useLoad } from '../common/requests.ts';
 import type { QuickstartStatus } from '../types.ts';
 
 export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) => Promise<void> }) {
-  const [status, setStatus] = useState<QuickstartStatus | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [starting, setStarting] = useState(false);
+  const loaded = useLoad(() => api.quickstart(), []);
+  const status = loaded.value;
+  const setStatus = loaded.setValue;
+  const action = useAction();
   const handedOver = useRef(false);
-
-  useEffect(() => {
-    api.quickstart().then(setStatus, (e: Error) => setError(e.message));
-  }, []);
 
   const running = status?.state === 'running';
   useEffect(() => {
@@ -32,21 +31,15 @@ export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) =
   useEffect(() => {
     if (status?.state !== 'succeeded' || !status.modelId || handedOver.current) return;
     handedOver.current = true;
-    onModelReady(status.modelId).catch((e: Error) => setError(e.message));
+    const modelId = status.modelId;
+    void action.run(() => onModelReady(modelId));
   }, [status, onModelReady]);
 
-  async function start() {
-    setStarting(true);
-    setError(null);
-    try {
+  const start = () =>
+    action.run(async () => {
       await api.startQuickstart();
       setStatus(await api.quickstart());
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setStarting(false);
-    }
-  }
+    });
 
   const progress = status?.steps ? Math.min(1, (status.step ?? 0) / status.steps) : null;
   return (
@@ -58,7 +51,13 @@ export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) =
         serving. It takes a few minutes on a laptop CPU.
       </p>
       {status && status.state !== 'running' && status.state !== 'succeeded' && (
-        <button type="button" className="primary" onClick={() => void start()} disabled={starting} autoFocus>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void start()}
+          disabled={action.busy}
+          autoFocus
+        >
           {status.state === 'failed' ? 'Try the quickstart again' : 'Train the quickstart model'}
         </button>
       )}
@@ -88,11 +87,7 @@ export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) =
           </div>
         </div>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={action.error ?? loaded.error} />
     </section>
   );
 }
