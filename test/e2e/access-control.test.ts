@@ -1,31 +1,69 @@
-// Who may do what, end to end over HTTP on a loopback port: one user's chats and keys are invisible to another
-// (404, as if they did not exist), signed-out requests are 401, the /v1 API refuses missing, wrong and revoked
-// keys in OpenAI's shape, and cookie-authenticated writes need this site's Origin and the CSRF token. No model
-// is installed, so nothing here generates: a sent message is saved and answered with an `error` event.
+// Who may do what, end to end over HTTP on a loopback port. The matrix is generated from the server's own route
+// table (`app.routeAccess`, every route with the policy it declared where it was registered): each route is
+// called as anonymous, a user, another user, an admin, a worker token and a revoked API key, and must refuse
+// every caller its policy excludes; every route that takes an object id must give another user's object the
+// same 404 as a missing one, while its owner reads it. A new route is covered without anyone writing a test.
+// Then what the matrix cannot show: search never crosses users, and cookie writes need this site and the CSRF
+// token. No model is installed and no job worker runs, so nothing here generates or trains.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../packages/server/src/app.ts';
+import type { Access, RouteAccess } from '../../packages/server/src/auth/access.ts';
 
 interface Session {
   cookie: string;
   csrf: string;
 }
 
+type Caller = 'anonymous' | 'user' | 'other user' | 'admin' | 'worker token' | 'revoked key';
+const CALLERS: readonly Caller[] = [
+  'anonymous',
+  'user',
+  'other user',
+  'admin',
+  'worker token',
+  'revoked key',
+];
+
+/** Who each policy lets in; everyone else is refused before the handler runs. */
+const ALLOWED: Record<Access, readonly Caller[]> = {
+  anonymous: CALLERS,
+  user: ['user', 'other user', 'admin'],
+  admin: ['admin'],
+  worker: ['worker token'],
+};
+
+/** Routes anyone may call. A route that declares `anonymous` and is not listed here fails the test. */
+const ANONYMOUS_ROUTES = new Set([
+  'GET /api/session',
+  'POST /api/auth/register',
+  'POST /api/auth/login',
+  'POST /api/auth/logout',
+]);
+
+/**
+ * Path parameters that name no object a user owns: models and aliases are the registry's, reports are made only
+ * by a finished fine-tune (their owner check is tested in registry/finetune-outputs.test.ts), worker tokens are
+ * an admin's, and a worker's job must be held by that worker. They are filled with a name that does not exist.
+ */
+const UNOWNED_PARAMS = new Set(['model', 'alias', 'file', '*']);
+
 describe('access control', () => {
   const home = mkdtempSync(join(tmpdir(), 'ownlm-access-'));
   let app: FastifyInstance;
   let url: string;
+  let admin: Session;
   let alice: Session;
   let bob: Session;
   let chatId: string;
-  let messageId: string;
-  let keyId: string;
-  let keySecret: string;
+  /** Alice's objects by the path segment that precedes their id in a route (`/api/chats/:id` → chats). */
+  const owned: Record<string, string> = {};
+  const bearer: Partial<Record<Caller, string>> = {};
 
   async function register(email: string): Promise<Session> {
     const response = await fetch(`${url}/api/auth/register`, {
@@ -55,42 +93,102 @@ describe('access control', () => {
     });
   }
 
-  async function errorOf(response: Response, status: number, code: string) {
+  /** A request by one of the matrix's callers, with no body: refusals come before any body is read. */
+  function call(caller: Caller, method: string, path: string, signal?: AbortSignal) {
+    const sessions: Partial<Record<Caller, Session>> = { user: alice, 'other user': bob, admin };
+    const session = sessions[caller] ?? null;
+    const token = bearer[caller];
+    return fetch(`${url}${path}`, {
+      method,
+      signal,
+      headers: {
+        ...(session ? { cookie: session.cookie, 'x-csrf-token': session.csrf } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    });
+  }
+
+  async function errorOf(response: Response, status: number, code: string, what = '') {
     const text = await response.text();
-    assert.equal(response.status, status, text);
+    assert.equal(response.status, status, `${what}: ${text}`);
     const { error } = JSON.parse(text) as { error: Record<string, unknown> };
     assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'param', 'type']);
-    assert.equal(error.code, code, text);
+    assert.equal(error.code, code, `${what}: ${text}`);
     return error;
   }
 
-  const chatCount = async (session: Session) =>
-    ((await (await as(session, 'GET', '/api/chats')).json()) as { chats: unknown[] }).chats.length;
+  async function created<T>(response: Response): Promise<T> {
+    const text = await response.text();
+    assert.equal(response.status, 201, text);
+    return JSON.parse(text) as T;
+  }
+
+  /** The route's path with each parameter filled by `fill(name, segment before it)`. */
+  const pathOf = (route: string, fill: (param: string, segment: string) => string) =>
+    route
+      .split('/')
+      .map((part, i, parts) =>
+        part === '*'
+          ? fill('*', parts[i - 1]!)
+          : part.startsWith(':')
+            ? fill(part.slice(1), parts[i - 1]!)
+            : part,
+      )
+      .join('/');
+
+  const idParams = (route: RouteAccess) =>
+    route.url.split('/').filter((part) => part.startsWith(':') && !UNOWNED_PARAMS.has(part.slice(1)));
 
   before(async () => {
-    app = await buildApp({ home, logLevel: 'warn' });
+    app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    admin = await register('admin@example.com');
     alice = await register('alice@example.com');
     bob = await register('bob@example.com');
 
-    const created = await as(alice, 'POST', '/api/chats', { title: 'Alice only' });
-    assert.equal(created.status, 201);
-    chatId = ((await created.json()) as { id: string }).id;
+    const chat = await created<{ id: string }>(
+      await as(alice, 'POST', '/api/chats', { title: 'Alice only' }),
+    );
+    chatId = owned.chats = chat.id;
     // No model: the question is saved and the answer is an error event.
     const sent = await as(alice, 'POST', `/api/chats/${chatId}/messages`, { content: 'A secret question' });
     const body = await sent.text();
     assert.equal(sent.status, 200, body);
-    assert.match(body, /event: message-created\n/);
     assert.match(body, /event: error\ndata: \{"message":"no model yet: run the quickstart"\}/);
     const messageLine = body.split('\n').find((l) => l.startsWith('data: {"message":{'));
-    messageId = (JSON.parse(messageLine!.slice(6)) as { message: { id: string } }).message.id;
+    owned.messages = (JSON.parse(messageLine!.slice(6)) as { message: { id: string } }).message.id;
 
-    const key = await as(alice, 'POST', '/api/keys', { name: 'alice key' });
-    assert.equal(key.status, 201);
-    const made = (await key.json()) as { key: { id: string }; secret: string };
-    keyId = made.key.id;
-    keySecret = made.secret;
+    owned.keys = (await created<{ key: { id: string } }>(await as(alice, 'POST', '/api/keys', {}))).key.id;
+    const revoked = await created<{ key: { id: string }; secret: string }>(
+      await as(alice, 'POST', '/api/keys', { name: 'to revoke' }),
+    );
+    assert.equal((await as(alice, 'DELETE', `/api/keys/${revoked.key.id}`)).status, 204);
+    bearer['revoked key'] = revoked.secret;
+    bearer['worker token'] = (
+      await created<{ secret: string }>(await as(admin, 'POST', '/api/worker-tokens', { name: 'w' }))
+    ).secret;
+
+    const upload = await fetch(`${url}/api/datasets?name=alice`, {
+      method: 'POST',
+      headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf, 'content-type': 'application/x-ndjson' },
+      body: `${JSON.stringify({
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      })}\n`,
+    });
+    owned.datasets = (await created<{ dataset: { id: string } }>(upload)).dataset.id;
+    mkdirSync(join(home, 'model'));
+    mkdirSync(join(home, 'corpus'));
+    const job = await as(alice, 'POST', '/api/jobs', {
+      type: 'eval',
+      params: { model: 'model', corpus: 'corpus' },
+    });
+    owned.jobs = (await created<{ job: { id: string } }>(job)).job.id;
+    const hook = await as(alice, 'POST', '/api/webhooks', { url: 'http://hooks.invalid/ownlm' });
+    owned.webhooks = (await created<{ webhook: { id: string } }>(hook)).webhook.id;
   });
 
   after(async () => {
@@ -98,79 +196,111 @@ describe('access control', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  test("another user's chat is not found, whatever the route", async () => {
-    const path = `/api/chats/${chatId}`;
-    for (const [method, route, body] of [
-      ['GET', path, undefined],
-      ['PATCH', path, { title: 'Bob was here' }],
-      ['DELETE', path, undefined],
-      ['POST', `${path}/messages`, { content: 'hello' }],
-      ['POST', `${path}/regenerate`, {}],
-      ['POST', `${path}/messages/${messageId}/edit`, { content: 'changed' }],
-      ['GET', `${path}/export?format=markdown`, undefined],
-      ['GET', `${path}/export?format=json`, undefined],
-    ] as const) {
-      const response = await as(bob, method, route, body);
-      const error = await errorOf(response, 404, 'not_found');
-      const missing = await as(bob, method, route.replace(chatId, 'chat_doesnotexist'), body);
-      assert.deepEqual(await errorOf(missing, 404, 'not_found'), error, `${method} ${route} as if missing`);
-    }
-    assert.equal(await chatCount(bob), 0);
-    assert.deepEqual(
-      ((await (await as(bob, 'GET', '/api/chats?q=secret')).json()) as { chats: unknown[] }).chats,
-      [],
-      "search never reaches another user's messages",
-    );
-
-    const own = (await (await as(alice, 'GET', `/api/chats/${chatId}`)).json()) as {
-      chat: { title: string };
-      messages: { id: string; content: string }[];
-    };
-    assert.equal(own.chat.title, 'Alice only');
-    assert.deepEqual(
-      own.messages.map((m) => [m.id, m.content]),
-      [[messageId, 'A secret question']],
-    );
+  test('the route table is complete: every API route declared a policy, anonymous ones are known', () => {
+    const routes = app.routeAccess.map((r) => `${r.method} ${r.url}`);
+    assert.ok(routes.length >= 40, `the table lists the app's routes (${routes.length})`);
+    assert.equal(new Set(routes).size, routes.length, 'each route once');
+    for (const route of app.routeAccess)
+      if (route.access === 'anonymous')
+        assert.ok(
+          ANONYMOUS_ROUTES.has(`${route.method} ${route.url}`),
+          `${route.method} ${route.url} is public`,
+        );
   });
 
-  test("another user's API key cannot be revoked", async () => {
-    await errorOf(await as(bob, 'DELETE', `/api/keys/${keyId}`), 404, 'not_found');
-    const models = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${keySecret}` } });
-    assert.equal(models.status, 200, 'the key still works');
+  test('a route without an access policy cannot be registered', async () => {
+    const { requireAccessDeclarations } = await import('../../packages/server/src/auth/access.ts');
+    const { default: Fastify } = await import('fastify');
+    const bare = Fastify();
+    bare.register(async (scope) => {
+      requireAccessDeclarations(scope, []);
+      scope.get('/undeclared', async () => 'open');
+    });
+    await assert.rejects(bare.ready(), /GET \/undeclared declares no access policy/);
+    await bare.close();
   });
 
-  test('signed out, the platform API is 401', async () => {
-    for (const path of ['/api/chats', '/api/keys', '/api/usage/today', `/api/chats/${chatId}`])
-      await errorOf(await as(null, 'GET', path), 401, 'unauthorized');
-    await errorOf(await as(null, 'POST', '/api/chats', {}), 401, 'unauthorized');
-  });
-
-  test('/v1 refuses a missing, a wrong and a revoked key', async () => {
-    const key = (await (await as(alice, 'POST', '/api/keys', { name: 'to revoke' })).json()) as {
-      key: { id: string };
-      secret: string;
-    };
-    assert.equal((await as(alice, 'DELETE', `/api/keys/${key.key.id}`)).status, 204);
-    const chat = { model: 'tiny', messages: [{ role: 'user', content: 'hi' }] };
-    for (const authorization of [null, 'Bearer sk-wrong', `Bearer ${keySecret}x`, `Bearer ${key.secret}`])
-      for (const [method, path, body] of [
-        ['GET', '/v1/models', undefined],
-        ['POST', '/v1/chat/completions', chat],
-      ] as const) {
-        const response = await fetch(`${url}${path}`, {
-          method,
-          headers: {
-            ...(authorization ? { authorization } : {}),
-            ...(body ? { 'content-type': 'application/json' } : {}),
-          },
-          body: body ? JSON.stringify(body) : undefined,
-        });
-        const error = await errorOf(response, 401, 'invalid_api_key');
-        assert.equal(error.type, 'authentication_error', `${method} ${path} with ${authorization}`);
+  test('every route refuses every caller its policy excludes', async () => {
+    for (const route of app.routeAccess) {
+      const path = pathOf(route.url, (param, segment) =>
+        UNOWNED_PARAMS.has(param) ? 'nothing' : (owned[segment] ?? 'nothing'),
+      );
+      for (const caller of CALLERS) {
+        if (ALLOWED[route.access].includes(caller)) continue;
+        const what = `${route.method} ${route.url} (${route.access}) as ${caller}`;
+        const response = await call(caller, route.method, path);
+        const v1 = route.url.startsWith('/v1/');
+        if (caller === 'revoked key') await errorOf(response, 401, 'invalid_api_key', what);
+        else if (route.access === 'admin' && caller !== 'anonymous' && caller !== 'worker token')
+          await errorOf(response, 403, 'forbidden', what);
+        else
+          await errorOf(response, 401, v1 && caller !== 'admin' ? 'invalid_api_key' : 'unauthorized', what);
       }
+    }
+  });
+
+  test("every id-taking route gives another user's object the 404 of a missing one; its owner reads it", async () => {
+    let checked = 0;
+    for (const route of app.routeAccess) {
+      const params = idParams(route);
+      if (params.length === 0 || !ALLOWED[route.access].includes('other user')) continue;
+      const ownPath = pathOf(route.url, (param, segment) => {
+        if (UNOWNED_PARAMS.has(param)) return 'nothing';
+        const id = owned[segment];
+        assert.ok(
+          id,
+          `${route.method} ${route.url}: add an object of kind '${segment}' to this test's fixtures`,
+        );
+        return id;
+      });
+      const missingPath = pathOf(route.url, (param) =>
+        UNOWNED_PARAMS.has(param) ? 'nothing' : 'doesnotexist',
+      );
+      const what = `${route.method} ${route.url} as another user`;
+      const error = await errorOf(await call('other user', route.method, ownPath), 404, 'not_found', what);
+      const missing = await errorOf(
+        await call('other user', route.method, missingPath),
+        404,
+        'not_found',
+        what,
+      );
+      // Messages may name the id asked for; with it blanked out, the two answers are the same.
+      const blank = (e: Record<string, unknown>) => {
+        let message = String(e.message);
+        for (const id of [...Object.values(owned), 'doesnotexist']) message = message.replaceAll(id, '<id>');
+        return { ...e, message };
+      };
+      assert.deepEqual(blank(error), blank(missing), `${what}: as for a missing id`);
+      if (route.method === 'GET') {
+        // Streams stay open; their status line is enough.
+        const stop = new AbortController();
+        const own = await call('user', route.method, ownPath, stop.signal);
+        assert.equal(own.status, 200, `${route.method} ${route.url} as its owner`);
+        stop.abort();
+      }
+      checked += 1;
+    }
+    assert.ok(checked >= 12, `id-taking routes checked: ${checked}`);
+    assert.equal(
+      (await as(alice, 'GET', `/api/chats/${chatId}`)).status,
+      200,
+      "nothing of Alice's was deleted",
+    );
+  });
+
+  test("search never reaches another user's messages", async () => {
+    const found = (await (await as(bob, 'GET', '/api/chats?q=secret')).json()) as { chats: unknown[] };
+    assert.deepEqual(found.chats, []);
+    const own = (await (await as(alice, 'GET', '/api/chats?q=secret')).json()) as { chats: { id: string }[] };
+    assert.deepEqual(
+      own.chats.map((c) => c.id),
+      [chatId],
+    );
   });
 
   test('cookie writes need this site and the CSRF token, and change nothing otherwise', async () => {
+    const chatCount = async (session: Session) =>
+      ((await (await as(session, 'GET', '/api/chats')).json()) as { chats: unknown[] }).chats.length;
     const before = await chatCount(alice);
     const crossSite = await as(
       alice,

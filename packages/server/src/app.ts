@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { requireAccessDeclarations } from './auth/access.ts';
 import { registerAuthentication } from './auth/authenticate.ts';
 import { configWithDefaults, modelsDirectory, pgliteDirectory, type ServerConfig } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -125,19 +126,25 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     }
   });
 
-  await app.register(authRoutes(ctx), { prefix: '/api' });
-  await app.register(keyRoutes(ctx), { prefix: '/api' });
-  await app.register(modelRoutes(ctx), { prefix: '/api' });
-  await app.register(chatRoutes(ctx), { prefix: '/api' });
-  await app.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
-  await app.register(datasetRoutes(ctx), { prefix: '/api' });
-  await app.register(webhookRoutes(ctx), { prefix: '/api' });
-  await app.register(notificationRoutes(ctx), { prefix: '/api' });
-  await app.register(reportRoutes(ctx), { prefix: '/api' });
-  await app.register(jobRoutes(ctx), { prefix: '/api' });
-  await app.register(workerRoutes(ctx), { prefix: '/api' });
-  await app.register(v1Routes(ctx), { prefix: '/v1' });
+  app.decorate('routeAccess', []);
+  // Every API route declares who may call it; registering one that does not fails here, at start.
+  await app.register(async (api) => {
+    requireAccessDeclarations(api, app.routeAccess);
+    await api.register(authRoutes(ctx), { prefix: '/api' });
+    await api.register(keyRoutes(ctx), { prefix: '/api' });
+    await api.register(modelRoutes(ctx), { prefix: '/api' });
+    await api.register(chatRoutes(ctx), { prefix: '/api' });
+    await api.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
+    await api.register(datasetRoutes(ctx), { prefix: '/api' });
+    await api.register(webhookRoutes(ctx), { prefix: '/api' });
+    await api.register(notificationRoutes(ctx), { prefix: '/api' });
+    await api.register(reportRoutes(ctx), { prefix: '/api' });
+    await api.register(jobRoutes(ctx), { prefix: '/api' });
+    await api.register(workerRoutes(ctx), { prefix: '/api' });
+    await api.register(v1Routes(ctx), { prefix: '/v1' });
+  });
 
+  // The web app's own files are public: they are registered outside the scope that requires a policy.
   const webBuilt = existsSync(webDist);
   if (webBuilt)
     await app.register(fastifyStatic, {

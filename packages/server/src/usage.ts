@@ -1,5 +1,7 @@
 // Token usage per request, for the user's daily counts; chat answers and /v1 calls record alike.
 import { and, eq, gte, sum } from 'drizzle-orm';
+import type { Actor } from './auth/actor.ts';
+import type { AppContext } from './context.ts';
 import type { Database } from './db/database.ts';
 import { usageRecords } from './db/schema.ts';
 
@@ -17,15 +19,16 @@ export async function recordUsage(db: Database, record: UsageRecord): Promise<vo
   await db.insert(usageRecords).values(record);
 }
 
-/** Tokens the user has used since `since` (the start of their day). */
-export async function usageSince(
-  db: Database,
-  userId: string,
-  since: Date,
-): Promise<{ promptTokens: number; completionTokens: number }> {
-  const [row] = await db
+/** Tokens the actor has used since the start of the day (UTC). */
+export async function usageToday(options: {
+  ctx: AppContext;
+  actor: Actor;
+}): Promise<{ promptTokens: number; completionTokens: number }> {
+  const now = new Date();
+  const since = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const [row] = await options.ctx.db
     .select({ prompt: sum(usageRecords.promptTokens), completion: sum(usageRecords.completionTokens) })
     .from(usageRecords)
-    .where(and(eq(usageRecords.userId, userId), gte(usageRecords.createdAt, since)));
+    .where(and(eq(usageRecords.userId, options.actor.userId), gte(usageRecords.createdAt, since)));
   return { promptTokens: Number(row?.prompt ?? 0), completionTokens: Number(row?.completion ?? 0) };
 }

@@ -1,4 +1,5 @@
-// Who is making a request: set by the authentication hook from a session cookie or an API key, read by routes.
+// Who is making a request: set by the authentication hook from a session cookie or an API key, and passed to
+// every domain function as `actor`, which checks ownership and role itself (docs/ARCHITECTURE.md#access).
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 
@@ -15,14 +16,17 @@ declare module 'fastify' {
   }
 }
 
-/** The request's actor, or a 401 in the shape the client expects. */
-export function requireActor(request: FastifyRequest): Actor {
+/**
+ * The actor of a request to a route whose access policy requires one (`user` or `admin`): the access hook has
+ * already refused requests without one, so a missing actor here is a route declared with the wrong policy.
+ */
+export function actorOf(request: FastifyRequest): Actor {
   if (request.actor === null)
-    throw new AppError(
-      request.url.startsWith('/v1/') ? 'invalid_api_key' : 'unauthorized',
-      request.url.startsWith('/v1/')
-        ? 'missing or invalid API key: send `Authorization: Bearer <key>` with a key from the API keys page'
-        : 'not signed in',
-    );
+    throw new Error(`${request.method} ${request.url}: actorOf() on a route that does not require an actor`);
   return request.actor;
+}
+
+/** Refuses an actor who is not an admin; `what` completes "only an admin can …". */
+export function requireAdmin(actor: Actor, what: string): void {
+  if (actor.role !== 'admin') throw new AppError('forbidden', `only an admin can ${what}`);
 }

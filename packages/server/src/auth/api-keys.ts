@@ -1,10 +1,12 @@
 // Per-user API keys for /v1: the secret is shown once at creation; the row keeps its SHA-256 and a short
 // prefix so people can tell their keys apart. Revoked keys stay listed nowhere and authenticate nothing.
 import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { apiKeys, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { Actor } from './actor.ts';
 import { randomToken, sha256Hex } from './tokens.ts';
 
 const SECRET_PREFIX = 'sk-ownlm-';
@@ -25,18 +27,22 @@ const view = (row: typeof apiKeys.$inferSelect): ApiKeyView => ({
   lastUsedAt: row.lastUsedAt,
 });
 
-export async function createApiKey(
-  db: Database,
-  userId: string,
-  name: string,
-): Promise<{ key: ApiKeyView; secret: string }> {
+/** A new key for the actor, named `name` (1 to 100 characters; "API key" when absent). */
+export async function createApiKey(options: {
+  ctx: AppContext;
+  actor: Actor;
+  name: unknown;
+}): Promise<{ key: ApiKeyView; secret: string }> {
+  const raw = options.name ?? 'API key';
+  if (typeof raw !== 'string' || raw.trim().length === 0 || raw.length > 100)
+    throw new AppError('invalid_request', 'name must be a string of 1 to 100 characters', 'name');
   const secret = `${SECRET_PREFIX}${randomToken(32)}`;
-  const [row] = await db
+  const [row] = await options.ctx.db
     .insert(apiKeys)
     .values({
       id: newId('key'),
-      userId,
-      name,
+      userId: options.actor.userId,
+      name: raw.trim(),
       prefix: secret.slice(0, SECRET_PREFIX.length + 6),
       secretHash: sha256Hex(secret),
     })
@@ -44,23 +50,24 @@ export async function createApiKey(
   return { key: view(row!), secret };
 }
 
-export async function listApiKeys(db: Database, userId: string): Promise<ApiKeyView[]> {
-  const rows = await db
+export async function listApiKeys(options: { ctx: AppContext; actor: Actor }): Promise<ApiKeyView[]> {
+  const rows = await options.ctx.db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.userId, options.actor.userId), isNull(apiKeys.revokedAt)))
     .orderBy(desc(apiKeys.createdAt));
   return rows.map(view);
 }
 
 /** Revokes the user's key; another user's key id is "not found", exactly like one that does not exist. */
-export async function revokeApiKey(db: Database, userId: string, id: string): Promise<void> {
-  const revoked = await db
+export async function revokeApiKey(options: { ctx: AppContext; actor: Actor; keyId: string }): Promise<void> {
+  const { keyId } = options;
+  const revoked = await options.ctx.db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
-    .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.userId, options.actor.userId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
-  if (revoked.length === 0) throw new AppError('not_found', `API key ${id} not found`);
+  if (revoked.length === 0) throw new AppError('not_found', `API key ${keyId} not found`);
 }
 
 /** The key's owner when the secret is a live key, else null. */

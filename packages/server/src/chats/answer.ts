@@ -79,10 +79,10 @@ async function answer(
   let prompt: RuntimeMessage[];
   let settings: ChatSettings;
   try {
-    const chat = await findChat(ctx.db, actor, chatId);
+    const chat = await findChat({ ctx, actor, chatId });
     settings = chat.settings;
     model = await modelFor(ctx, chat.modelId);
-    const history = await chatMessages(ctx.db, chat.id);
+    const history = await chatMessages({ ctx, actor, chatId: chat.id });
     prompt = [
       ...(settings.systemPrompt ? [{ role: 'system' as const, content: settings.systemPrompt }] : []),
       ...history
@@ -128,12 +128,17 @@ async function answer(
   // A failed or cancelled generation keeps what it wrote; an empty one is not worth a message.
   if (finish || text) {
     try {
-      const saved = await addAnswer(ctx.db, chatId, {
-        content: text,
-        model: model.name,
-        promptTokens: finish?.usage.promptTokens ?? 0,
-        completionTokens: finish?.usage.completionTokens ?? 0,
-        finishReason: finish?.finishReason ?? 'error',
+      const saved = await addAnswer({
+        ctx,
+        actor,
+        chatId,
+        answer: {
+          content: text,
+          model: model.name,
+          promptTokens: finish?.usage.promptTokens ?? 0,
+          completionTokens: finish?.usage.completionTokens ?? 0,
+          finishReason: finish?.finishReason ?? 'error',
+        },
       });
       if (finish && !(finish.finishReason === 'cancelled' && !disconnected.signal.aborted))
         await send(stream, disconnected, 'message-finished', {

@@ -1,8 +1,8 @@
-// Chats and their messages, always for one actor: every function takes the actor and finds objects by id only
-// among the actor's own, so another user's chat is `not_found` exactly as a chat that does not exist.
+// Chats and their messages, always for one actor: every function takes `{ ctx, actor, … }` and finds objects
+// by id only among the actor's own, so another user's chat is `not_found` exactly as a chat that does not exist.
 import { and, asc, desc, eq, exists, gt, or, sql } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
-import type { Database } from '../db/database.ts';
+import type { AppContext } from '../context.ts';
 import { chats, messages, type ChatSettings } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -15,7 +15,7 @@ const MAX_SYSTEM_PROMPT = 20_000;
 const MAX_CONTENT = 100_000;
 const SEARCH_LIMIT = 200;
 
-type ChatRow = typeof chats.$inferSelect;
+export type ChatRow = typeof chats.$inferSelect;
 type MessageRow = typeof messages.$inferSelect;
 
 /** A chat as the web app reads it (packages/web/src/types.ts `Chat`). */
@@ -152,9 +152,14 @@ async function parseModelId(registry: ModelRegistry, value: unknown): Promise<st
 }
 
 /** The actor's chats, newest activity first; `query` (websearch syntax) matches titles and message text. */
-export async function listChats(db: Database, actor: Actor, query: string): Promise<ChatView[]> {
-  const q = query.trim();
-  const owned = eq(chats.userId, actor.userId);
+export async function listChats(options: {
+  ctx: AppContext;
+  actor: Actor;
+  query: string;
+}): Promise<ChatView[]> {
+  const { db } = options.ctx;
+  const q = options.query.trim();
+  const owned = eq(chats.userId, options.actor.userId);
   const matching = q
     ? or(
         sql`to_tsvector('simple', ${chats.title}) @@ websearch_to_tsquery('simple', ${q})`,
@@ -181,57 +186,66 @@ export async function listChats(db: Database, actor: Actor, query: string): Prom
 }
 
 /** The actor's chat with this id, or `not_found`. */
-export async function findChat(db: Database, actor: Actor, chatId: string): Promise<ChatRow> {
-  const [row] = await db
+export async function findChat(options: { ctx: AppContext; actor: Actor; chatId: string }): Promise<ChatRow> {
+  const [row] = await options.ctx.db
     .select()
     .from(chats)
-    .where(and(eq(chats.id, chatId), eq(chats.userId, actor.userId)));
+    .where(and(eq(chats.id, options.chatId), eq(chats.userId, options.actor.userId)));
   if (!row) throw notFound();
   return row;
 }
 
-export async function createChat(
-  db: Database,
-  registry: ModelRegistry,
-  actor: Actor,
-  body: Record<string, unknown>,
-): Promise<ChatView> {
+export async function createChat(options: {
+  ctx: AppContext;
+  actor: Actor;
+  body: Record<string, unknown>;
+}): Promise<ChatView> {
+  const { ctx, body } = options;
   const title = body.title === undefined ? DEFAULT_TITLE : parseTitle(body.title);
-  const modelId = body.modelId === undefined ? null : await parseModelId(registry, body.modelId);
+  const modelId = body.modelId === undefined ? null : await parseModelId(ctx.registry, body.modelId);
   const settings =
     body.settings === undefined ? DEFAULT_SETTINGS : parseSettings(body.settings, DEFAULT_SETTINGS);
-  const [row] = await db
+  const [row] = await ctx.db
     .insert(chats)
-    .values({ id: newId('chat'), userId: actor.userId, title, modelId, settings })
+    .values({ id: newId('chat'), userId: options.actor.userId, title, modelId, settings })
     .returning();
   return chatView(row);
 }
 
 /** Changes the fields given; settings are merged into the chat's. */
-export async function updateChat(
-  db: Database,
-  registry: ModelRegistry,
-  actor: Actor,
-  chatId: string,
-  body: Record<string, unknown>,
-): Promise<ChatView> {
-  const chat = await findChat(db, actor, chatId);
+export async function updateChat(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
+  body: Record<string, unknown>;
+}): Promise<ChatView> {
+  const { ctx, body } = options;
+  const chat = await findChat(options);
   const changes: Partial<ChatRow> = { updatedAt: new Date() };
   if (body.title !== undefined) changes.title = parseTitle(body.title);
-  if (body.modelId !== undefined) changes.modelId = await parseModelId(registry, body.modelId);
+  if (body.modelId !== undefined) changes.modelId = await parseModelId(ctx.registry, body.modelId);
   if (body.settings !== undefined) changes.settings = parseSettings(body.settings, chat.settings);
-  const [row] = await db.update(chats).set(changes).where(eq(chats.id, chat.id)).returning();
+  const [row] = await ctx.db.update(chats).set(changes).where(eq(chats.id, chat.id)).returning();
   return chatView(row);
 }
 
-export async function deleteChat(db: Database, actor: Actor, chatId: string): Promise<void> {
-  const chat = await findChat(db, actor, chatId);
-  await db.delete(chats).where(eq(chats.id, chat.id));
+export async function deleteChat(options: { ctx: AppContext; actor: Actor; chatId: string }): Promise<void> {
+  const chat = await findChat(options);
+  await options.ctx.db.delete(chats).where(eq(chats.id, chat.id));
 }
 
-/** The chat's messages in the order they were written. */
-export async function chatMessages(db: Database, chatId: string): Promise<MessageRow[]> {
-  return db.select().from(messages).where(eq(messages.chatId, chatId)).orderBy(asc(messages.seq));
+/** The actor's chat's messages in the order they were written. */
+export async function chatMessages(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
+}): Promise<MessageRow[]> {
+  const chat = await findChat(options);
+  return options.ctx.db
+    .select()
+    .from(messages)
+    .where(eq(messages.chatId, chat.id))
+    .orderBy(asc(messages.seq));
 }
 
 /** A title from the first message: its first line of words, cut near 60 characters. */
@@ -243,9 +257,16 @@ export function titleFrom(content: string): string {
   return `${space > 30 ? cut.slice(0, space) : cut}…`;
 }
 
-/** Saves the user's message; a chat still called 'New chat' takes its title from it. */
-export async function addUserMessage(db: Database, chat: ChatRow, content: string): Promise<MessageRow> {
-  return db.transaction(async (tx) => {
+/** Saves the actor's message in their chat; a chat still called 'New chat' takes its title from it. */
+export async function addUserMessage(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
+  content: string;
+}): Promise<MessageRow> {
+  const { content } = options;
+  const chat = await findChat(options);
+  return options.ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(messages)
       .values({ id: newId('msg'), chatId: chat.id, role: 'user', content })
@@ -259,30 +280,37 @@ export async function addUserMessage(db: Database, chat: ChatRow, content: strin
 }
 
 /** Removes the last message when it is an answer, so that the question before it is answered again. */
-export async function dropLastAnswer(db: Database, chat: ChatRow): Promise<void> {
-  const history = await chatMessages(db, chat.id);
+export async function dropLastAnswer(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
+}): Promise<void> {
+  const history = await chatMessages(options);
   const last = history.at(-1);
   const question = history.at(last?.role === 'assistant' ? -2 : -1);
   if (question?.role !== 'user')
     throw new AppError('invalid_request', 'there is no question to answer again; send a message first');
-  if (last?.role === 'assistant') await db.delete(messages).where(eq(messages.id, last.id));
+  if (last?.role === 'assistant') await options.ctx.db.delete(messages).where(eq(messages.id, last.id));
 }
 
 /** Replaces a user message's text and deletes every message after it; returns the edited message. */
-export async function editUserMessage(
-  db: Database,
-  chat: ChatRow,
-  messageId: string,
-  content: string,
-): Promise<MessageRow> {
-  const [message] = await db
+export async function editUserMessage(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
+  messageId: string;
+  content: string;
+}): Promise<MessageRow> {
+  const { ctx, messageId, content } = options;
+  const chat = await findChat(options);
+  const [message] = await ctx.db
     .select()
     .from(messages)
     .where(and(eq(messages.id, messageId), eq(messages.chatId, chat.id)));
   if (!message) throw new AppError('not_found', 'message not found in this chat', 'messageId');
   if (message.role !== 'user')
     throw new AppError('invalid_request', 'only your own messages can be edited', 'messageId');
-  return db.transaction(async (tx) => {
+  return ctx.db.transaction(async (tx) => {
     await tx.delete(messages).where(and(eq(messages.chatId, chat.id), gt(messages.seq, message.seq)));
     const [row] = await tx.update(messages).set({ content }).where(eq(messages.id, message.id)).returning();
     await tx.update(chats).set({ updatedAt: new Date() }).where(eq(chats.id, chat.id));
@@ -290,24 +318,26 @@ export async function editUserMessage(
   });
 }
 
-/** Saves a generated answer and marks the chat as active. */
-export async function addAnswer(
-  db: Database,
-  chatId: string,
+/** Saves a generated answer in the actor's chat and marks the chat as active. */
+export async function addAnswer(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
   answer: {
     content: string;
     model: string;
     promptTokens: number;
     completionTokens: number;
     finishReason: string;
-  },
-): Promise<MessageRow> {
-  return db.transaction(async (tx) => {
+  };
+}): Promise<MessageRow> {
+  const chat = await findChat(options);
+  return options.ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(messages)
-      .values({ id: newId('msg'), chatId, role: 'assistant', ...answer })
+      .values({ id: newId('msg'), chatId: chat.id, role: 'assistant', ...options.answer })
       .returning();
-    await tx.update(chats).set({ updatedAt: new Date() }).where(eq(chats.id, chatId));
+    await tx.update(chats).set({ updatedAt: new Date() }).where(eq(chats.id, chat.id));
     return row;
   });
 }

@@ -1,7 +1,7 @@
 // A chat as a file to download: Markdown to read, JSON to process.
+import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
-import type { chats } from '../db/schema.ts';
-import { chatMessages } from './chats.ts';
+import { chatMessages, findChat } from './chats.ts';
 
 export interface ExportFile {
   filename: string;
@@ -23,12 +23,16 @@ export function safeFilename(title: string): string {
   return base || 'chat';
 }
 
-export async function exportChat(
-  ctx: AppContext,
-  chat: typeof chats.$inferSelect,
-  format: 'markdown' | 'json',
-): Promise<ExportFile> {
-  const history = await chatMessages(ctx.db, chat.id);
+/** The actor's chat as a download. */
+export async function exportChat(options: {
+  ctx: AppContext;
+  actor: Actor;
+  chatId: string;
+  format: 'markdown' | 'json';
+}): Promise<ExportFile> {
+  const { ctx, format } = options;
+  const chat = await findChat(options);
+  const history = await chatMessages(options);
   const filename = safeFilename(chat.title);
   if (format === 'markdown') {
     const parts = [`# ${chat.title}`];

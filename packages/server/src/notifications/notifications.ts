@@ -1,6 +1,7 @@
 // In-app notifications: one when a job ends (succeeded, failed, cancelled), unread until the user reads it.
 import { and, count, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { notifications, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -56,26 +57,27 @@ async function unreadCount(db: Database, actor: Actor): Promise<number> {
 
 /** The actor's last 100 notifications, newest first, and how many are unread in all. */
 export async function listNotifications(options: {
-  db: Database;
+  ctx: AppContext;
   actor: Actor;
 }): Promise<{ notifications: NotificationView[]; unread: number }> {
-  const rows = await options.db
+  const rows = await options.ctx.db
     .select()
     .from(notifications)
     .where(eq(notifications.userId, options.actor.userId))
     .orderBy(desc(notifications.id))
     .limit(100);
   const list = rows.map(({ userId: _owner, ...rest }) => rest);
-  return { notifications: list, unread: await unreadCount(options.db, options.actor) };
+  return { notifications: list, unread: await unreadCount(options.ctx.db, options.actor) };
 }
 
 /** Marks the given notifications (the actor's own; others' ids change nothing), or all, as read. */
 export async function markNotificationsRead(options: {
-  db: Database;
+  ctx: AppContext;
   actor: Actor;
   ids: unknown;
 }): Promise<{ unread: number }> {
-  const { db, actor, ids } = options;
+  const { actor, ids } = options;
+  const { db } = options.ctx;
   if (ids !== undefined && (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id > 0)))
     throw new AppError(
       'invalid_request',

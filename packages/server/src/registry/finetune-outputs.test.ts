@@ -94,7 +94,10 @@ describe('fine-tune outputs and reports', () => {
     await app.register(fastifyCookie);
     registerAuthentication(app, handle.db);
     await app.register(reportRoutes(ctx), { prefix: '/api' });
-    for (const id of ['usr_a', 'usr_b']) keys.push((await createApiKey(handle.db, id, 'test')).secret);
+    for (const userId of ['usr_a', 'usr_b'])
+      keys.push(
+        (await createApiKey({ ctx, actor: { userId, role: 'user', apiKeyId: null }, name: 'test' })).secret,
+      );
   });
   after(async () => {
     await app?.close();

@@ -3,6 +3,7 @@
 import { renderFinetuneReportHtml, renderFinetuneReportMarkdown, type FinetuneReport } from '@ownlm/studio';
 import { and, eq } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { evalReports } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -34,11 +35,11 @@ export async function saveReport(
 }
 
 export async function getReport(options: {
-  db: Database;
+  ctx: AppContext;
   actor: Actor;
   reportId: string;
 }): Promise<ReportView> {
-  const [row] = await options.db
+  const [row] = await options.ctx.db
     .select()
     .from(evalReports)
     .where(and(eq(evalReports.id, options.reportId), eq(evalReports.userId, options.actor.userId)));

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { registerUser, signIn } from '../auth/accounts.ts';
 import { createSession, deleteSession, SESSION_COOKIE, type SessionUser } from '../auth/sessions.ts';
 import type { AppContext } from '../context.ts';
+import { access } from '../auth/access.ts';
 
 export function authRoutes(ctx: AppContext): FastifyPluginAsync {
   const secure = (request: FastifyRequest) =>
@@ -23,20 +24,20 @@ export function authRoutes(ctx: AppContext): FastifyPluginAsync {
   }
 
   return async (app) => {
-    app.get('/session', async (request) => ({
+    app.get('/session', access('anonymous'), async (request) => ({
       user: request.session?.user ?? null,
       csrfToken: request.session?.csrfToken ?? null,
     }));
-    app.post('/auth/register', async (request, reply) => {
+    app.post('/auth/register', access('anonymous'), async (request, reply) => {
       const user = await registerUser(ctx.db, request.body);
       request.log.info({ userId: user.id, role: user.role }, 'account registered');
       return reply.status(201).send(await startSession(request, reply, user));
     });
-    app.post('/auth/login', async (request, reply) => {
+    app.post('/auth/login', access('anonymous'), async (request, reply) => {
       const user = await signIn(ctx.db, request.body);
       return startSession(request, reply, user);
     });
-    app.post('/auth/logout', async (request, reply) => {
+    app.post('/auth/logout', access('anonymous'), async (request, reply) => {
       if (request.session) await deleteSession(ctx.db, request.session.tokenHash);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return reply.status(204).send();

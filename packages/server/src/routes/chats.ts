@@ -2,7 +2,8 @@
 // streamed as Server-Sent Events (send, regenerate, edit and resend), and today's token usage. Every chat is
 // found only among the signed-in user's own (chats/chats.ts); another user's is a 404 like a missing one.
 import type { FastifyPluginAsync } from 'fastify';
-import { requireActor } from '../auth/actor.ts';
+import { access } from '../auth/access.ts';
+import { actorOf } from '../auth/actor.ts';
 import { streamAnswer } from '../chats/answer.ts';
 import {
   addUserMessage,
@@ -22,7 +23,7 @@ import {
 import { exportChat } from '../chats/export.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
-import { usageSince } from '../usage.ts';
+import { usageToday } from '../usage.ts';
 
 type ById = { Params: { id: string } };
 
@@ -41,82 +42,82 @@ export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
   }
 
   return async (app) => {
-    app.get<{ Querystring: { q?: unknown } }>('/chats', async (request) => {
-      const actor = requireActor(request);
+    app.get<{ Querystring: { q?: unknown } }>('/chats', access('user'), async (request) => {
       const q = request.query.q;
       if (q !== undefined && typeof q !== 'string')
         throw new AppError('invalid_request', 'q must be one search string', 'q');
-      return { chats: await listChats(ctx.db, actor, q ?? '') };
+      return { chats: await listChats({ ctx, actor: actorOf(request), query: q ?? '' }) };
     });
 
-    app.post('/chats', async (request, reply) => {
-      const actor = requireActor(request);
-      return reply.status(201).send(await createChat(ctx.db, ctx.registry, actor, bodyObject(request.body)));
+    app.post('/chats', access('user'), async (request, reply) => {
+      const chat = await createChat({ ctx, actor: actorOf(request), body: bodyObject(request.body) });
+      return reply.status(201).send(chat);
     });
 
-    app.get<ById>('/chats/:id', async (request) => {
-      const chat = await findChat(ctx.db, requireActor(request), request.params.id);
-      return { chat: chatView(chat), messages: (await chatMessages(ctx.db, chat.id)).map(messageView) };
+    app.get<ById>('/chats/:id', access('user'), async (request) => {
+      const found = { ctx, actor: actorOf(request), chatId: request.params.id };
+      const chat = await findChat(found);
+      return { chat: chatView(chat), messages: (await chatMessages(found)).map(messageView) };
     });
 
-    app.patch<ById>('/chats/:id', async (request) =>
-      updateChat(ctx.db, ctx.registry, requireActor(request), request.params.id, bodyObject(request.body)),
+    app.patch<ById>('/chats/:id', access('user'), async (request) =>
+      updateChat({ ctx, actor: actorOf(request), chatId: request.params.id, body: bodyObject(request.body) }),
     );
 
-    app.delete<ById>('/chats/:id', async (request, reply) => {
-      await deleteChat(ctx.db, requireActor(request), request.params.id);
+    app.delete<ById>('/chats/:id', access('user'), async (request, reply) => {
+      await deleteChat({ ctx, actor: actorOf(request), chatId: request.params.id });
       return reply.status(204).send();
     });
 
-    app.post<ById>('/chats/:id/messages', async (request, reply) => {
-      const actor = requireActor(request);
-      const chat = await findChat(ctx.db, actor, request.params.id);
+    app.post<ById>('/chats/:id/messages', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
+      const chat = await findChat({ ctx, actor, chatId: request.params.id });
       const content = parseContent(bodyObject(request.body));
       await oneAnswerAtATime(chat.id, async () => {
-        const message = await addUserMessage(ctx.db, chat, content);
+        const message = await addUserMessage({ ctx, actor, chatId: chat.id, content });
         await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
       });
     });
 
-    app.post<ById>('/chats/:id/regenerate', async (request, reply) => {
-      const actor = requireActor(request);
-      const chat = await findChat(ctx.db, actor, request.params.id);
+    app.post<ById>('/chats/:id/regenerate', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
+      const chat = await findChat({ ctx, actor, chatId: request.params.id });
       await oneAnswerAtATime(chat.id, async () => {
-        await dropLastAnswer(ctx.db, chat);
+        await dropLastAnswer({ ctx, actor, chatId: chat.id });
         await streamAnswer(ctx, request, reply, actor, chat.id, null);
       });
     });
 
     app.post<{ Params: { id: string; messageId: string } }>(
       '/chats/:id/messages/:messageId/edit',
+      access('user'),
       async (request, reply) => {
-        const actor = requireActor(request);
-        const chat = await findChat(ctx.db, actor, request.params.id);
+        const actor = actorOf(request);
+        const chat = await findChat({ ctx, actor, chatId: request.params.id });
         const content = parseContent(bodyObject(request.body));
         await oneAnswerAtATime(chat.id, async () => {
-          const message = await editUserMessage(ctx.db, chat, request.params.messageId, content);
+          const { messageId } = request.params;
+          const message = await editUserMessage({ ctx, actor, chatId: chat.id, messageId, content });
           await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
         });
       },
     );
 
-    app.get<ById & { Querystring: { format?: unknown } }>('/chats/:id/export', async (request, reply) => {
-      const chat = await findChat(ctx.db, requireActor(request), request.params.id);
-      const format = request.query.format ?? 'markdown';
-      if (format !== 'markdown' && format !== 'json')
-        throw new AppError('invalid_request', 'format must be markdown or json', 'format');
-      const file = await exportChat(ctx, chat, format);
-      return reply
-        .header('content-type', file.contentType)
-        .header('content-disposition', `attachment; filename="${file.filename}"`)
-        .send(file.body);
-    });
+    app.get<ById & { Querystring: { format?: unknown } }>(
+      '/chats/:id/export',
+      access('user'),
+      async (request, reply) => {
+        const format = request.query.format ?? 'markdown';
+        if (format !== 'markdown' && format !== 'json')
+          throw new AppError('invalid_request', 'format must be markdown or json', 'format');
+        const file = await exportChat({ ctx, actor: actorOf(request), chatId: request.params.id, format });
+        return reply
+          .header('content-type', file.contentType)
+          .header('content-disposition', `attachment; filename="${file.filename}"`)
+          .send(file.body);
+      },
+    );
 
-    app.get('/usage/today', async (request) => {
-      const actor = requireActor(request);
-      const now = new Date();
-      const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-      return usageSince(ctx.db, actor.userId, startOfDay);
-    });
+    app.get('/usage/today', access('user'), async (request) => usageToday({ ctx, actor: actorOf(request) }));
   };
 }

@@ -1,7 +1,8 @@
 // The signed-in user's conversation datasets (STUDIO-API.md): upload a JSONL body, synthesize, list, show,
 // preview a page of a split, delete.
 import type { FastifyPluginAsync } from 'fastify';
-import { requireActor } from '../auth/actor.ts';
+import { access } from '../auth/access.ts';
+import { actorOf } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import {
@@ -24,9 +25,9 @@ export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
 
     app.post<{ Querystring: Record<string, string | undefined> }>(
       '/datasets',
-      { bodyLimit: ctx.config.datasetLimitBytes },
+      { ...access('user'), bodyLimit: ctx.config.datasetLimitBytes },
       async (request, reply) => {
-        const actor = requireActor(request);
+        const actor = actorOf(request);
         if (typeof request.body !== 'string')
           throw new AppError(
             'invalid_request',
@@ -51,8 +52,8 @@ export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
       },
     );
 
-    app.post('/datasets/synthetic', async (request, reply) => {
-      const actor = requireActor(request);
+    app.post('/datasets/synthetic', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
       // Generation by a model can take minutes; a client that leaves stops it.
       const disconnected = new AbortController();
       reply.raw.on('close', () => {
@@ -67,20 +68,21 @@ export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
       return reply.status(201).send({ dataset });
     });
 
-    app.get('/datasets', async (request) => ({
-      datasets: await listDatasets({ ctx, actor: requireActor(request) }),
+    app.get('/datasets', access('user'), async (request) => ({
+      datasets: await listDatasets({ ctx, actor: actorOf(request) }),
     }));
 
-    app.get<{ Params: { id: string } }>('/datasets/:id', async (request) => ({
-      dataset: await getDataset({ ctx, actor: requireActor(request), datasetId: request.params.id }),
+    app.get<{ Params: { id: string } }>('/datasets/:id', access('user'), async (request) => ({
+      dataset: await getDataset({ ctx, actor: actorOf(request), datasetId: request.params.id }),
     }));
 
     app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
       '/datasets/:id/preview',
+      access('user'),
       async (request) =>
         previewDataset({
           ctx,
-          actor: requireActor(request),
+          actor: actorOf(request),
           datasetId: request.params.id,
           split: request.query.split,
           offset: request.query.offset,
@@ -88,8 +90,8 @@ export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
         }),
     );
 
-    app.delete<{ Params: { id: string } }>('/datasets/:id', async (request, reply) => {
-      await deleteDataset({ ctx, actor: requireActor(request), datasetId: request.params.id });
+    app.delete<{ Params: { id: string } }>('/datasets/:id', access('user'), async (request, reply) => {
+      await deleteDataset({ ctx, actor: actorOf(request), datasetId: request.params.id });
       return reply.status(204).send();
     });
   };

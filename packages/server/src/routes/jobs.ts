@@ -2,7 +2,8 @@
 // totals, read, events, a live event stream with Last-Event-ID replay, cancel and retry, and the preflight
 // estimate before a job is queued.
 import type { FastifyPluginAsync } from 'fastify';
-import { requireActor } from '../auth/actor.ts';
+import { access } from '../auth/access.ts';
+import { actorOf } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import type { JobState } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -30,8 +31,8 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
     app.addHook('preClose', async () => {
       for (const close of openStreams) close();
     });
-    app.post('/jobs/preflight', async (request) => {
-      const actor = requireActor(request);
+    app.post('/jobs/preflight', access('user'), async (request) => {
+      const actor = actorOf(request);
       const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
       const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
       if (type !== 'finetune')
@@ -39,8 +40,8 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       return { estimate: await finetuneEstimate(ctx, params) };
     });
 
-    app.post('/jobs', async (request, reply) => {
-      const actor = requireActor(request);
+    app.post('/jobs', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
       const body = (request.body ?? {}) as { type?: unknown; name?: unknown; params?: unknown };
       const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
       if (body.name !== undefined && (typeof body.name !== 'string' || body.name.length > 200))
@@ -56,19 +57,20 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       return reply.status(201).send({ job });
     });
 
-    app.get('/jobs', async (request) => {
-      const { jobs, totals } = await listJobs(ctx.db, requireActor(request).userId);
+    app.get('/jobs', access('user'), async (request) => {
+      const { jobs, totals } = await listJobs(ctx.db, actorOf(request).userId);
       return { jobs, totals: { ...totals, currency: ctx.config.currency } };
     });
 
-    app.get<{ Params: { id: string } }>('/jobs/:id', async (request) => ({
-      job: await getJob(ctx.db, requireActor(request), request.params.id),
+    app.get<{ Params: { id: string } }>('/jobs/:id', access('user'), async (request) => ({
+      job: await getJob(ctx.db, actorOf(request), request.params.id),
     }));
 
     app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
       '/jobs/:id/events',
+      access('user'),
       async (request) => {
-        const job = await getJob(ctx.db, requireActor(request), request.params.id);
+        const job = await getJob(ctx.db, actorOf(request), request.params.id);
         return {
           events: await listJobEvents(ctx.db, job.id, replayFrom(undefined, request.query.after, 'after')),
         };
@@ -77,8 +79,9 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
 
     app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
       '/jobs/:id/stream',
+      access('user'),
       async (request, reply) => {
-        const actor = requireActor(request);
+        const actor = actorOf(request);
         const job = await getJob(ctx.db, actor, request.params.id);
         let after = replayFrom(request.headers['last-event-id'], request.query.after, 'Last-Event-ID');
         // Changes that arrive while the stored events are replayed wait here, so none is lost or doubled.
@@ -130,12 +133,12 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       },
     );
 
-    app.post<{ Params: { id: string } }>('/jobs/:id/cancel', async (request) => ({
-      job: await cancelJob(ctx.db, requireActor(request), request.params.id),
+    app.post<{ Params: { id: string } }>('/jobs/:id/cancel', access('user'), async (request) => ({
+      job: await cancelJob(ctx.db, actorOf(request), request.params.id),
     }));
 
-    app.post<{ Params: { id: string } }>('/jobs/:id/retry', async (request) => ({
-      job: await retryJob(ctx.db, requireActor(request), request.params.id),
+    app.post<{ Params: { id: string } }>('/jobs/:id/retry', access('user'), async (request) => ({
+      job: await retryJob(ctx.db, actorOf(request), request.params.id),
     }));
   };
 }

@@ -1,7 +1,7 @@
 // /api/quickstart: the first-run quickstart for any signed-in user — its status, a start button, and its
 // progress as Server-Sent Events (`quickstart-progress`, the whole status each time).
 import type { FastifyPluginAsync } from 'fastify';
-import { requireActor } from '../auth/actor.ts';
+import { access } from '../auth/access.ts';
 import type { QuickstartJob, QuickstartStatus } from '../quickstart/job.ts';
 
 const heartbeatMs = 15_000;
@@ -15,19 +15,14 @@ export function quickstartRoutes(job: QuickstartJob): FastifyPluginAsync {
       for (const end of streams) end();
     });
 
-    app.get('/', async (request): Promise<QuickstartStatus> => {
-      requireActor(request);
-      return job.status();
-    });
+    app.get('/', access('user'), async (): Promise<QuickstartStatus> => job.status());
 
-    app.post('/', async (request, reply) => {
-      requireActor(request);
+    app.post('/', access('user'), async (_request, reply) => {
       job.start();
       return reply.code(202).send(job.status());
     });
 
-    app.get('/events', async (request, reply) => {
-      requireActor(request);
+    app.get('/events', access('user'), async (request, reply) => {
       reply.hijack();
       const response = reply.raw;
       // Headers set by hooks (security headers) still apply to the hijacked response.

@@ -1,6 +1,7 @@
 // Fine-tune reports for their owner: `GET /api/reports/:id` as JSON, `:id.md` and `:id.html` as downloads.
 import type { FastifyPluginAsync } from 'fastify';
-import { requireActor } from '../auth/actor.ts';
+import { access } from '../auth/access.ts';
+import { actorOf } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { getReport, renderReport } from '../reports/reports.ts';
 
@@ -9,10 +10,10 @@ const TYPES = { md: 'text/markdown; charset=utf-8', html: 'text/html; charset=ut
 export function reportRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
     // One route for the three forms: report ids never contain a dot.
-    app.get<{ Params: { file: string } }>('/reports/:file', async (request, reply) => {
-      const actor = requireActor(request);
+    app.get<{ Params: { file: string } }>('/reports/:file', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
       const [, reportId, extension] = /^([^.]*)(?:\.(md|html))?$/.exec(request.params.file) ?? [];
-      const found = await getReport({ db: ctx.db, actor, reportId: reportId ?? request.params.file });
+      const found = await getReport({ ctx, actor, reportId: reportId ?? request.params.file });
       if (extension !== 'md' && extension !== 'html') return { report: found.report };
       return reply
         .type(TYPES[extension])

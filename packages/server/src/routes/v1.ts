@@ -6,7 +6,8 @@
 // aborts its generation.
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { requireActor, type Actor } from '../auth/actor.ts';
+import { access } from '../auth/access.ts';
+import { actorOf, type Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { openEventStream } from '../event-stream.ts';
@@ -278,18 +279,16 @@ async function resolveModel(ctx: AppContext, reference: string): Promise<Registe
 /** The /v1 routes; registered by buildApp under the `/v1` prefix, behind API-key or session authentication. */
 export function v1Routes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/models', async (request) => {
-      requireActor(request);
+    app.get('/models', access('user'), async () => {
       return { object: 'list', data: modelObjects(await ctx.registry.list()) };
     });
 
-    app.get<{ Params: { model: string } }>('/models/:model', async (request) => {
-      requireActor(request);
+    app.get<{ Params: { model: string } }>('/models/:model', access('user'), async (request) => {
       return modelObject(request.params.model, await resolveModel(ctx, request.params.model));
     });
 
-    app.post('/chat/completions', async (request, reply) => {
-      const actor = requireActor(request);
+    app.post('/chat/completions', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
       const parsed = parseChatRequest(request.body);
       const model = await resolveModel(ctx, parsed.model);
       const maxTokens = await lengthFor(ctx, model, parsed.maxTokens);
@@ -313,8 +312,8 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
       );
     });
 
-    app.post('/completions', async (request, reply) => {
-      const actor = requireActor(request);
+    app.post('/completions', access('user'), async (request, reply) => {
+      const actor = actorOf(request);
       const parsed = parseCompletionRequest(request.body);
       const model = await resolveModel(ctx, parsed.model);
       const maxTokens = await lengthFor(ctx, model, parsed.maxTokens);
@@ -334,8 +333,8 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
       );
     });
 
-    app.post('/embeddings', async (request) => {
-      const actor = requireActor(request);
+    app.post('/embeddings', access('user'), async (request) => {
+      const actor = actorOf(request);
       const parsed = parseEmbeddingRequest(request.body);
       const model = await resolveModel(ctx, parsed.model);
       const { embeddingSize } = await ctx.runtime.info(model.versionId);

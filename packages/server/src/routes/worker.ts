@@ -12,14 +12,10 @@ import {
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { requireActor } from '../auth/actor.ts';
-import {
-  authenticateWorkerToken,
-  createWorkerToken,
-  listWorkerTokens,
-  revokeWorkerToken,
-} from '../auth/worker-tokens.ts';
+import type { FastifyPluginAsync } from 'fastify';
+import { access } from '../auth/access.ts';
+import { actorOf } from '../auth/actor.ts';
+import { createWorkerToken, listWorkerTokens, revokeWorkerToken } from '../auth/worker-tokens.ts';
 import type { AppContext } from '../context.ts';
 import type { JobType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -37,11 +33,6 @@ export interface WorkerInput {
 
 /** Events one request may carry. */
 const MAX_EVENTS = 1000;
-
-function requireAdmin(request: FastifyRequest): void {
-  if (requireActor(request).role !== 'admin')
-    throw new AppError('forbidden', 'only an admin can manage worker tokens');
-}
 
 function workerId(body: unknown): string {
   const value = (body as { workerId?: unknown } | null)?.workerId;
@@ -96,42 +87,26 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
   }
 
   return async (app) => {
-    app.post('/worker-tokens', async (request, reply) => {
-      requireAdmin(request);
+    app.post('/worker-tokens', access('admin'), async (request, reply) => {
       const name = (request.body as { name?: unknown } | null)?.name;
-      if (typeof name !== 'string' || name.trim() === '' || name.length > 100)
-        throw new AppError('invalid_request', 'name must be a string of 1 to 100 characters', 'name');
-      return reply
-        .status(201)
-        .send(await createWorkerToken(ctx.db, requireActor(request).userId, name.trim()));
+      return reply.status(201).send(await createWorkerToken({ ctx, actor: actorOf(request), name }));
     });
-    app.get('/worker-tokens', async (request) => {
-      requireAdmin(request);
-      return { tokens: await listWorkerTokens(ctx.db) };
-    });
-    app.delete<{ Params: { id: string } }>('/worker-tokens/:id', async (request, reply) => {
-      requireAdmin(request);
-      await revokeWorkerToken(ctx.db, request.params.id);
+    app.get('/worker-tokens', access('admin'), async (request) => ({
+      tokens: await listWorkerTokens({ ctx, actor: actorOf(request) }),
+    }));
+    app.delete<{ Params: { id: string } }>('/worker-tokens/:id', access('admin'), async (request, reply) => {
+      await revokeWorkerToken({ ctx, actor: actorOf(request), tokenId: request.params.id });
       return reply.status(204).send();
     });
 
     await app.register(
       async (worker) => {
-        worker.addHook('onRequest', async (request) => {
-          const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-          const token = match ? await authenticateWorkerToken(ctx.db, match[1]!) : null;
-          if (!token)
-            throw new AppError(
-              'unauthorized',
-              'the worker API needs a worker token: `Authorization: Bearer ow-worker-…` from POST /api/worker-tokens',
-            );
-        });
         // Artifacts arrive as raw bytes of any size, streamed to disk rather than buffered.
         worker.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
           done(null, payload),
         );
 
-        worker.post('/claim', async (request, reply) => {
+        worker.post('/claim', access('worker'), async (request, reply) => {
           const id = workerId(request.body);
           const types = (request.body as { types?: unknown }).types;
           if (
@@ -179,7 +154,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
           };
         });
 
-        worker.post<{ Params: { id: string } }>('/jobs/:id/heartbeat', async (request) => {
+        worker.post<{ Params: { id: string } }>('/jobs/:id/heartbeat', access('worker'), async (request) => {
           const heartbeat = await heartbeatJob(ctx.db, {
             jobId: request.params.id,
             workerId: workerId(request.body),
@@ -191,7 +166,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
           };
         });
 
-        worker.post<{ Params: { id: string } }>('/jobs/:id/events', async (request) => {
+        worker.post<{ Params: { id: string } }>('/jobs/:id/events', access('worker'), async (request) => {
           const job = await held(request.params.id, workerId(request.body));
           const events = (request.body as { events?: unknown }).events;
           if (!Array.isArray(events) || events.length > MAX_EVENTS)
@@ -214,6 +189,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
 
         worker.put<{ Params: { id: string; '*': string }; Querystring: { workerId?: string } }>(
           '/jobs/:id/artifacts/*',
+          access('worker'),
           async (request) => {
             const job = await held(request.params.id, workerId(request.query));
             if (request.headers['content-type'] !== 'application/octet-stream')
@@ -233,6 +209,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
 
         worker.get<{ Params: { id: string; '*': string }; Querystring: { workerId?: string } }>(
           '/jobs/:id/inputs/*',
+          access('worker'),
           async (request, reply) => {
             const job = await held(request.params.id, workerId(request.query));
             const relativePath = safeRelative(request.params['*'], 'name');
@@ -257,7 +234,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
           },
         );
 
-        worker.post<{ Params: { id: string } }>('/jobs/:id/finish', async (request) => {
+        worker.post<{ Params: { id: string } }>('/jobs/:id/finish', access('worker'), async (request) => {
           const id = workerId(request.body);
           const body = request.body as { state?: unknown; result?: unknown; error?: unknown };
           if (body.state !== 'succeeded' && body.state !== 'failed' && body.state !== 'cancelled')

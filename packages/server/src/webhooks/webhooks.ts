@@ -3,7 +3,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
 import { randomToken } from '../auth/tokens.ts';
-import type { Database } from '../db/database.ts';
+import type { AppContext } from '../context.ts';
 import { webhookDeliveries, webhooks } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -99,7 +99,7 @@ function validateEvents(raw: unknown): WebhookEvent[] {
 
 /** Creates an endpoint; the secret signing its deliveries is returned here only. */
 export async function createWebhook(options: {
-  db: Database;
+  ctx: AppContext;
   actor: Actor;
   url: unknown;
   events: unknown;
@@ -107,15 +107,15 @@ export async function createWebhook(options: {
   const url = validateWebhookUrl(options.url);
   const events = validateEvents(options.events);
   const secret = `whsec_${randomToken(32)}`;
-  const [row] = await options.db
+  const [row] = await options.ctx.db
     .insert(webhooks)
     .values({ id: newId('wh'), userId: options.actor.userId, url, secret, events })
     .returning();
   return { webhook: view(row!), secret };
 }
 
-export async function listWebhooks(options: { db: Database; actor: Actor }): Promise<WebhookView[]> {
-  const rows = await options.db
+export async function listWebhooks(options: { ctx: AppContext; actor: Actor }): Promise<WebhookView[]> {
+  const rows = await options.ctx.db
     .select()
     .from(webhooks)
     .where(eq(webhooks.userId, options.actor.userId))
@@ -123,8 +123,8 @@ export async function listWebhooks(options: { db: Database; actor: Actor }): Pro
   return rows.map(view);
 }
 
-async function ownWebhook(db: Database, actor: Actor, webhookId: string) {
-  const [row] = await db
+async function ownWebhook(ctx: AppContext, actor: Actor, webhookId: string) {
+  const [row] = await ctx.db
     .select()
     .from(webhooks)
     .where(and(eq(webhooks.id, webhookId), eq(webhooks.userId, actor.userId)));
@@ -135,22 +135,22 @@ async function ownWebhook(db: Database, actor: Actor, webhookId: string) {
 
 /** Deletes the endpoint and its delivery log; pending deliveries are dropped with it. */
 export async function deleteWebhook(options: {
-  db: Database;
+  ctx: AppContext;
   actor: Actor;
   webhookId: string;
 }): Promise<void> {
-  const row = await ownWebhook(options.db, options.actor, options.webhookId);
-  await options.db.delete(webhooks).where(eq(webhooks.id, row.id));
+  const row = await ownWebhook(options.ctx, options.actor, options.webhookId);
+  await options.ctx.db.delete(webhooks).where(eq(webhooks.id, row.id));
 }
 
 /** The endpoint's deliveries, newest first (the last 200). */
 export async function listDeliveries(options: {
-  db: Database;
+  ctx: AppContext;
   actor: Actor;
   webhookId: string;
 }): Promise<DeliveryView[]> {
-  const row = await ownWebhook(options.db, options.actor, options.webhookId);
-  const rows = await options.db
+  const row = await ownWebhook(options.ctx, options.actor, options.webhookId);
+  const rows = await options.ctx.db
     .select()
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.webhookId, row.id))
