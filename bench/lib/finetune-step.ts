@@ -1,6 +1,7 @@
 // One engine side of the finetune benchmark, run in its own process so its peak RSS is its own: LoRA (base
-// frozen, AdamW on the adapter) or full fine-tuning of a preset, forward + backward + clipping + AdamW on
-// random tokens whose targets are masked (-100) over random spans, as the prompt turns of a conversation are.
+// frozen, AdamW on the adapter) or full fine-tuning of a preset, steps of the studio's training loop (forward +
+// backward + clipping + AdamW) on random tokens whose targets are masked (-100) over random spans, as the
+// prompt turns of a conversation are.
 // With WEIGHTS_FILE (LoRA only), first writes the initial weights, adapter and batch there for the PyTorch peer.
 // Prints one JSON line.
 // Usage: node --import tsx bench/lib/finetune-step.ts lora|full PRESET SETTINGS_JSON STEPS WARMUP THREADS [WEIGHTS_FILE]
@@ -10,18 +11,15 @@ import {
   LlamaModel,
   Random,
   backend,
-  clipGradNorm,
-  memoryStats,
   modelPresets,
-  resetPeakMemory,
   type LoraTarget,
   type ModelPresetName,
-  type Tensor,
 } from '@ownlm/engine';
 import {
   writeSafetensors,
   type SafetensorsTensorInput,
 } from '../../packages/studio/src/formats/safetensors.ts';
+import { timeSteps, type TimedSteps } from './timed-steps.ts';
 
 /** What both sides of the benchmark train with (bench/finetune.ts passes the same object to PyTorch). */
 export interface FinetuneSettings {
@@ -34,14 +32,9 @@ export interface FinetuneSettings {
   weight_decay: number;
 }
 
-export interface FinetuneStepResult {
-  tokensPerSecond: number;
-  stepSeconds: number;
-  /** The loss of every step, warmup included; the first is before any update. */
-  losses: number[];
+/** What each side prints; PyTorch has no engine tensor peak. */
+export interface FinetuneStepResult extends Omit<TimedSteps, 'peakTensorBytes'> {
   trainableParameters: number;
-  peakRssBytes: number;
-  /** The engine's peak of live tensor buffers (memoryStats().peakLiveBytes) over the timed steps. */
   peakTensorBytes?: number;
 }
 
@@ -71,14 +64,10 @@ function main(): void {
   const inputs = Int32Array.from({ length: batch * seq }, () => random.int(preset.config.vocab_size));
   const targets = Int32Array.from({ length: batch * seq }, () => random.int(preset.config.vocab_size));
   maskSpans(targets, seq, random);
-  // Dropout (the adapter's, when its rate is above 0) runs only when the forward pass gets a generator.
-  const dropoutRandom = new Random(1);
 
-  let trainable: Tensor[];
   let optimizer: AdamW;
   if (mode === 'lora') {
     const adapter = model.attachLora({ ...settings, seed: 0 });
-    trainable = [...adapter.parameters.values()];
     optimizer = new AdamW(adapter.parameterGroups(settings.weight_decay), { lr: settings.lr });
     if (weightsFile) {
       const tensors: SafetensorsTensorInput[] = [...model.parameters, ...adapter.parameters].map(
@@ -89,32 +78,11 @@ function main(): void {
       writeSafetensors(weightsFile, tensors);
     }
   } else {
-    trainable = [...model.parameters.values()];
     optimizer = new AdamW(model.parameterGroups(settings.weight_decay), { lr: settings.lr });
   }
-
-  const times: number[] = [];
-  const losses: number[] = [];
-  for (let step = 0; step < warmup + steps; step++) {
-    if (step === warmup) resetPeakMemory();
-    const start = performance.now();
-    const loss = model.loss(inputs, targets, { batch, seq, random: dropoutRandom });
-    losses.push(loss.item());
-    loss.backward();
-    clipGradNorm(trainable, 1);
-    optimizer.step();
-    optimizer.zeroGrad();
-    if (step >= warmup) times.push((performance.now() - start) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
   const result: FinetuneStepResult = {
-    tokensPerSecond: (batch * seq) / median,
-    stepSeconds: median,
-    losses,
-    trainableParameters: trainable.reduce((n, t) => n + t.size, 0),
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    peakTensorBytes: memoryStats().peakLiveBytes,
+    ...timeSteps({ model, optimizer, lr: settings.lr, inputs, targets, batch, seq, steps, warmup }),
+    trainableParameters: optimizer.params().reduce((n, t) => n + t.size, 0),
   };
   console.log(JSON.stringify(result));
 }

@@ -43,7 +43,16 @@ export {
 } from './data/config.ts';
 export { DataError, type DataErrorCode } from './data/errors.ts';
 export { renderReportMarkdown, type CorpusReport } from './data/report.ts';
-export { runTraining, type RunOptions, type RunResult, type TrainEvent } from './train/trainer.ts';
+export { runTraining, type RunOptions, type RunResult } from './train/trainer.ts';
+export {
+  trainLoop,
+  type LoopSettings,
+  type MicroBatch,
+  type RunFolder,
+  type TrainEvent,
+  type TrainLoopInput,
+  type TrainLoopResult,
+} from './train/loop.ts';
 export {
   ConfigError,
   configFromFlags,

@@ -1,35 +1,12 @@
-// Test fixtures for the job tests: a small corpus, its tokenizer and token shards inside a data folder, so a
-// real `pretrain` job of a few steps runs in seconds.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Test fixtures for the job tests: the studio's pretraining inputs (a small corpus, its tokenizer and token
+// shards) inside a data folder, so a real `pretrain` job of a few steps runs in seconds.
 import { join } from 'node:path';
-import { Random } from '@ownlm/engine';
-import { packCorpus, trainTokenizer } from '@ownlm/studio';
+// Outside the studio's public API, as the tiny model's fixture is.
+import { writePretrainInputs } from '../../../studio/src/train/pretrain-fixture.ts';
 
 /** Writes `<home>/data/{corpus,tokenizer,shards}` and returns the shard and tokenizer folders. */
-export async function pretrainInputs(home: string): Promise<{ data: string; tokenizer: string }> {
-  const random = new Random(3);
-  const subjects = ['the cat', 'a dog', 'my friend', 'the old man', 'our teacher', 'a bird'];
-  const verbs = ['sees', 'likes', 'finds', 'follows', 'draws', 'calls'];
-  const objects = ['the river', 'a red ball', 'the garden', 'some bread', 'the moon', 'a small house'];
-  const doc = (i: number) => ({
-    id: `d${i}`,
-    source: 'synthetic',
-    text: Array.from(
-      { length: 12 },
-      () => `${subjects[random.int(6)]} ${verbs[random.int(6)]} ${objects[random.int(6)]}.`,
-    ).join(' '),
-  });
-  const corpus = join(home, 'data', 'corpus');
-  mkdirSync(corpus, { recursive: true });
-  const lines = (from: number, n: number) =>
-    Array.from({ length: n }, (_, i) => JSON.stringify(doc(from + i))).join('\n') + '\n';
-  writeFileSync(join(corpus, 'train.jsonl'), lines(0, 200));
-  writeFileSync(join(corpus, 'validation.jsonl'), lines(1000, 20));
-  const tokenizer = join(home, 'data', 'tokenizer');
-  await trainTokenizer({ inputs: [corpus], outDir: tokenizer, vocabSize: 300, workers: 0 });
-  const data = join(home, 'data', 'shards');
-  await packCorpus({ corpus, tokenizer, outDir: data, workers: 1 });
-  return { data, tokenizer };
+export function pretrainInputs(home: string): Promise<{ data: string; tokenizer: string }> {
+  return writePretrainInputs(join(home, 'data'), { train: 200, validation: 20 });
 }
 
 /** A tiny model's training settings (pretrain job params besides data and tokenizer). */

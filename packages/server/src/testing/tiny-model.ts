@@ -6,10 +6,11 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AdamW, clipGradNorm, LlamaModel, modelPresets, Random, type ModelPresetName } from '@ownlm/engine';
+import { LlamaModel, modelPresets, Random, type ModelPresetName } from '@ownlm/engine';
 import { demoCorpusSources, exportLoadedModel, trainTokenizer, type Tokenizer } from '@ownlm/studio';
-// The studio's prose fixture (a cycle of sentences, each naming the next one's subject), outside its public API.
-import { syntheticDocuments } from '../../../studio/src/formats/fixtures/tiny-model.ts';
+// The studio's tiny-model fixture (its prose is a cycle of sentences, each naming the next one's subject),
+// outside its public API.
+import { syntheticDocuments, trainTinyModel } from '../../../studio/src/formats/fixtures/tiny-model.ts';
 
 export interface ModelFiles {
   /** The model as GGUF (F32 for the tiny model). */
@@ -18,13 +19,16 @@ export interface ModelFiles {
   folder: string;
 }
 
-const studioFixture = fileURLToPath(
+/** The files whose code makes the models: a change to any of them makes new ones. */
+const sources = [
+  import.meta.url,
   new URL('../../../studio/src/formats/fixtures/tiny-model.ts', import.meta.url),
-);
+  new URL('../../../studio/src/train/loop.ts', import.meta.url),
+].map((url) => fileURLToPath(url));
 
 function cacheKey(...parts: string[]): string {
   const hash = createHash('sha256');
-  for (const part of [fileURLToPath(import.meta.url), studioFixture]) hash.update(readFileSync(part));
+  for (const source of sources) hash.update(readFileSync(source));
   for (const part of parts) hash.update(part);
   return hash.digest('hex').slice(0, 16);
 }
@@ -95,57 +99,6 @@ function tinyCorpus(seed: number): string[] {
   return documents;
 }
 
-/** A tokenizer of 384 tokens and a 2-layer Llama (64 wide, context 64), trained with AdamW for `steps`. */
-async function trainTinyChatModel(dir: string, steps: number) {
-  const seed = 7;
-  const documents = tinyCorpus(seed);
-  writeFileSync(join(dir, 'corpus.txt'), documents.join('\n\n'));
-  const tokenizerDir = join(dir, 'tokenizer');
-  const { tokenizer } = await trainTokenizer({
-    inputs: [join(dir, 'corpus.txt')],
-    outDir: tokenizerDir,
-    vocabSize: 384,
-    workers: 0,
-  });
-  const stream = documents.flatMap((d) => [...tokenizer.encode(d, { parseSpecial: true }), tokenizer.eosId!]);
-  const context = 64;
-  const model = new LlamaModel(
-    {
-      vocab_size: tokenizer.vocabSize,
-      hidden_size: 64,
-      intermediate_size: 160,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      max_position_embeddings: context,
-      rms_norm_eps: 1e-5,
-    },
-    { seed },
-  );
-  const optimizer = new AdamW(model.parameterGroups(0.01), { lr: 3e-3 });
-  const random = new Random(seed + 1);
-  const batch = 8;
-  let loss = NaN;
-  for (let step = 0; step < steps; step++) {
-    const inputs = new Int32Array(batch * context);
-    const targets = new Int32Array(batch * context);
-    for (let b = 0; b < batch; b++) {
-      const start = random.int(stream.length - context - 1);
-      for (let t = 0; t < context; t++) {
-        inputs[b * context + t] = stream[start + t];
-        targets[b * context + t] = stream[start + t + 1];
-      }
-    }
-    const value = model.loss(inputs, targets, { batch, seq: context });
-    loss = value.item();
-    value.backward();
-    clipGradNorm(optimizer.params(), 1);
-    optimizer.step();
-    optimizer.zeroGrad();
-  }
-  return { model, tokenizer, tokenizerDir, loss };
-}
-
 let tiny: Promise<ModelFiles> | null = null;
 const TINY_STEPS = 400;
 
@@ -155,7 +108,12 @@ const TINY_STEPS = 400;
  */
 export function tinyModel(): Promise<ModelFiles> {
   tiny ??= cached(`tiny-model-${cacheKey('tiny', String(TINY_STEPS))}`, async (dir) => {
-    const { model, tokenizer, tokenizerDir } = await trainTinyChatModel(dir, TINY_STEPS);
+    const seed = 7;
+    const { model, tokenizer, tokenizerDir } = await trainTinyModel(dir, {
+      steps: TINY_STEPS,
+      seed,
+      documents: tinyCorpus(seed),
+    });
     await exportTo(join(dir, 'model.gguf'), 'gguf', 'f32', model, tokenizer, tokenizerDir);
     await exportTo(join(dir, 'hf'), 'hf', 'f32', model, tokenizer, tokenizerDir);
   }).then((dir) => ({ gguf: join(dir, 'model.gguf'), folder: join(dir, 'hf') }));

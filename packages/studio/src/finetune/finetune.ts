@@ -2,59 +2,34 @@
 // only, LoRA (AdamW on the adapter's matrices, the base frozen) or full fine-tuning (AdamW on every weight),
 // then the verified outputs and the before/after report.
 //
-// The run follows the pretraining trainer's contract: everything a step does is a function of (config, step,
-// checkpointed state). Each epoch visits the training conversations in an order drawn from (seed, epoch), and
-// step s takes the conversations at positions [s·B·A, (s+1)·B·A) of that sequence of epochs, so a run resumed
-// from a checkpoint repeats the uninterrupted one bit for bit. Checkpoints, their pruning and metrics.jsonl
-// are the pretraining trainer's (train/checkpoint.ts); a LoRA checkpoint holds the adapter's tensors only.
+// Training is the one training loop (train/loop.ts). Each epoch visits the training conversations in an order
+// drawn from (seed, epoch), and step s takes the conversations at positions [s·B·A, (s+1)·B·A) of that sequence
+// of epochs, so a run resumed from a checkpoint repeats the uninterrupted one bit for bit. A LoRA checkpoint
+// holds the adapter's tensors only.
 //
 // The base model is evaluated before training (held-out assistant perplexity and scenario answers, kept in
 // base-evaluation.json so a resumed run does not redo it), since full fine-tuning changes its weights in place.
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import {
   AdamW,
   backend,
-  clipGradNorm,
-  learningRate,
-  memoryStats,
   parameterCount,
   Random,
-  scale,
   type LlamaConfig,
   type LlamaModel,
   type LoraAdapter,
-  type Schedule,
-  type Tensor,
 } from '@ownlm/engine';
 import { stringify as toYaml } from 'yaml';
 import { DataError } from '../data/errors.ts';
 import { readModelConfig } from '../formats/hf-folder.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import {
-  checkResumable,
-  loadLatestCheckpoint,
-  pruneCheckpoints,
-  removePartialCheckpoints,
-  saveCheckpoint,
-  restoreCheckpoint,
-  startMetrics,
-  type TrainerState,
-} from '../train/checkpoint.ts';
+import { resumableCheckpoint } from '../train/checkpoint.ts';
 import { ConfigError } from '../train/config.ts';
 import { importModel, loadModelFolder } from '../train/import.ts';
+import { loopComputeKeys, trainLoop, type TrainEvent, type TrainLoopResult } from '../train/loop.ts';
 import { largestFittingBatch, preflight, type Preflight } from '../train/preflight.ts';
-import type { TrainEvent } from '../train/trainer.ts';
 import {
   assistantLoss,
   buildReport,
@@ -120,6 +95,7 @@ export interface FinetuneResult {
 
 /** Keys that change what is computed: a resumed run must use the values it started with. */
 const computeKeys: (keyof FinetuneConfig)[] = [
+  ...loopComputeKeys,
   'base',
   'data',
   'method',
@@ -129,19 +105,13 @@ const computeKeys: (keyof FinetuneConfig)[] = [
   'targets',
   'rslora',
   'lr',
-  'min_lr',
   'epochs',
   'steps',
   'batch_size',
-  'grad_accumulation',
   'context',
-  'warmup_steps',
-  'schedule',
   'weight_decay',
   'beta1',
   'beta2',
-  'grad_clip',
-  'seed',
 ];
 
 const BASE_EVALUATION_FILE = 'base-evaluation.json';
@@ -312,16 +282,6 @@ function microBatch(
   });
 }
 
-function scheduleOf(config: FinetuneConfig, steps: number): Schedule {
-  return {
-    kind: config.schedule,
-    lr: learningRateOf(config),
-    minLr: config.min_lr,
-    warmupSteps: config.warmup_steps,
-    totalSteps: steps,
-  };
-}
-
 interface TrainInput {
   config: FinetuneConfig;
   runDir: string;
@@ -335,148 +295,52 @@ interface TrainInput {
   emit: (event: FinetuneEvent) => void;
 }
 
-interface TrainOutcome {
+interface TrainOutcome extends TrainLoopResult {
   adapter: LoraAdapter | null;
-  loss: number;
-  validationLoss: number | null;
-  steps: number;
-  checkpoint: string;
-}
-
-function lastLoggedLoss(metricsPath: string): number {
-  const lines = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').trim().split('\n') : [];
-  const last = lines.at(-1);
-  return last ? (JSON.parse(last) as { loss: number }).loss : Number.NaN;
 }
 
 function train(input: TrainInput): TrainOutcome {
-  const { config, runDir, model, tokenizer, emit, options } = input;
+  const { config, runDir, model, emit, options } = input;
   const examples = input.train.examples;
   const steps = input.estimate.steps;
-  removePartialCheckpoints(runDir);
-  const resumed = options.resume
-    ? loadLatestCheckpoint<FinetuneConfig>(runDir, (dir, reason) =>
-        emit({ type: 'checkpoint-rejected', dir, reason }),
-      )
-    : null;
-  if (resumed) checkResumable(resumed, config, computeKeys);
-
+  const resumed = resumableCheckpoint<FinetuneConfig>(runDir, {
+    resume: options.resume === true,
+    config,
+    computeKeys,
+    onRejected: (dir, reason) => emit({ type: 'checkpoint-rejected', dir, reason }),
+  });
   const adapter = config.method === 'lora' ? model.attachLora(loraOptions(config)) : null;
-  const trained: ReadonlyMap<string, Tensor> = adapter ? adapter.parameters : model.parameters;
   const optimizer = new AdamW((adapter ?? model).parameterGroups(config.weight_decay), {
     lr: learningRateOf(config),
     beta1: config.beta1,
     beta2: config.beta2,
   });
-  const dropoutRandom = new Random(config.seed + 1);
-  let step = 0;
-  let elapsedBefore = 0;
-  let lastValidation: number | null = null;
-  if (resumed) {
-    restoreCheckpoint(resumed, trained, optimizer, dropoutRandom);
-    step = resumed.state.step;
-    elapsedBefore = resumed.state.elapsedSeconds;
-    lastValidation = resumed.state.validationLoss;
-  }
-  const metricsPath = startMetrics(runDir, resumed ? step : null);
-  emit({
-    type: 'run-start',
-    step,
-    steps,
-    resumedFrom: resumed?.dir ?? null,
-    preflight: input.estimate.preflight,
-    parameters: input.estimate.trainableParameters,
-  });
-
-  const started = performance.now();
-  const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
-  const startStep = step;
-  let tokensSinceStart = 0;
-  let lastCheckpointTime = performance.now();
-  let lastCheckpoint = resumed?.dir ?? '';
-  // A run resumed after its last step (it stopped while writing outputs) reports the loss it logged.
-  let loss = resumed ? lastLoggedLoss(metricsPath) : Number.NaN;
-  const schedule = scheduleOf(config, steps);
   const orders = new Map<number, Int32Array>();
-
-  const checkpoint = () => {
-    const state: Omit<TrainerState<FinetuneConfig>, 'format' | 'version' | 'files'> = {
-      step,
-      config,
-      modelConfig: model.config,
-      tokenizerSha256: tokenizer.hash,
-      randomState: dropoutRandom.state(),
-      validationLoss: lastValidation,
-      elapsedSeconds: elapsed(),
-    };
-    lastCheckpoint = saveCheckpoint(runDir, {
-      model,
-      weights: trained,
-      optimizer,
-      state,
-      tokenizer,
+  const outcome = trainLoop({
+    model,
+    optimizer,
+    config,
+    lr: learningRateOf(config),
+    steps,
+    nextBatch: (step, micro) => sequenceBatch(microBatch(examples, config, step, micro, orders)),
+    validationLoss: () => assistantLoss(model, input.validation.examples).loss,
+    run: {
+      dir: runDir,
+      resumed,
+      weights: adapter?.parameters,
+      tokenizer: input.tokenizer,
       tokenizerDir: input.baseDir,
-    });
-    pruneCheckpoints(runDir, config.keep_checkpoints);
-    lastCheckpointTime = performance.now();
-    emit({ type: 'checkpoint-saved', step, dir: lastCheckpoint });
-  };
-
-  while (step < steps) {
-    if (options.signal?.aborted) {
-      if (step > startStep) checkpoint();
-      throw new DataError('aborted', `fine-tune stopped at step ${step} of ${steps}; resume with --resume`);
-    }
-    optimizer.lr = learningRate(schedule, step);
-    loss = 0;
-    for (let micro = 0; micro < config.grad_accumulation; micro++) {
-      const batch = sequenceBatch(microBatch(examples, config, step, micro, orders));
-      // The step's loss is the mean over micro-batches, so each contributes 1/accumulation of its gradient.
-      const microLoss = scale(
-        model.loss(batch.inputs, batch.targets, {
-          batch: batch.batch,
-          seq: batch.seq,
-          random: dropoutRandom,
-        }),
-        1 / config.grad_accumulation,
-      );
-      loss += microLoss.item();
-      microLoss.backward();
-      tokensSinceStart += batch.tokens;
-    }
-    const gradNorm = config.grad_clip > 0 ? clipGradNorm(optimizer.params(), config.grad_clip) : 0;
-    optimizer.step();
-    optimizer.zeroGrad();
-    step++;
-
-    emit({
-      type: 'train-step',
-      step,
-      steps,
-      loss,
-      lr: optimizer.lr,
-      gradNorm,
-      tokensPerSecond: tokensSinceStart / ((performance.now() - started) / 1000),
-      elapsedSeconds: elapsed(),
-      peakTensorBytes: memoryStats().peakLiveBytes,
-    });
-    const last = step === steps;
-    let metrics: Record<string, number> = { step, loss, lr: optimizer.lr, grad_norm: gradNorm };
-    if ((config.eval_every > 0 && step % config.eval_every === 0) || last) {
-      lastValidation = assistantLoss(model, input.validation.examples).loss;
-      metrics = { ...metrics, validation_loss: lastValidation };
-      emit({ type: 'eval-result', step, validationLoss: lastValidation });
-    }
-    appendFileSync(metricsPath, `${JSON.stringify(metrics)}\n`);
-    const dueBySteps = config.checkpoint_every > 0 && step % config.checkpoint_every === 0;
-    const dueByTime =
-      config.checkpoint_minutes > 0 &&
-      performance.now() - lastCheckpointTime >= config.checkpoint_minutes * 60_000;
-    if (dueBySteps || dueByTime || last) checkpoint();
-  }
-  if (!lastCheckpoint) checkpoint();
-  emit({ type: 'run-end', step, loss, validationLoss: lastValidation, checkpoint: lastCheckpoint });
-  return { adapter, loss, validationLoss: lastValidation, steps, checkpoint: lastCheckpoint };
+      preflight: input.estimate.preflight,
+      parameters: input.estimate.trainableParameters,
+    },
+    emit,
+    stop: options.signal && {
+      signal: options.signal,
+      error: (step) =>
+        new DataError('aborted', `fine-tune stopped at step ${step} of ${steps}; resume with --resume`),
+    },
+  });
+  return { ...outcome, adapter };
 }
 
 /** Base evaluation kept across resumes, with the inputs it was computed for. */
@@ -643,7 +507,7 @@ export async function runFinetune(
           method: config.method,
           hyperparameters: config,
           metrics: {
-            steps: outcome.steps,
+            steps: outcome.step,
             trainLoss: outcome.loss,
             validationLoss: outcome.validationLoss,
             heldOutAssistantTokens: report.heldOut.assistantTokens,

@@ -78,12 +78,11 @@ export function listCheckpoints(runDir: string): string[] {
 }
 
 /** Removes `.partial-*` folders left by a crash during a checkpoint write. */
-export function removePartialCheckpoints(runDir: string): string[] {
+function removePartialCheckpoints(runDir: string): void {
   const dir = checkpointsDir(runDir);
-  if (!existsSync(dir)) return [];
-  const partial = readdirSync(dir).filter((name) => name.startsWith('.partial-'));
-  for (const name of partial) rmSync(join(dir, name), { recursive: true, force: true });
-  return partial;
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir))
+    if (name.startsWith('.partial-')) rmSync(join(dir, name), { recursive: true, force: true });
 }
 
 export interface SaveInput<C = TrainConfig> {
@@ -289,7 +288,7 @@ function truncateMetrics(path: string, step: number): void {
 }
 
 /** Refuses to resume when a key that changes what is computed differs from the value the run started with. */
-export function checkResumable<C>(resumed: LoadedCheckpoint<C>, config: C, keys: readonly (keyof C)[]): void {
+function checkResumable<C>(resumed: LoadedCheckpoint<C>, config: C, keys: readonly (keyof C)[]): void {
   for (const key of keys) {
     if (JSON.stringify(resumed.state.config[key]) !== JSON.stringify(config[key])) {
       throw new ConfigError(
@@ -297,4 +296,25 @@ export function checkResumable<C>(resumed: LoadedCheckpoint<C>, config: C, keys:
       );
     }
   }
+}
+
+/**
+ * Clears the half-written checkpoints a crash left in a run folder and, when resuming, returns the newest one
+ * that verifies (each rejected one is reported through `onRejected`), checked to have been started with the
+ * same value of every key in `computeKeys`; null for a fresh start.
+ */
+export function resumableCheckpoint<C>(
+  runDir: string,
+  options: {
+    resume: boolean;
+    config: C;
+    computeKeys: readonly (keyof C)[];
+    onRejected: (dir: string, reason: string) => void;
+  },
+): LoadedCheckpoint<C> | null {
+  removePartialCheckpoints(runDir);
+  if (!options.resume) return null;
+  const resumed = loadLatestCheckpoint<C>(runDir, options.onRejected);
+  if (resumed) checkResumable(resumed, options.config, options.computeKeys);
+  return resumed;
 }

@@ -5,16 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createInterface } from 'node:readline';
 import { LlamaModel, Random, memoryStats, resetPeakMemory } from '@ownlm/engine';
 import { stringify as toYaml } from 'yaml';
-import { packCorpus } from '../data/pack.ts';
 import { TokenShardLoader } from '../data/token-shards.ts';
-import { trainTokenizer } from '../tokenizer/train.ts';
 import { CHECKPOINT_FILES, listCheckpoints, loadLatestCheckpoint } from './checkpoint.ts';
 import {
   ConfigError,
@@ -25,56 +23,19 @@ import {
   type TrainConfig,
 } from './config.ts';
 import { preflight } from './preflight.ts';
+import { writePretrainInputs } from './pretrain-fixture.ts';
 import { runTraining } from './trainer.ts';
 
 const cli = new URL('../../../cli/bin/ownlm.mjs', import.meta.url).pathname;
 let work: string;
 let base: Omit<TrainConfig, 'out'>;
 
-/** A small synthetic corpus with enough structure for a loss curve. */
-function writeCorpus(dir: string): void {
-  const random = new Random(3);
-  const subjects = ['the cat', 'a dog', 'my friend', 'the old man', 'our teacher', 'a bird'];
-  const verbs = ['sees', 'likes', 'finds', 'follows', 'draws', 'calls'];
-  const objects = ['the river', 'a red ball', 'the garden', 'some bread', 'the moon', 'a small house'];
-  const doc = (i: number) => ({
-    id: `d${i}`,
-    source: 'synthetic',
-    text: Array.from(
-      { length: 12 },
-      () => `${subjects[random.int(6)]} ${verbs[random.int(6)]} ${objects[random.int(6)]}.`,
-    ).join(' '),
-  });
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'train.jsonl'),
-    Array.from({ length: 300 }, (_, i) => JSON.stringify(doc(i))).join('\n') + '\n',
-  );
-  writeFileSync(
-    join(dir, 'validation.jsonl'),
-    Array.from({ length: 30 }, (_, i) => JSON.stringify(doc(1000 + i))).join('\n') + '\n',
-  );
-}
-
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'ownlm-trainer-'));
-  writeCorpus(join(work, 'corpus'));
-  await trainTokenizer({
-    inputs: [join(work, 'corpus')],
-    outDir: join(work, 'tokenizer'),
-    vocabSize: 300,
-    workers: 0,
-  });
-  await packCorpus({
-    corpus: join(work, 'corpus'),
-    tokenizer: join(work, 'tokenizer'),
-    outDir: join(work, 'shards'),
-    workers: 1,
-  });
+  const inputs = await writePretrainInputs(work, { train: 300, validation: 30 });
   base = resolveConfig(
     {
-      data: join(work, 'shards'),
-      tokenizer: join(work, 'tokenizer'),
+      ...inputs,
       out: 'unused',
       hidden_size: 32,
       intermediate_size: 64,
