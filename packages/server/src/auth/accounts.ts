@@ -1,4 +1,4 @@
-// Accounts: register (the first one becomes admin) and sign in by e-mail and password.
+// Accounts: register (the first one becomes admin), sign in by e-mail and password, change the password.
 import { count, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { users } from '../db/schema.ts';
@@ -11,7 +11,9 @@ import {
   MIN_PASSWORD_LENGTH,
   verifyPassword,
 } from './passwords.ts';
-import type { SessionUser } from './sessions.ts';
+import type { Actor } from './actor.ts';
+import { deleteUserSessions, type ActiveSession, type SessionUser } from './sessions.ts';
+import type { AppContext } from '../context.ts';
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
@@ -28,17 +30,21 @@ export function readCredentials(body: unknown): { email: string; password: strin
   return { email: requireString(fields, 'email').trim(), password: requireString(fields, 'password') };
 }
 
+function checkNewPassword(password: string, field: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH)
+    throw new AppError(
+      'invalid_request',
+      `${field} must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`,
+      field,
+    );
+}
+
 export async function registerUser(db: Database, body: unknown): Promise<SessionUser> {
   const { email, password } = readCredentials(body);
   const rawName = (body as Record<string, unknown>).name ?? '';
   if (typeof rawName !== 'string') throw new AppError('invalid_request', 'name must be a string', 'name');
   if (!EMAIL.test(email)) throw new AppError('invalid_request', 'email is not an e-mail address', 'email');
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH)
-    throw new AppError(
-      'invalid_request',
-      `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`,
-      'password',
-    );
+  checkNewPassword(password, 'password');
   const name = rawName.trim().slice(0, 100) || email.split('@')[0]!;
   const passwordHash = await hashPassword(password);
   return db.transaction(async (tx) => {
@@ -74,4 +80,38 @@ export async function signIn(db: Database, body: unknown): Promise<SessionUser> 
 export async function userById(db: Database, id: string): Promise<SessionUser | null> {
   const [user] = await db.select().from(users).where(eq(users.id, id));
   return user ? { id: user.id, email: user.email, name: user.name, role: user.role } : null;
+}
+
+/**
+ * Changes the actor's password after checking the current one, and signs out every other session (a stolen
+ * session ends with the old password). Only from a browser session: an API key cannot change a password.
+ */
+export async function changePassword(options: {
+  ctx: AppContext;
+  actor: Actor;
+  session: ActiveSession | null;
+  body: unknown;
+}): Promise<void> {
+  const { ctx, actor, session } = options;
+  if (session === null || actor.apiKeyId !== null)
+    throw new AppError('forbidden', 'change your password signed in to the web app, not with an API key');
+  if (typeof options.body !== 'object' || options.body === null)
+    throw new AppError('invalid_request', 'expected a JSON object with currentPassword and newPassword');
+  const fields = options.body as Record<string, unknown>;
+  const current = requireString(fields, 'currentPassword');
+  const next = requireString(fields, 'newPassword');
+  checkNewPassword(next, 'newPassword');
+  const [user] = await ctx.db.select().from(users).where(eq(users.id, actor.userId));
+  if (!user || current.length > MAX_PASSWORD_LENGTH || !(await verifyPassword(user.passwordHash, current)))
+    throw new AppError('forbidden', 'the current password is wrong', 'currentPassword');
+  await ctx.db
+    .update(users)
+    .set({ passwordHash: await hashPassword(next) })
+    .where(eq(users.id, actor.userId));
+  await deleteUserSessions(ctx.db, actor.userId, session.tokenHash);
+}
+
+/** Ends every browser session of the actor, this one included; API keys are revoked on their own page. */
+export async function signOutEverywhere(options: { ctx: AppContext; actor: Actor }): Promise<void> {
+  await deleteUserSessions(options.ctx.db, options.actor.userId);
 }

@@ -1,6 +1,6 @@
 // Browser sessions: the cookie carries a random token, the row its hash, the user and the CSRF token that
 // every cookie-authenticated mutation must echo in a header.
-import { and, eq, gt, lt } from 'drizzle-orm';
+import { and, eq, gt, lt, ne } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { sessions, users } from '../db/schema.ts';
 import { randomToken, sha256Hex } from './tokens.ts';
@@ -48,4 +48,19 @@ export async function findSession(db: Database, token: string): Promise<ActiveSe
 
 export async function deleteSession(db: Database, tokenHash: string): Promise<void> {
   await db.delete(sessions).where(eq(sessions.tokenHash, tokenHash));
+}
+
+/** Ends every session of the user but `keepTokenHash` (when given): the other devices are signed out. */
+export async function deleteUserSessions(
+  db: Database,
+  userId: string,
+  keepTokenHash?: string,
+): Promise<void> {
+  await db
+    .delete(sessions)
+    .where(
+      keepTokenHash === undefined
+        ? eq(sessions.userId, userId)
+        : and(eq(sessions.userId, userId), ne(sessions.tokenHash, keepTokenHash)),
+    );
 }

@@ -1,7 +1,9 @@
-// Sign-up, sign-in, sign-out and the current session, for the web app. The session cookie is HttpOnly and
-// SameSite=Lax, and Secure under HTTPS (or always/never as configured).
+// Sign-up, sign-in, sign-out (here or everywhere), password change and the current session, for the web app.
+// The session cookie is HttpOnly and SameSite=Lax, and Secure under HTTPS — also behind a TLS-terminating proxy
+// when the server trusts it (`--trust-proxy`, which reads X-Forwarded-Proto) — or always/never as configured.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { registerUser, signIn } from '../auth/accounts.ts';
+import { changePassword, registerUser, signIn, signOutEverywhere } from '../auth/accounts.ts';
+import { actorOf } from '../auth/actor.ts';
 import { createSession, deleteSession, SESSION_COOKIE, type SessionUser } from '../auth/sessions.ts';
 import type { AppContext } from '../context.ts';
 import { access } from '../auth/access.ts';
@@ -40,6 +42,15 @@ export function authRoutes(ctx: AppContext): FastifyPluginAsync {
     app.post('/auth/logout', access('anonymous'), async (request, reply) => {
       if (request.session) await deleteSession(ctx.db, request.session.tokenHash);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.status(204).send();
+    });
+    app.post('/auth/logout-everywhere', access('user'), async (request, reply) => {
+      await signOutEverywhere({ ctx, actor: actorOf(request) });
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.status(204).send();
+    });
+    app.post('/auth/password', access('user'), async (request, reply) => {
+      await changePassword({ ctx, actor: actorOf(request), session: request.session, body: request.body });
       return reply.status(204).send();
     });
   };
