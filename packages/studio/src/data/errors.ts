@@ -8,6 +8,8 @@ export class DataError extends Error {
   constructor(
     readonly code: DataErrorCode,
     message: string,
+    /** The field at fault inside one record (a JSONL line's `messages[2].role`), when the error is about one. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'DataError';

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DataError } from '../data/errors.ts';
 import { readSafetensors } from '../formats/safetensors.ts';
 import { exportModel } from '../train/export.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
@@ -145,7 +146,9 @@ describe('runFinetune (LoRA)', () => {
         },
       }),
       (e: Error) =>
-        e.name === 'DataError' && /^fine-tune stopped at step 2 of 8; resume with --resume$/.test(e.message),
+        e instanceof DataError &&
+        e.code === 'aborted' &&
+        /^fine-tune stopped at step 2 of 8; resume with --resume$/.test(e.message),
     );
     assert.deepEqual(
       listCheckpoints(join(dir, 'aborted')).map((d) => d.slice(-12)),

@@ -28,13 +28,8 @@ export interface ImportConversationsResult {
 }
 
 /** Why one line was refused: the field at fault (dotted path with indexes) and the reason. */
-class LineError extends Error {
-  constructor(
-    readonly field: string | undefined,
-    message: string,
-  ) {
-    super(message);
-  }
+function lineError(field: string | undefined, message: string): DataError {
+  return new DataError('input-invalid', message, field);
 }
 
 type JsonObject = Record<string, unknown>;
@@ -50,22 +45,22 @@ function describe(value: unknown): string {
 }
 
 function text(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw new LineError(field, `must be a string, got ${describe(value)}`);
-  if (value.trim() === '') throw new LineError(field, 'is empty');
+  if (typeof value !== 'string') throw lineError(field, `must be a string, got ${describe(value)}`);
+  if (value.trim() === '') throw lineError(field, 'is empty');
   return value;
 }
 
 /** A string field that may be absent; an empty one counts as absent. */
 function optionalText(value: unknown, field: string): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new LineError(field, `must be a string, got ${describe(value)}`);
+  if (typeof value !== 'string') throw lineError(field, `must be a string, got ${describe(value)}`);
   return value.trim() === '' ? undefined : value;
 }
 
 function list(line: JsonObject, key: string): unknown[] {
   const value = required(line, key);
-  if (!Array.isArray(value)) throw new LineError(key, `must be an array, got ${describe(value)}`);
-  if (value.length === 0) throw new LineError(key, 'is empty');
+  if (!Array.isArray(value)) throw lineError(key, `must be an array, got ${describe(value)}`);
+  if (value.length === 0) throw lineError(key, 'is empty');
   return value;
 }
 
@@ -74,21 +69,20 @@ const openaiRoles = new Set<string>(['system', 'user', 'assistant']);
 function fromOpenai(line: JsonObject): ConversationMessage[] {
   return list(line, 'messages').map((entry, i) => {
     const at = `messages[${i}]`;
-    if (!isObject(entry)) throw new LineError(at, `must be an object, got ${describe(entry)}`);
+    if (!isObject(entry)) throw lineError(at, `must be an object, got ${describe(entry)}`);
     const { role, content, weight } = entry;
-    if (typeof role !== 'string')
-      throw new LineError(`${at}.role`, `must be a string, got ${describe(role)}`);
+    if (typeof role !== 'string') throw lineError(`${at}.role`, `must be a string, got ${describe(role)}`);
     if (!openaiRoles.has(role)) {
-      throw new LineError(`${at}.role`, `unknown role "${role}" (expected system, user or assistant)`);
+      throw lineError(`${at}.role`, `unknown role "${role}" (expected system, user or assistant)`);
     }
     const message: ConversationMessage = {
       role: role as ConversationRole,
       content: text(content, `${at}.content`),
     };
     if (weight !== undefined) {
-      if (role !== 'assistant') throw new LineError(`${at}.weight`, 'is only allowed on assistant messages');
+      if (role !== 'assistant') throw lineError(`${at}.weight`, 'is only allowed on assistant messages');
       if (weight !== 0 && weight !== 1)
-        throw new LineError(`${at}.weight`, `must be 0 or 1, got ${describe(weight)}`);
+        throw lineError(`${at}.weight`, `must be 0 or 1, got ${describe(weight)}`);
       message.weight = weight;
     }
     return message;
@@ -101,18 +95,17 @@ function fromSharegpt(line: JsonObject): ConversationMessage[] {
   const system = optionalText(line.system, 'system');
   const turns = list(line, 'conversations').map((entry, i): ConversationMessage => {
     const at = `conversations[${i}]`;
-    if (!isObject(entry)) throw new LineError(at, `must be an object, got ${describe(entry)}`);
+    if (!isObject(entry)) throw lineError(at, `must be an object, got ${describe(entry)}`);
     const { from, value } = entry;
-    if (typeof from !== 'string')
-      throw new LineError(`${at}.from`, `must be a string, got ${describe(from)}`);
+    if (typeof from !== 'string') throw lineError(`${at}.from`, `must be a string, got ${describe(from)}`);
     if (from === 'function_call' || from === 'observation') {
-      throw new LineError(
+      throw lineError(
         `${at}.from`,
         `"${from}" turns (tool use) are not supported: ownlm does not train tool calls`,
       );
     }
     const role = sharegptRoles[from];
-    if (!role) throw new LineError(`${at}.from`, `unknown role "${from}" (expected system, human or gpt)`);
+    if (!role) throw lineError(`${at}.from`, `unknown role "${from}" (expected system, human or gpt)`);
     return { role, content: text(value, `${at}.value`) };
   });
   return system === undefined ? turns : [{ role: 'system', content: system }, ...turns];
@@ -124,10 +117,10 @@ function fromAlpaca(line: JsonObject): ConversationMessage[] {
   if (system !== undefined) messages.push({ role: 'system', content: system });
   if (line.history !== undefined) {
     if (!Array.isArray(line.history))
-      throw new LineError('history', `must be an array, got ${describe(line.history)}`);
+      throw lineError('history', `must be an array, got ${describe(line.history)}`);
     line.history.forEach((pair: unknown, i) => {
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new LineError(`history[${i}]`, 'must be a [question, answer] pair of strings');
+        throw lineError(`history[${i}]`, 'must be a [question, answer] pair of strings');
       }
       messages.push(
         { role: 'user', content: text(pair[0], `history[${i}][0]`) },
@@ -145,7 +138,7 @@ function fromAlpaca(line: JsonObject): ConversationMessage[] {
 }
 
 function required(line: JsonObject, key: string): unknown {
-  if (line[key] === undefined) throw new LineError(key, 'is missing');
+  if (line[key] === undefined) throw lineError(key, 'is missing');
   return line[key];
 }
 
@@ -173,11 +166,11 @@ function checkConversation(
 ): void {
   messages.forEach((message, i) => {
     if (message.role === 'system' && i > 0) {
-      throw new LineError(fieldOf(i), 'a system message may only come first (one per conversation)');
+      throw lineError(fieldOf(i), 'a system message may only come first (one per conversation)');
     }
   });
   if (!messages.some((m) => m.role === 'assistant'))
-    throw new LineError(undefined, 'no assistant turn to train on');
+    throw lineError(undefined, 'no assistant turn to train on');
 }
 
 /** Converts lines one by one; `auto` settles on a format at the first line that is a JSON object. */
@@ -204,7 +197,7 @@ export class ConversationImporter {
     try {
       this.conversations.push({ messages: this.convert(line) });
     } catch (error) {
-      if (!(error instanceof LineError)) throw error;
+      if (!(error instanceof DataError) || error.code !== 'input-invalid') throw error;
       const rejection: RejectedLine = { line: lineNumber, message: error.message };
       if (error.field !== undefined) rejection.field = error.field;
       this.rejected.push(rejection);
@@ -220,12 +213,12 @@ export class ConversationImporter {
     try {
       value = JSON.parse(line);
     } catch (error) {
-      throw new LineError(undefined, `invalid JSON: ${(error as Error).message}`);
+      throw lineError(undefined, `invalid JSON: ${(error as Error).message}`);
     }
-    if (!isObject(value)) throw new LineError(undefined, `must be a JSON object, got ${describe(value)}`);
+    if (!isObject(value)) throw lineError(undefined, `must be a JSON object, got ${describe(value)}`);
     const format = (this.format ??= detect(value));
     if (!format) {
-      throw new LineError(
+      throw lineError(
         undefined,
         'not a conversation: expected a "messages", "conversations" or "instruction" key',
       );
@@ -234,7 +227,7 @@ export class ConversationImporter {
     if (!(key in value)) {
       const other = detect(value);
       const hint = other ? ` (this line looks like ${other}; one file holds one format)` : '';
-      throw new LineError(key, `is missing${hint}`);
+      throw lineError(key, `is missing${hint}`);
     }
     const messages = converters[format](value);
     checkConversation(messages, (i) => fieldOfMessage(format, value as JsonObject, i));

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { AdamW, AdamWState, LlamaConfig, LlamaModel, Random, RandomState, Tensor } from '@ownlm/engine';
+import { FormatError } from '../formats/errors.ts';
 import { TOKENIZER_FILES, hfConfigJson, sortedJson } from '../formats/hf-folder.ts';
 import { readSafetensors, writeAtomically, writeSafetensors } from '../formats/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -146,8 +147,23 @@ export function saveCheckpoint<C>(runDir: string, input: SaveInput<C>): string {
   return final;
 }
 
+/** Why a checkpoint folder cannot be resumed from (the trainer then tries the one before it). */
+export type CheckpointErrorCode =
+  /** trainer-state.json is missing, unreadable, or not an ownlm trainer state. */
+  | 'not-a-checkpoint'
+  /** A file the trainer state records is not in the folder. */
+  | 'missing-file'
+  /** A file's size or SHA-256 differs from the record, or it holds tensors no checkpoint writes. */
+  | 'corrupted';
+
 export class CheckpointError extends Error {
-  override name = 'CheckpointError';
+  constructor(
+    readonly code: CheckpointErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
 }
 
 /** Reads and verifies one checkpoint folder; throws CheckpointError naming the file that is wrong. */
@@ -157,24 +173,29 @@ export function loadCheckpoint<C = TrainConfig>(dir: string): LoadedCheckpoint<C
   try {
     state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainerState<C>;
   } catch (error) {
-    throw new CheckpointError(`${statePath}: unreadable (${(error as Error).message})`);
+    throw new CheckpointError('not-a-checkpoint', `${statePath}: unreadable (${(error as Error).message})`);
   }
   if (state.format !== 'ownlm-checkpoint' || typeof state.files !== 'object' || state.files === null) {
-    throw new CheckpointError(`${statePath}: not an ownlm trainer state`);
+    throw new CheckpointError('not-a-checkpoint', `${statePath}: not an ownlm trainer state`);
   }
   for (const required of [CHECKPOINT_FILES.model, CHECKPOINT_FILES.optimizer]) {
-    if (!state.files[required]) throw new CheckpointError(`${statePath}: no checksum for ${required}`);
+    if (!state.files[required])
+      throw new CheckpointError('not-a-checkpoint', `${statePath}: no checksum for ${required}`);
   }
   for (const [file, expected] of Object.entries(state.files)) {
     const path = join(dir, file);
-    if (!existsSync(path)) throw new CheckpointError(`${path}: missing`);
+    if (!existsSync(path)) throw new CheckpointError('missing-file', `${path}: missing`);
     const bytes = statSync(path).size;
     if (bytes !== expected.bytes)
       throw new CheckpointError(
+        'corrupted',
         `${path}: ${bytes} bytes, the checkpoint recorded ${expected.bytes} (truncated or replaced)`,
       );
     if (sha256File(path) !== expected.sha256)
-      throw new CheckpointError(`${path}: SHA-256 does not match the checkpoint record (corrupted)`);
+      throw new CheckpointError(
+        'corrupted',
+        `${path}: SHA-256 does not match the checkpoint record (corrupted)`,
+      );
   }
   const weights = new Map<string, Float32Array>();
   for (const [name, t] of readSafetensors(join(dir, CHECKPOINT_FILES.model)).tensors)
@@ -187,7 +208,11 @@ export function loadCheckpoint<C = TrainConfig>(dir: string): LoadedCheckpoint<C
     const entry = moments.get(param) ?? { m: new Float32Array(0), v: new Float32Array(0) };
     if (kind === 'exp_avg') entry.m = Float32Array.from(t.toFloat32());
     else if (kind === 'exp_avg_sq') entry.v = Float32Array.from(t.toFloat32());
-    else throw new CheckpointError(`${join(dir, CHECKPOINT_FILES.optimizer)}: unexpected tensor "${name}"`);
+    else
+      throw new CheckpointError(
+        'corrupted',
+        `${join(dir, CHECKPOINT_FILES.optimizer)}: unexpected tensor "${name}"`,
+      );
     moments.set(param, entry);
   }
   return {
@@ -207,8 +232,7 @@ export function loadLatestCheckpoint<C = TrainConfig>(
     try {
       return loadCheckpoint<C>(dir);
     } catch (error) {
-      if (!(error instanceof CheckpointError) && !(error instanceof Error && error.name === 'FormatError'))
-        throw error;
+      if (!(error instanceof CheckpointError) && !(error instanceof FormatError)) throw error;
       onRejected(dir, error.message);
     }
   }
