@@ -160,6 +160,13 @@ describe('access control', () => {
     owned.messages = (JSON.parse(messageLine!.slice(6)) as { message: { id: string } }).message.id;
 
     owned.keys = (await created<{ key: { id: string } }>(await as(alice, 'POST', '/api/keys', {}))).key.id;
+    for (const [caller, scope] of [
+      ['inference key', 'inference'],
+      ['platform key', 'platform'],
+    ] as const) {
+      const key = await as(alice, 'POST', '/api/keys', { name: scope, scopes: [scope] });
+      bearer[caller] = (await created<{ secret: string }>(key)).secret;
+    }
     const revoked = await created<{ key: { id: string }; secret: string }>(
       await as(alice, 'POST', '/api/keys', { name: 'to revoke' }),
     );
@@ -286,6 +293,27 @@ describe('access control', () => {
       200,
       "nothing of Alice's was deleted",
     );
+  });
+
+  test('an API key opens what its scopes say, and only an admin may ask for the admin scope', async () => {
+    const ok = async (caller: Caller, path: string) =>
+      assert.equal((await call(caller, 'GET', path)).status, 200, `${caller} GET ${path}`);
+    await ok('inference key', '/v1/models');
+    await ok('platform key', '/api/chats');
+    const keys = (await (await as(alice, 'GET', '/api/keys')).json()) as { keys: { scopes: string[] }[] };
+    assert.deepEqual(keys.keys.map((k) => k.scopes).sort(), [['inference'], ['inference'], ['platform']]);
+    const refused = await as(alice, 'POST', '/api/keys', {
+      name: 'too much',
+      scopes: ['inference', 'admin'],
+    });
+    await errorOf(refused, 403, 'forbidden');
+    await errorOf(await as(alice, 'POST', '/api/keys', { scopes: ['everything'] }), 400, 'invalid_request');
+    const adminKey = await as(admin, 'POST', '/api/keys', { name: 'ops', scopes: ['platform', 'admin'] });
+    const secret = (await created<{ secret: string }>(adminKey)).secret;
+    const tokens = await fetch(`${url}/api/worker-tokens`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    assert.equal(tokens.status, 200, 'an admin key with the admin scope opens admin routes');
   });
 
   test("search never reaches another user's messages", async () => {

@@ -6,13 +6,17 @@ import { AppError } from '../errors.ts';
 
 /**
  * - `anonymous`: anyone, signed in or not.
- * - `user`: a signed-in user, by session cookie or API key.
- * - `admin`: a signed-in user whose role is admin.
+ * - `inference`: the OpenAI-compatible API: a signed-in user, or an API key with the `inference` scope.
+ * - `user`: the platform API: a signed-in user, or an API key with the `platform` scope.
+ * - `admin`: an admin, signed in or by an API key with the `admin` scope.
  * - `worker`: a remote worker holding a live worker token (which opens these routes and nothing else).
  */
-export type Access = 'anonymous' | 'user' | 'admin' | 'worker';
+export type Access = 'anonymous' | 'inference' | 'user' | 'admin' | 'worker';
 
-export const ACCESS_POLICIES: readonly Access[] = ['anonymous', 'user', 'admin', 'worker'];
+export const ACCESS_POLICIES: readonly Access[] = ['anonymous', 'inference', 'user', 'admin', 'worker'];
+
+/** The scope an API key needs for each policy that admits keys. */
+const KEY_SCOPE = { inference: 'inference', user: 'platform', admin: 'admin' } as const;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,7 +50,7 @@ export function requireAccessDeclarations(scope: FastifyInstance, table: RouteAc
     const methods = [route.method].flat();
     if (policy === undefined || !ACCESS_POLICIES.includes(policy))
       throw new Error(
-        `${methods.join(',')} ${route.url} declares no access policy: register it with access('anonymous' | 'user' | 'admin' | 'worker')`,
+        `${methods.join(',')} ${route.url} declares no access policy: register it with access(${ACCESS_POLICIES.map((p) => `'${p}'`).join(' | ')})`,
       );
     // Fastify adds a HEAD route for every GET; it is the same route.
     for (const method of methods)
@@ -61,14 +65,20 @@ function refusal(request: FastifyRequest, policy: Exclude<Access, 'anonymous'>):
       'unauthorized',
       'the worker API needs a worker token: `Authorization: Bearer ow-worker-…` from POST /api/worker-tokens',
     );
-  if (request.actor === null)
+  const { actor } = request;
+  if (actor === null)
     return request.url.startsWith('/v1/')
       ? new AppError(
           'invalid_api_key',
           'missing or invalid API key: send `Authorization: Bearer <key>` with a key from the API keys page',
         )
       : new AppError('unauthorized', 'not signed in');
-  return new AppError('forbidden', `${request.method} ${request.routeOptions.url} is for admins only`);
+  if (policy === 'admin' && actor.role !== 'admin')
+    return new AppError('forbidden', `${request.method} ${request.routeOptions.url} is for admins only`);
+  return new AppError(
+    'forbidden',
+    `this API key opens ${actor.scopes?.join(', ')} only; ${request.method} ${request.routeOptions.url} needs the ${KEY_SCOPE[policy]} scope (create such a key on the API keys page)`,
+  );
 }
 
 /** Enforces the matched route's policy. Runs after authentication, in the same `onRequest` phase. */
@@ -76,9 +86,14 @@ export function enforceAccess(request: FastifyRequest): void {
   const policy = request.routeOptions.config.access;
   // Only unmatched paths (404) and the web app's static files, registered outside the declaring scope, have none.
   if (policy === undefined || policy === 'anonymous') return;
+  if (policy === 'worker') {
+    if (request.worker === null) throw refusal(request, policy);
+    return;
+  }
+  const { actor } = request;
   const allowed =
-    policy === 'worker'
-      ? request.worker !== null
-      : request.actor !== null && (policy === 'user' || request.actor.role === 'admin');
+    actor !== null &&
+    (policy !== 'admin' || actor.role === 'admin') &&
+    (actor.scopes === undefined || actor.scopes.includes(KEY_SCOPE[policy]));
   if (!allowed) throw refusal(request, policy);
 }

@@ -1,6 +1,7 @@
 // Who is making a request: set by the authentication hook from a session cookie or an API key, and passed to
 // every domain function as `actor`, which checks ownership and role itself (docs/ARCHITECTURE.md#access).
 import type { FastifyRequest } from 'fastify';
+import type { ApiKeyScope } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 
 export interface Actor {
@@ -8,6 +9,8 @@ export interface Actor {
   role: 'admin' | 'user';
   /** The API key that authenticated the request; null for a browser session. */
   apiKeyId: string | null;
+  /** What the API key opens; absent for a browser session, which opens everything the role allows. */
+  scopes?: readonly ApiKeyScope[];
 }
 
 declare module 'fastify' {

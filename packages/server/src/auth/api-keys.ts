@@ -3,7 +3,7 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
-import { apiKeys, users } from '../db/schema.ts';
+import { apiKeys, users, type ApiKeyScope } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Actor } from './actor.ts';
@@ -11,10 +11,13 @@ import { randomToken, sha256Hex } from './tokens.ts';
 
 const SECRET_PREFIX = 'sk-ownlm-';
 
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['inference', 'platform', 'admin'];
+
 export interface ApiKeyView {
   id: string;
   name: string;
   prefix: string;
+  scopes: ApiKeyScope[];
   createdAt: Date;
   lastUsedAt: Date | null;
 }
@@ -23,19 +26,43 @@ const view = (row: typeof apiKeys.$inferSelect): ApiKeyView => ({
   id: row.id,
   name: row.name,
   prefix: row.prefix,
+  scopes: row.scopes,
   createdAt: row.createdAt,
   lastUsedAt: row.lastUsedAt,
 });
 
-/** A new key for the actor, named `name` (1 to 100 characters; "API key" when absent). */
+/** `scopes` of a new key: a non-empty list of known scopes, `admin` only for an admin; `inference` when absent. */
+function parseScopes(raw: unknown, actor: Actor): ApiKeyScope[] {
+  if (raw === undefined) return ['inference'];
+  if (
+    !Array.isArray(raw) ||
+    raw.length === 0 ||
+    raw.some((scope) => !API_KEY_SCOPES.includes(scope as ApiKeyScope))
+  )
+    throw new AppError(
+      'invalid_request',
+      `scopes must be a non-empty list of ${API_KEY_SCOPES.join(', ')}`,
+      'scopes',
+    );
+  if (raw.includes('admin') && actor.role !== 'admin')
+    throw new AppError('forbidden', 'only an admin can make a key with the admin scope', 'scopes');
+  return API_KEY_SCOPES.filter((scope) => raw.includes(scope));
+}
+
+/**
+ * A new key for the actor, named `name` (1 to 100 characters; "API key" when absent), opening `scopes`
+ * (`inference` when absent). A key never opens more than its owner may do.
+ */
 export async function createApiKey(options: {
   ctx: AppContext;
   actor: Actor;
   name: unknown;
+  scopes?: unknown;
 }): Promise<{ key: ApiKeyView; secret: string }> {
   const raw = options.name ?? 'API key';
   if (typeof raw !== 'string' || raw.trim().length === 0 || raw.length > 100)
     throw new AppError('invalid_request', 'name must be a string of 1 to 100 characters', 'name');
+  const scopes = parseScopes(options.scopes, options.actor);
   const secret = `${SECRET_PREFIX}${randomToken(32)}`;
   const [row] = await options.ctx.db
     .insert(apiKeys)
@@ -45,6 +72,7 @@ export async function createApiKey(options: {
       name: raw.trim(),
       prefix: secret.slice(0, SECRET_PREFIX.length + 6),
       secretHash: sha256Hex(secret),
+      scopes,
     })
     .returning();
   return { key: view(row!), secret };
@@ -71,10 +99,7 @@ export async function revokeApiKey(options: { ctx: AppContext; actor: Actor; key
 }
 
 /** The key's owner when the secret is a live key, else null. */
-export async function authenticateApiKey(
-  db: Database,
-  secret: string,
-): Promise<{ userId: string; role: 'admin' | 'user'; apiKeyId: string } | null> {
+export async function authenticateApiKey(db: Database, secret: string): Promise<Required<Actor> | null> {
   if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
   const [row] = await db
     .select({ key: apiKeys, role: users.role })
@@ -84,5 +109,5 @@ export async function authenticateApiKey(
   if (!row) return null;
   // Last use is for the owner's overview; an update per request is cheap next to a generation.
   await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.key.id));
-  return { userId: row.key.userId, role: row.role, apiKeyId: row.key.id };
+  return { userId: row.key.userId, role: row.role, apiKeyId: row.key.id, scopes: row.key.scopes };
 }

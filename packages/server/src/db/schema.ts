@@ -46,7 +46,13 @@ export const sessions = pgTable(
   (t) => [index('sessions_user_idx').on(t.userId)],
 );
 
-/** Per-user keys for the /v1 API; the secret is shown once and only its SHA-256 is stored. */
+/**
+ * What an API key opens: `inference` the /v1 API, `platform` the platform API (/api) as its owner, `admin` the
+ * admin routes too (only on an admin's key, and only when asked for).
+ */
+export type ApiKeyScope = 'inference' | 'platform' | 'admin';
+
+/** Per-user API keys; the secret is shown once and only its SHA-256 is stored. */
 export const apiKeys = pgTable(
   'api_keys',
   {
@@ -57,6 +63,11 @@ export const apiKeys = pgTable(
     name: text('name').notNull(),
     prefix: text('prefix').notNull(),
     secretHash: text('secret_hash').notNull(),
+    scopes: text('scopes')
+      .array()
+      .$type<ApiKeyScope[]>()
+      .notNull()
+      .default(sql`'{inference}'`),
     createdAt: createdAt(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
@@ -94,9 +105,12 @@ export const modelVersions = pgTable(
       .notNull()
       .default('model'),
     baseVersionId: text('base_version_id'),
+    /** The user a version belongs to (made by their job); null for the whole platform (folder, admin). */
+    ownerId: text('owner_id').references(() => users.id, { onDelete: 'cascade' }),
     createdAt: createdAt(),
   },
   (t) => [
+    index('model_versions_owner_idx').on(t.ownerId),
     uniqueIndex('model_versions_model_version_unique').on(t.modelId, t.version),
     uniqueIndex('model_versions_path_sha_unique').on(t.path, t.sha256),
   ],
@@ -200,7 +214,14 @@ export const datasets = pgTable(
   (t) => [index('datasets_user_idx').on(t.userId, t.createdAt)],
 );
 
-export type JobType = 'data-prepare' | 'tokenizer-train' | 'pretrain' | 'finetune' | 'eval' | 'export';
+export type JobType =
+  | 'data-prepare'
+  | 'tokenizer-train'
+  | 'pretrain'
+  | 'finetune'
+  | 'eval'
+  | 'export'
+  | 'quickstart';
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /**
