@@ -279,15 +279,15 @@ async function resolveModel(ctx: AppContext, reference: string): Promise<Registe
 /** The /v1 routes; registered by buildApp under the `/v1` prefix, behind API-key or session authentication. */
 export function v1Routes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/models', access('user'), async () => {
+    app.get('/models', access('inference'), async () => {
       return { object: 'list', data: modelObjects(await ctx.registry.list()) };
     });
 
-    app.get<{ Params: { model: string } }>('/models/:model', access('user'), async (request) => {
+    app.get<{ Params: { model: string } }>('/models/:model', access('inference'), async (request) => {
       return modelObject(request.params.model, await resolveModel(ctx, request.params.model));
     });
 
-    app.post('/chat/completions', access('user'), async (request, reply) => {
+    app.post('/chat/completions', access('inference'), async (request, reply) => {
       const actor = actorOf(request);
       const parsed = parseChatRequest(request.body);
       const model = await resolveModel(ctx, parsed.model);
@@ -312,7 +312,7 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
       );
     });
 
-    app.post('/completions', access('user'), async (request, reply) => {
+    app.post('/completions', access('inference'), async (request, reply) => {
       const actor = actorOf(request);
       const parsed = parseCompletionRequest(request.body);
       const model = await resolveModel(ctx, parsed.model);
@@ -333,7 +333,7 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
       );
     });
 
-    app.post('/embeddings', access('user'), async (request) => {
+    app.post('/embeddings', access('inference'), async (request) => {
       const actor = actorOf(request);
       const parsed = parseEmbeddingRequest(request.body);
       const model = await resolveModel(ctx, parsed.model);
