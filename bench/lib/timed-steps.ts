@@ -1,6 +1,6 @@
 // Training steps of the studio's loop (packages/studio/src/train/loop.ts) timed on one fixed batch, for the
-// train-throughput and finetune benchmarks: AdamW at a constant learning rate with clipping at norm 1, as their
-// PyTorch peers step.
+// train-throughput and finetune benchmarks: AdamW at a constant learning rate with clipping at norm 1, as
+// their PyTorch peers step.
 import { memoryStats, resetPeakMemory, type AdamW, type LlamaModel } from '@ownlm/engine';
 import { trainLoop } from '../../packages/studio/src/train/loop.ts';
 

@@ -1,26 +1,30 @@
 // The one training loop. Pretraining (train/trainer.ts), fine-tuning (finetune/finetune.ts), the tiny-model
 // test fixtures and the training benchmarks all step through trainLoop, so a step means the same everywhere.
 //
-// Contract of optimizer step s (0-based), what another implementation (the PyTorch worker) must do to repeat a run:
+// What optimizer step s (0-based) does, the contract another implementation (the PyTorch worker) follows:
 //   1. The learning rate is learningRate(schedule, s) (@ownlm/engine): with warmup_steps W, step s < W gets
-//      lr·(s + 1)/W; after that `constant` stays at lr, `linear` and `cosine` decay to min_lr at the last step.
-//   2. For each micro-batch m = 0 … grad_accumulation − 1, in order: batch = nextBatch(s, m); its loss is the mean
-//      cross-entropy over its targets (−100 is not scored); backward runs on loss / grad_accumulation, so the
-//      gradients sum to those of the mean over micro-batches, and the step's loss is that mean. Dropout draws
-//      come from one generator, Random(seed + 1), in the order the forward passes make them; it is never
-//      reseeded, and its state is saved in every checkpoint.
-//   3. With grad_clip > 0, the gradients of the optimizer's tensors are scaled so that their joint L2 norm is at
-//      most grad_clip (PyTorch's clip_grad_norm_: factor grad_clip / (norm + 1e-6), applied only when below 1);
-//      the norm before clipping is the step's grad_norm (0 when clipping is off).
-//   4. One AdamW update (PyTorch's order, decoupled weight decay), then every gradient is zeroed.
-// Data order: nextBatch must be a function of (seed, s, m) alone; then a run resumed from a checkpoint repeats
-// the uninterrupted one bit for bit. Pretraining's micro-batch is TokenShardLoader.batch({ seed, step:
-// s·grad_accumulation + m }); fine-tuning's holds the conversations at positions [k·B, (k + 1)·B), k =
-// s·grad_accumulation + m, of a sequence of epochs, each a permutation of the training set drawn from (seed, epoch).
+//      lr·(s + 1)/W; after that `constant` stays at lr, while `linear` and `cosine` go from lr to min_lr as
+//      (s − W)/(steps − W) goes from 0 to 1.
+//   2. For each micro-batch m = 0 … grad_accumulation − 1, in order: batch = nextBatch(s, m); its loss is the
+//      mean cross-entropy over its targets (−100 is not scored); backward runs on loss / grad_accumulation,
+//      so the gradients sum to those of the mean over micro-batches, and the step's loss is the sum of those
+//      float32 quotients. Dropout draws come from one engine Random(seed + 1), in the order the forward
+//      passes make them; it is never reseeded, and its state is saved in every checkpoint.
+//   3. With grad_clip > 0, the gradients of the optimizer's tensors are scaled so that their joint L2 norm is
+//      at most grad_clip (PyTorch's clip_grad_norm_: factor grad_clip / (norm + 1e-6), applied only when
+//      below 1); the norm before clipping is the step's grad_norm (0 when clipping is off).
+//   4. One update of the caller's AdamW (PyTorch's order, decoupled weight decay: on the 2-D weights except
+//      the embeddings in LlamaModel.parameterGroups, on every matrix of a LoRA adapter), then every gradient
+//      is zeroed.
+// Data order: nextBatch must be a function of (seed, s, m) alone; then a run resumed from a checkpoint
+// repeats the uninterrupted one bit for bit. Pretraining's micro-batch is TokenShardLoader.batch({ seed,
+// step: s·grad_accumulation + m }); fine-tuning's holds the conversations at positions [k·B, (k + 1)·B), k =
+// s·grad_accumulation + m, of a sequence of epochs, each a permutation of the training set drawn from (seed,
+// epoch).
 //
 // After each step: a train-step event; the validation loss every eval_every steps and after the last; with a
-// run folder, a metrics.jsonl line and a checkpoint every checkpoint_every steps, every checkpoint_minutes and
-// after the last step.
+// run folder, a metrics.jsonl line and a checkpoint every checkpoint_every steps, every checkpoint_minutes
+// and after the last step.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import {
   Random,
@@ -145,7 +149,7 @@ export interface TrainLoopInput<C extends LoopSettings> {
    */
   run?: RunFolder<C>;
   emit?: (event: TrainEvent) => void;
-  /** When the signal is aborted, the loop checkpoints the steps it did and throws `error` before the next step. */
+  /** Once the signal is aborted, the loop checkpoints the steps it did and throws `error` before the next. */
   stop?: { signal: AbortSignal; error: (step: number) => Error };
 }
 

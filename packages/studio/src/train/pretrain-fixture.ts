@@ -1,6 +1,6 @@
 // Pretraining inputs small enough that a run of a few steps takes seconds, for the trainer's tests and the
-// server's job tests: a corpus of sentences drawn from a few subjects, verbs and objects (enough structure for a
-// loss curve), its tokenizer and its token shards.
+// server's job tests: a corpus of sentences drawn from a few subjects, verbs and objects (enough structure
+// for a loss curve), its tokenizer and its token shards.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Random } from '@ownlm/engine';
@@ -8,8 +8,8 @@ import { packCorpus } from '../data/pack.ts';
 import { trainTokenizer } from '../tokenizer/train.ts';
 
 /**
- * Writes `<dir>/corpus` (`train` and `validation` documents), `<dir>/tokenizer` (300 tokens) and `<dir>/shards`;
- * returns the shard and tokenizer folders.
+ * Writes `<dir>/corpus` (`train` and `validation` documents), `<dir>/tokenizer` (300 tokens) and
+ * `<dir>/shards`; returns the shard and tokenizer folders.
  */
 export async function writePretrainInputs(
   dir: string,
