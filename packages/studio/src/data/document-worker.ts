@@ -1,13 +1,16 @@
-// Worker-thread side of the document pool: builds a processor from workerData, says 'ready', then answers each
-// batch message with its processed batch (signatures transferred, not copied).
-import { parentPort, workerData } from 'node:worker_threads';
-import { DocumentProcessor, type DocumentBatch, type ProcessorConfig } from './process-document.ts';
+// Worker thread of prepareCorpus: processes the document batches it is sent (see prepare.ts); each batch's
+// MinHash signatures are moved to the calling thread, not copied.
+import { workerData } from 'node:worker_threads';
+import {
+  DocumentProcessor,
+  type DocumentBatch,
+  type ProcessedBatch,
+  type ProcessorConfig,
+} from './process-document.ts';
+import { serveRequests } from './worker-pool.ts';
 
 const processor = new DocumentProcessor(workerData as ProcessorConfig);
-const port = parentPort;
-if (!port) throw new Error('document-worker.ts must run in a worker thread');
-port.on('message', (batch: DocumentBatch) => {
-  const result = processor.processBatch(batch);
-  port.postMessage(result, [result.signatures.buffer]);
-});
-port.postMessage('ready');
+serveRequests(
+  (batch): ProcessedBatch => processor.processBatch(batch as DocumentBatch),
+  (result) => [result.signatures.buffer],
+);

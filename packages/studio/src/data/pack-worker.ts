@@ -2,9 +2,9 @@
 import { workerData } from 'node:worker_threads';
 import { chunkTexts, type Chunk } from '../tokenizer/corpus-reader.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { serveRequests } from '../tokenizer/workers.ts';
 import { DataError } from './errors.ts';
 import type { TokenDtype } from './token-shards.ts';
+import { serveRequests } from './worker-pool.ts';
 
 export interface PackWorkerData {
   tokenizer: string;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readChunks, resolveCorpusFiles, type CorpusFile } from '../tokenizer/corpus-reader.ts';
 import { abandonOutput, finishOutput, startOutput } from '../tokenizer/publish.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { WorkerPool } from '../tokenizer/workers.ts';
+import { WorkerPool } from './worker-pool.ts';
 import { DataError } from './errors.ts';
 import type { EncodedChunk, PackWorkerData } from './pack-worker.ts';
 import {

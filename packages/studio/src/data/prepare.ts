@@ -21,10 +21,15 @@ import { U64Map } from './hash-table.ts';
 import { lshParameters } from './minhash.ts';
 import type { DocumentKind } from './normalize.ts';
 import { emptyPiiCounts, piiTypes } from './pii.ts';
-import type { ProcessedBatch, ProcessorConfig } from './process-document.ts';
+import {
+  DocumentProcessor,
+  type DocumentBatch,
+  type ProcessedBatch,
+  type ProcessorConfig,
+} from './process-document.ts';
 import { renderReportMarkdown, type CorpusReport, type FilterCount, type StageCount } from './report.ts';
 import { readLines, type CorpusSource } from './sources.ts';
-import { inlineRunner, WorkerPool, type DocumentRunner } from './worker-pool.ts';
+import { WorkerPool } from './worker-pool.ts';
 
 export interface PrepareOptions extends CorpusConfigInput {
   sources: CorpusSource[];
@@ -194,12 +199,13 @@ export async function prepareCorpus(
     scrubPii: config.pii.scrub,
   };
   const streams: WriteStream[] = [];
-  let runner: DocumentRunner | null = null;
+  const inline = new DocumentProcessor(processorConfig);
+  const pool = new WorkerPool(new URL('./document-worker.ts', import.meta.url), processorConfig, workers, {
+    inline: (batch) => inline.processBatch(batch as DocumentBatch),
+  });
   let store: SignatureStore | null = null;
   let committed = false;
   try {
-    runner = workers > 0 ? new WorkerPool(processorConfig, workers) : inlineRunner(processorConfig);
-    const pool = runner;
     store = config.dedup.near
       ? new SignatureStore(join(workDir, 'signatures.bin'), config.dedup.permutations)
       : null;
@@ -228,7 +234,11 @@ export async function prepareCorpus(
     let batch: BatchMeta = { texts: [], kinds: [], sources: [], sourceIndex: [] };
     let chars = 0;
     const submit = () => {
-      const result = pool.run({ texts: batch.texts, kinds: batch.kinds, sources: batch.sources });
+      const result = pool.run<ProcessedBatch>({
+        texts: batch.texts,
+        kinds: batch.kinds,
+        sources: batch.sources,
+      } satisfies DocumentBatch);
       // Awaited later in order; this handler only keeps an early failure from counting as unhandled.
       result.catch(() => {});
       inFlight.push({ meta: batch, result });
@@ -285,7 +295,7 @@ export async function prepareCorpus(
   } finally {
     for (const stream of streams) stream.destroy();
     store?.close();
-    await runner?.close();
+    await pool.close();
     if (!committed) {
       await rm(workDir, { recursive: true, force: true });
       if (created) await rmdir(options.outputDir).catch(() => {});

@@ -1,100 +1,148 @@
-// A fixed pool of document workers. `run` resolves with the processed batch; callers that await results in
-// submission order get deterministic output no matter which worker finished first.
-import { Worker } from 'node:worker_threads';
-import {
-  DocumentProcessor,
-  type DocumentBatch,
-  type ProcessedBatch,
-  type ProcessorConfig,
-} from './process-document.ts';
+// The one pool of worker threads for CPU-bound batch work: processing documents, counting words, encoding
+// corpora. A request goes to the least busy worker and its promise settles with that worker's reply, so callers
+// that await replies in request order get output that does not depend on which thread finished first.
+// ownlm runs its TypeScript sources through tsx, whose loader hooks do not reach worker threads by themselves,
+// so a worker started from a .ts module registers tsx (resolved from this file) before importing it.
+import { parentPort, Worker, type TransferListItem } from 'node:worker_threads';
+import { DataError, type DataErrorCode } from './errors.ts';
 
-interface Pending {
-  batch: DocumentBatch;
-  resolve(result: ProcessedBatch): void;
-  reject(error: Error): void;
+interface Request {
+  id: number;
+  message: unknown;
 }
 
-export interface DocumentRunner {
-  run(batch: DocumentBatch): Promise<ProcessedBatch>;
-  close(): Promise<void>;
+/** A worker's answer to a request, or 'ready' once it serves requests. */
+type Reply = { id: number; value?: unknown; error?: { message: string; code?: DataErrorCode } } | 'ready';
+
+export interface WorkerPoolOptions {
+  /**
+   * Handles requests on the calling thread until the first worker is up (a worker takes ~0.5 s to start: it
+   * loads the TypeScript loader), so small inputs do not wait for start-up; with no workers, handles them all.
+   * It must answer as a worker would.
+   */
+  inline?: (message: unknown) => unknown;
 }
 
-/** Processes batches on the calling thread (workers: 0): no parallelism, same results. */
-export function inlineRunner(config: ProcessorConfig): DocumentRunner {
-  const processor = new DocumentProcessor(config);
-  return { run: async (batch) => processor.processBatch(batch), close: async () => {} };
+function startWorker(module: URL, workerData: unknown): Worker {
+  if (!module.pathname.endsWith('.ts')) return new Worker(module, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); })`;
+  // The worker registers tsx itself; the parent's flags (`--import tsx` under the test runner) would load it twice.
+  return new Worker(code, { eval: true, workerData, execArgv: [] });
 }
 
-/**
- * Worker threads; until the first of them has started (~0.6 s: each loads the TypeScript loader), batches are
- * processed on the calling thread instead of waiting, so small corpora do not pay for the start-up.
- */
-export class WorkerPool implements DocumentRunner {
-  private readonly idle: Worker[] = [];
-  private readonly queue: Pending[] = [];
-  private readonly running = new Map<Worker, Pending>();
-  private failure: Error | null = null;
+export class WorkerPool {
   private readonly workers: Worker[];
-  private inline: DocumentProcessor | null;
+  private readonly pending = new Map<
+    number,
+    { worker: number; resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >();
+  private readonly load: number[];
+  private nextId = 0;
+  private failure: Error | null = null;
+  private inline: ((message: unknown) => unknown) | null;
   private started!: () => void;
-  /** Resolves once a worker has started; from then on batches go to workers only. */
+  /** Resolves once a worker serves requests; from then on requests go to workers only. */
   readonly ready = new Promise<void>((resolve) => (this.started = resolve));
 
-  constructor(config: ProcessorConfig, size: number) {
-    this.inline = new DocumentProcessor(config);
-    this.workers = Array.from({ length: size }, () => {
-      const worker = new Worker(new URL('./document-worker.mjs', import.meta.url), {
-        workerData: config,
-        execArgv: [],
-      });
-      worker.on('message', (message: ProcessedBatch | 'ready') => {
-        if (message === 'ready') {
+  /** Starts `size` workers running `module`, which must call `serveRequests`; call `close` when done. */
+  constructor(module: URL, workerData: unknown, size: number, options: WorkerPoolOptions = {}) {
+    this.inline = options.inline ?? null;
+    this.workers = Array.from({ length: size }, () => startWorker(module, workerData));
+    this.load = this.workers.map(() => 0);
+    for (const worker of this.workers) {
+      worker.on('message', (reply: Reply) => {
+        if (reply !== 'ready') this.settle(reply);
+        else {
           this.inline = null;
           this.started();
-        } else {
-          const pending = this.running.get(worker);
-          this.running.delete(worker);
-          pending?.resolve(message);
         }
-        this.idle.push(worker);
-        this.dispatch();
       });
       worker.on('error', (error) => this.fail(error));
       worker.on('exit', (code) => {
-        if (code !== 0) this.fail(new Error(`document worker exited with code ${code}`));
+        if (code !== 0) this.fail(new Error(`worker thread exited with code ${code}`));
       });
-      return worker;
-    });
-  }
-
-  run(batch: DocumentBatch): Promise<ProcessedBatch> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.inline) return Promise.resolve(this.inline.processBatch(batch));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ batch, resolve, reject });
-      this.dispatch();
-    });
-  }
-
-  async close(): Promise<void> {
-    this.failure ??= new Error('worker pool closed');
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-
-  private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const worker = this.idle.pop() as Worker;
-      const pending = this.queue.shift() as Pending;
-      this.running.set(worker, pending);
-      worker.postMessage(pending.batch);
     }
   }
 
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    for (const pending of [...this.running.values(), ...this.queue]) pending.reject(error);
-    this.running.clear();
-    this.queue.length = 0;
+  /** Requests waiting for a reply. */
+  get inFlight(): number {
+    return this.pending.size;
   }
+
+  /** Sends a request to the least busy worker (or handles it inline until one is up). */
+  run<T>(message: unknown): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const inline = this.inline;
+    if (inline) return new Promise<T>((resolve) => resolve(inline(message) as T));
+    const worker = this.load.indexOf(Math.min(...this.load));
+    return this.send<T>(worker, message);
+  }
+
+  /** Sends the same request to every worker and collects their replies. */
+  broadcast<T>(message: unknown): Promise<T[]> {
+    return Promise.all(this.workers.map((_, worker) => this.send<T>(worker, message)));
+  }
+
+  /** Stops the workers; requests made afterwards are rejected. */
+  async close(): Promise<void> {
+    this.failure ??= new Error('worker pool closed');
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
+  private send<T>(worker: number, message: unknown): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    this.load[worker]++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { worker, resolve: resolve as (value: unknown) => void, reject });
+      this.workers[worker].postMessage({ id, message } satisfies Request);
+    });
+  }
+
+  private settle(reply: Exclude<Reply, 'ready'>): void {
+    const entry = this.pending.get(reply.id);
+    if (!entry) return;
+    this.pending.delete(reply.id);
+    this.load[entry.worker]--;
+    if (!reply.error) entry.resolve(reply.value);
+    else
+      entry.reject(
+        reply.error.code
+          ? new DataError(reply.error.code, reply.error.message)
+          : new Error(reply.error.message),
+      );
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+  }
+}
+
+/**
+ * Worker side: answers each request with `handle`'s value, or with its error (DataError codes kept). The
+ * buffers `transfer` names are moved to the calling thread instead of copied.
+ */
+export function serveRequests<R>(
+  handle: (message: unknown) => R,
+  transfer: (value: R) => TransferListItem[] = () => [],
+): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveRequests must run in a worker thread');
+  port.on('message', (request: Request) => {
+    let reply: Exclude<Reply, 'ready'>;
+    let transferList: TransferListItem[] = [];
+    try {
+      const value = handle(request.message);
+      reply = { id: request.id, value };
+      transferList = transfer(value);
+    } catch (error) {
+      const code = error instanceof DataError ? error.code : undefined;
+      reply = { id: request.id, error: { message: (error as Error).message, code } };
+    }
+    port.postMessage(reply, transferList);
+  });
+  port.postMessage('ready' satisfies Reply);
 }

@@ -2,7 +2,7 @@
 import { workerData } from 'node:worker_threads';
 import { chunkTexts, type Chunk } from './corpus-reader.ts';
 import { WordCounter } from './word-counter.ts';
-import { serveRequests } from './workers.ts';
+import { serveRequests } from '../data/worker-pool.ts';
 
 export interface CountWorkerData {
   pattern: string;

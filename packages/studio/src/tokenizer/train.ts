@@ -20,6 +20,7 @@
 import { availableParallelism } from 'node:os';
 import type { CountRequest, CountWorkerData } from './count-worker.ts';
 import { DataError } from '../data/errors.ts';
+import { WorkerPool } from '../data/worker-pool.ts';
 import { trainBpe } from './bpe-trainer.ts';
 import { chunkTexts, readChunks, resolveCorpusFiles, type CorpusFile } from './corpus-reader.ts';
 import { QWEN2_CPP_PATTERN } from './pretokenize.ts';
@@ -27,7 +28,6 @@ import { abandonOutput, finishOutput, startOutput } from './publish.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { DEFAULT_SPECIAL_TOKENS, writeTokenizerFiles } from './tokenizer-files.ts';
 import { WordCounter, type WordCounts } from './word-counter.ts';
-import { WorkerPool } from './workers.ts';
 
 export interface TrainTokenizerOptions {
   /** Prepared corpus folders (their train.jsonl), .jsonl files (field "text") or plain text files. */
