@@ -142,27 +142,30 @@ describe('the web app in a browser', () => {
     assert.deepEqual(pageErrors, []);
   });
 
-  test('API keys: the secret is shown once, listed by prefix, revoked', async () => {
+  test('API keys: the secret is shown once, listed by prefix and scope, revoked', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('textbox', { name: 'Name' }).fill('scripts');
+    assert.ok(await page.getByRole('checkbox', { name: /^Inference/ }).isChecked(), 'inference by default');
     await page.getByRole('button', { name: 'Create key' }).click();
     const secret = await page.getByLabel('New API key').inputValue();
     assert.ok(secret.length >= 20);
     const row = page.locator('.keys-table tbody tr', { hasText: 'scripts' });
     const prefix = ((await row.locator('code').textContent()) ?? '').replace('…', '');
     assert.ok(prefix.length > 0 && secret.startsWith(prefix));
-    const models = await fetch(`${server.url}/v1/models`, {
-      headers: { authorization: `Bearer ${secret}` },
-    });
-    assert.equal(models.status, 200);
+    assert.match((await row.textContent()) ?? '', /inference/);
+    const withKey = (path: string) =>
+      fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal((await withKey('/v1/models')).status, 200);
+    assert.equal(
+      (await withKey('/api/chats')).status,
+      403,
+      'an inference key does not open the platform API',
+    );
     await shot('03-keys');
     await row.getByRole('button', { name: /Revoke/ }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
     await page.getByText('No keys yet.').waitFor();
-    const refused = await fetch(`${server.url}/v1/models`, {
-      headers: { authorization: `Bearer ${secret}` },
-    });
-    assert.equal(refused.status, 401);
+    assert.equal((await withKey('/v1/models')).status, 401);
   });
 
   test('on a phone-sized screen the chat list is a drawer', async () => {
@@ -243,5 +246,26 @@ describe('the web app in a browser', () => {
       assert.deepEqual(dialogs, []);
       assert.deepEqual(pageErrors, []);
     }
+  });
+
+  test('account: a password change, then signing out everywhere ends this browser session too', async () => {
+    await page.goto(server.url);
+    await page.locator('.account-name').click();
+    await page.getByRole('heading', { name: 'Account' }).waitFor();
+    await page.getByLabel('Current password').fill('not the password');
+    await page.getByLabel('New password').fill('a new long passphrase');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('the current password is wrong').waitFor();
+    await page.getByLabel('Current password').fill('a long enough password');
+    await page.getByLabel('New password').fill('a new long passphrase');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').getByText('Your password is changed').waitFor();
+    await shot('07-account');
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.getByLabel('Password').waitFor();
+    await page.reload();
+    await page.getByLabel('Password').waitFor();
+    assert.deepEqual(pageErrors, []);
   });
 });

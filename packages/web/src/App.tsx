@@ -2,6 +2,7 @@
 // what several pages share (user, models, today's usage, the chat list's refresh signal).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { AuthPage } from './account/AuthPage.tsx';
+import { AccountPage } from './account/AccountPage.tsx';
 import { KeysPage } from './account/KeysPage.tsx';
 import { WebhooksPage } from './account/WebhooksPage.tsx';
 import { ChatPage } from './chat/ChatPage.tsx';
@@ -141,6 +142,8 @@ function RoutePage({ route }: { route: Route }) {
       return <ChatPage chatId={route.chatId} />;
     case 'keys':
       return <KeysPage />;
+    case 'account':
+      return <AccountPage />;
     case 'datasets':
       return <DatasetsPage datasetId={route.datasetId} />;
     case 'finetune':

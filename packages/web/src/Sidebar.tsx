@@ -79,9 +79,14 @@ export function Sidebar({
           API keys
         </Link>
         <div className="account">
-          <span className="account-name" title={app.user.email}>
+          <Link
+            to="/account"
+            className="account-name"
+            title={app.user.email}
+            aria-current={page === 'account' ? 'page' : undefined}
+          >
             {app.user.name || app.user.email}
-          </span>
+          </Link>
           <button type="button" className="link-button" onClick={() => void app.logout()}>
             Sign out
           </button>

@@ -60,10 +60,13 @@ export interface Usage {
   completionTokens: number;
 }
 
+export type ApiKeyScope = 'inference' | 'platform' | 'admin';
+
 export interface ApiKey {
   id: string;
   name: string;
   prefix: string;
+  scopes: ApiKeyScope[];
   createdAt: string;
   lastUsedAt: string | null;
 }

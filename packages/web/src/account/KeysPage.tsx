@@ -1,14 +1,24 @@
-// API keys for the OpenAI-compatible /v1 API: create (the secret is shown once), list, revoke.
+// API keys: create with the scopes the key opens (the secret is shown once), list, revoke.
 import { useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
 import { useConfirm } from '../common/ConfirmDialog.tsx';
 import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatDate } from '../common/format.ts';
 import { useAction, useLoad } from '../common/requests.ts';
-import type { ApiKey } from '../types.ts';
+import { useApp } from '../common/app-state.tsx';
+import type { ApiKey, ApiKeyScope } from '../types.ts';
 import { SecretOnce } from './SecretOnce.tsx';
 
+/** What each scope opens, as the form and the list say it. */
+const SCOPES: { scope: ApiKeyScope; label: string; adminOnly: boolean }[] = [
+  { scope: 'inference', label: 'Inference: the OpenAI-compatible API (/v1)', adminOnly: false },
+  { scope: 'platform', label: 'Platform: chats, datasets, jobs and models as you (/api)', adminOnly: false },
+  { scope: 'admin', label: 'Admin: the admin routes too', adminOnly: true },
+];
+
 export function KeysPage() {
+  const app = useApp();
+  const [scopes, setScopes] = useState<ApiKeyScope[]>(['inference']);
   const loaded = useLoad(() => api.keys().then((result) => result.keys), []);
   const keys = loaded.value;
   const [name, setName] = useState('');
@@ -18,8 +28,9 @@ export function KeysPage() {
   function create(event: FormEvent) {
     event.preventDefault();
     void action.run(async () => {
-      setCreated(await api.createKey(name.trim()));
+      setCreated(await api.createKey(name.trim(), scopes));
       setName('');
+      setScopes(['inference']);
       loaded.reload();
     });
   }
@@ -41,7 +52,8 @@ export function KeysPage() {
       <h1>API keys</h1>
       <p className="muted">
         Keys let programs use your models through the OpenAI-compatible API at{' '}
-        <code>{window.location.origin}/v1</code>. Send one as <code>Authorization: Bearer KEY</code>.
+        <code>{window.location.origin}/v1</code>. Send one as <code>Authorization: Bearer KEY</code>. A key
+        opens only what its scopes say; inference is the default.
       </p>
       <form className="key-form" onSubmit={create}>
         <label className="field">
@@ -53,7 +65,24 @@ export function KeysPage() {
             onChange={(e) => setName(e.target.value)}
           />
         </label>
-        <button type="submit" className="primary" disabled={!name.trim()}>
+        <fieldset className="checkbox-row">
+          <legend>Opens</legend>
+          {SCOPES.filter((s) => !s.adminOnly || app.user.role === 'admin').map(({ scope, label }) => (
+            <label key={scope}>
+              <input
+                type="checkbox"
+                checked={scopes.includes(scope)}
+                onChange={(e) =>
+                  setScopes((now) =>
+                    e.target.checked ? [...now, scope] : now.filter((other) => other !== scope),
+                  )
+                }
+              />
+              {label}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit" className="primary" disabled={!name.trim() || scopes.length === 0}>
           Create key
         </button>
       </form>
@@ -70,6 +99,7 @@ export function KeysPage() {
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Key</th>
+              <th scope="col">Opens</th>
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
               <th scope="col">
@@ -84,6 +114,7 @@ export function KeysPage() {
                 <td>
                   <code>{key.prefix}…</code>
                 </td>
+                <td>{key.scopes.join(', ')}</td>
                 <td>{formatDate(key.createdAt)}</td>
                 <td>{formatDate(key.lastUsedAt)}</td>
                 <td>

@@ -2,6 +2,7 @@
 // CSRF token. Errors arrive as `{"error":{message,type,param,code}}` and are thrown as ApiError.
 import type {
   ApiKey,
+  ApiKeyScope,
   Chat,
   ChatSettings,
   ChatStreamEvent,
@@ -136,6 +137,12 @@ export const api = {
     await json<null>('POST', '/api/auth/logout');
     csrfToken = null;
   },
+  logoutEverywhere: async () => {
+    await json<null>('POST', '/api/auth/logout-everywhere');
+    csrfToken = null;
+  },
+  changePassword: (currentPassword: string, newPassword: string) =>
+    json<null>('POST', '/api/auth/password', { currentPassword, newPassword }),
   models: () => json<{ models: Model[]; default: string | null }>('GET', '/api/models'),
   chats: (query = '') =>
     json<{ chats: Chat[] }>('GET', query ? `/api/chats?q=${encodeURIComponent(query)}` : '/api/chats'),
@@ -153,7 +160,8 @@ export const api = {
     openAnswer(`${chatPath(id)}/messages/${encodeURIComponent(messageId)}/edit`, { content }, signal),
   usageToday: () => json<Usage>('GET', '/api/usage/today'),
   keys: () => json<{ keys: ApiKey[] }>('GET', '/api/keys'),
-  createKey: (name: string) => json<{ key: ApiKey; secret: string }>('POST', '/api/keys', { name }),
+  createKey: (name: string, scopes: ApiKeyScope[]) =>
+    json<{ key: ApiKey; secret: string }>('POST', '/api/keys', { name, scopes }),
   deleteKey: (id: string) => json<null>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
   quickstart: () => json<QuickstartStatus>('GET', '/api/quickstart'),
   startQuickstart: () => json<unknown>('POST', '/api/quickstart'),

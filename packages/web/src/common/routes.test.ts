@@ -6,6 +6,7 @@ test('paths map to pages, ids decoded, and back', () => {
   assert.deepEqual(parseRoute('/'), { page: 'chat', chatId: null });
   assert.deepEqual(parseRoute(chatPath('c 1')), { page: 'chat', chatId: 'c 1' });
   assert.deepEqual(parseRoute('/keys'), { page: 'keys' });
+  assert.deepEqual(parseRoute('/account'), { page: 'account' });
   assert.deepEqual(parseRoute('/datasets'), { page: 'datasets', datasetId: null });
   assert.deepEqual(parseRoute(datasetPath('ds/1')), { page: 'datasets', datasetId: 'ds/1' });
   assert.deepEqual(parseRoute('/jobs'), { page: 'jobs', jobId: null });

@@ -3,6 +3,7 @@
 export type Route =
   | { page: 'chat'; chatId: string | null }
   | { page: 'keys' }
+  | { page: 'account' }
   | { page: 'datasets'; datasetId: string | null }
   | { page: 'finetune' }
   | { page: 'jobs'; jobId: string | null }
@@ -11,6 +12,7 @@ export type Route =
 
 export function parseRoute(path: string): Route {
   if (path === '/keys') return { page: 'keys' };
+  if (path === '/account') return { page: 'account' };
   if (path === '/finetune') return { page: 'finetune' };
   if (path === '/models') return { page: 'models' };
   if (path === '/webhooks') return { page: 'webhooks' };
