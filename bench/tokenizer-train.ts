@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import tokenizers from 'tokenizers';
 import { demoCorpusSources } from '../packages/studio/src/data/demo-corpus.ts';
 import { QWEN2_CPP_PATTERN } from '../packages/studio/src/tokenizer/pretokenize.ts';
+import { byteLevelBpeJson } from '../packages/studio/src/tokenizer/tokenizer-files.ts';
 import { trainTokenizer } from '../packages/studio/src/tokenizer/train.ts';
 import type { Tokenizer } from '../packages/studio/src/tokenizer/tokenizer.ts';
 
@@ -30,21 +31,7 @@ try {
     `corpus: demo (Brown + nlp-corpus), ${(statSync(file).size / 1e6).toFixed(1)} MB, ${train.length} documents; ${availableParallelism()} cores`,
   );
 
-  const referenceJson = JSON.stringify({
-    version: '1.0',
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: QWEN2_CPP_PATTERN }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: null,
-    decoder: null,
-    model: { type: 'BPE', vocab: {}, merges: [] },
-  });
+  const referenceJson = byteLevelBpeJson({ pattern: QWEN2_CPP_PATTERN });
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const oursTimes: number[] = [];

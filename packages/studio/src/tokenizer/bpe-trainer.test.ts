@@ -8,6 +8,7 @@ import { brownCorpusSource } from '../data/demo-corpus.ts';
 import { trainBpe } from './bpe-trainer.ts';
 import { LLAMA3_PATTERN } from './pretokenize.ts';
 import { generateTestStrings } from './test-strings.ts';
+import { byteLevelBpeJson } from './tokenizer-files.ts';
 import { WordCounter } from './word-counter.ts';
 
 /** About 400 KB of text: Brown samples and generated strings full of odd characters. */
@@ -23,22 +24,7 @@ async function corpusText(): Promise<string> {
 
 /** Trains the Hugging Face way (its Node binding: default BpeTrainer, min_frequency 0) on a text file. */
 function referenceMerges(file: string): string[] {
-  const json = {
-    version: '1.0',
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: null,
-    decoder: null,
-    model: { type: 'BPE', vocab: {}, merges: [] },
-  };
-  const tokenizer = tokenizers.Tokenizer.fromString(JSON.stringify(json));
+  const tokenizer = tokenizers.Tokenizer.fromString(byteLevelBpeJson({ pattern: LLAMA3_PATTERN }));
   tokenizer.train([file]);
   const dir = mkdtempSync(join(tmpdir(), 'ownlm-bpe-'));
   try {

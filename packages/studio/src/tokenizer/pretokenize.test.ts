@@ -11,27 +11,13 @@ import {
   splitPieces,
 } from './pretokenize.ts';
 import { generateTestStrings } from './test-strings.ts';
+import { byteLevelBpeJson } from './tokenizer-files.ts';
 
 const utf8 = new TextEncoder();
 
 /** Hugging Face's pre-tokenizer for a Split(pattern) + ByteLevel tokenizer.json: the reference. */
 function referencePreTokenizer(pattern: string) {
-  const json = {
-    version: '1.0',
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: null,
-    decoder: null,
-    model: { type: 'BPE', vocab: {}, merges: [] },
-  };
-  return tokenizers.Tokenizer.fromString(JSON.stringify(json)).getPreTokenizer()!;
+  return tokenizers.Tokenizer.fromString(byteLevelBpeJson({ pattern })).getPreTokenizer()!;
 }
 
 function ourPieces(text: string, regex: RegExp): string[] {

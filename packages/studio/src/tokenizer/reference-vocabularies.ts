@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { bytesToChars } from './byte-level.ts';
 import { GPT2_PATTERN, LLAMA3_PATTERN } from './pretokenize.ts';
+import { byteLevelBpeJson } from './tokenizer-files.ts';
 
 export type ReferenceVocabulary = 'gpt2' | 'cl100k_base';
 
@@ -51,50 +52,11 @@ export function referenceTokenizerJson(name: ReferenceVocabulary): string {
     merges.push(parts.map((p) => bytesToChars(Buffer.from(p, 'latin1'))).join(' '));
   });
 
-  const vocab = Object.fromEntries(tokens.map((t, rank) => [bytesToChars(t), rank]));
-  const byteLevel = {
-    type: 'ByteLevel',
-    add_prefix_space: false,
-    trim_offsets: true,
-    use_regex: name === 'gpt2',
-  };
-  return JSON.stringify({
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: Object.entries(table.special_tokens).map(([content, id]) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: null,
-    pre_tokenizer:
-      name === 'gpt2'
-        ? byteLevel
-        : {
-            type: 'Sequence',
-            pretokenizers: [
-              { type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
-              byteLevel,
-            ],
-          },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: name !== 'gpt2',
-      vocab,
-      merges,
-    },
+  return byteLevelBpeJson({
+    tokens: tokens.map((token) => bytesToChars(token)),
+    merges,
+    addedTokens: Object.entries(table.special_tokens).map(([content, id]) => ({ id, content })),
+    pattern: name === 'gpt2' ? null : LLAMA3_PATTERN,
+    ignoreMerges: name !== 'gpt2',
   });
 }

@@ -1,5 +1,5 @@
-// A trained tokenizer as Hugging Face files (docs/FORMATS.md#tokenizer-files): tokenizer.json in the key order and
-// layout tokenizers writes, tokenizer_config.json, and the chat_template.jinja sidecar newer transformers read.
+// Hugging Face tokenizer files (docs/FORMATS.md#tokenizer-files): tokenizer.json in the key order and layout
+// tokenizers writes, tokenizer_config.json, and the chat_template.jinja sidecar newer transformers read.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainedBpe } from './bpe-trainer.ts';
@@ -15,18 +15,41 @@ export const CHATML_TEMPLATE =
 /** The special tokens a new tokenizer gets by default; the first is the end-of-text (document) token. */
 export const DEFAULT_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 
+/** What a byte-level BPE tokenizer.json holds; everything else in the file is fixed. */
+export interface ByteLevelBpe {
+  /** The model vocabulary in id order, spelled in the byte-level alphabet. */
+  tokens?: string[];
+  /** Merges in rank order, as "left right". */
+  merges?: string[];
+  /** Tokens outside the model vocabulary (the special tokens) with their ids. */
+  addedTokens?: { id: number; content: string }[];
+  /** The pre-tokenizer's Split regex before the byte-level step; null: ByteLevel's own GPT-2 regex. */
+  pattern: string | null;
+  /** Qwen 2's ByteLevel post-processor (it adds no tokens); none when false. */
+  postProcessor?: boolean;
+  /** A piece that is in the vocabulary whole is emitted whole (tiktoken, Llama 3). */
+  ignoreMerges?: boolean;
+}
+
 /**
- * tokenizer.json text, Qwen 2 style without its NFC normalizer (llama.cpp applies none; see train.ts).
- * Special tokens follow the model vocabulary as added tokens, as in Qwen 2 and Llama 3.
+ * tokenizer.json text in the key order and layout Hugging Face tokenizers writes, without a normalizer
+ * (llama.cpp applies none). The one writer of tokenizer.json: trained tokenizers, the reference vocabularies and
+ * the empty models the Hugging Face trainer starts from in tests and benchmarks.
  */
-export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]): string {
-  const { tokens, merges } = trained;
+export function byteLevelBpeJson(bpe: ByteLevelBpe): string {
+  const { tokens = [], merges = [], addedTokens = [], pattern, postProcessor = false } = bpe;
+  const byteLevel = {
+    type: 'ByteLevel',
+    add_prefix_space: false,
+    trim_offsets: true,
+    use_regex: pattern === null,
+  };
   const head = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specialTokens.map((content, i) => ({
-      id: tokens.length + i,
+    added_tokens: addedTokens.map(({ id, content }) => ({
+      id,
       content,
       single_word: false,
       lstrip: false,
@@ -35,14 +58,19 @@ export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]):
       special: true,
     })),
     normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: QWEN2_CPP_PATTERN }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    pre_tokenizer:
+      pattern === null
+        ? byteLevel
+        : {
+            type: 'Sequence',
+            pretokenizers: [
+              { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false },
+              byteLevel,
+            ],
+          },
+    post_processor: postProcessor
+      ? { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }
+      : null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
   };
   const model = {
@@ -53,7 +81,7 @@ export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]):
     end_of_word_suffix: null,
     fuse_unk: false,
     byte_fallback: false,
-    ignore_merges: false,
+    ignore_merges: bpe.ignoreMerges ?? false,
   };
   // JSON.stringify would move integer-like keys ("0", "123") to the front of an object, so the vocabulary is
   // written by hand in id order. Merges use the "left right" string form every reader accepts.
@@ -61,11 +89,24 @@ export function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]):
     ([key, value]) => `    ${JSON.stringify(key)}: ${JSON.stringify(value)}`,
   );
   const vocab = tokens.map((token, id) => `      ${JSON.stringify(token)}: ${id}`).join(',\n');
-  const mergeLines = merges
-    .map(([a, b]) => `      ${JSON.stringify(`${tokens[a]} ${tokens[b]}`)}`)
-    .join(',\n');
+  const mergeLines = merges.map((merge) => `      ${JSON.stringify(merge)}`).join(',\n');
   const headText = JSON.stringify(head, null, 2).slice(0, -2);
   return `${headText},\n  "model": {\n${modelFields.join(',\n')},\n    "vocab": {\n${vocab}\n    },\n    "merges": [\n${mergeLines}\n    ]\n  }\n}\n`;
+}
+
+/**
+ * tokenizer.json of a trained tokenizer: Qwen 2 style (its pre-tokenizer in llama.cpp's spelling, without its
+ * NFC normalizer; see train.ts), the special tokens following the model vocabulary, as in Qwen 2 and Llama 3.
+ */
+function tokenizerJsonText(trained: TrainedBpe, specialTokens: string[]): string {
+  const { tokens, merges } = trained;
+  return byteLevelBpeJson({
+    tokens,
+    merges: merges.map(([a, b]) => `${tokens[a]} ${tokens[b]}`),
+    addedTokens: specialTokens.map((content, i) => ({ id: tokens.length + i, content })),
+    pattern: QWEN2_CPP_PATTERN,
+    postProcessor: true,
+  });
 }
 
 /** tokenizer_config.json for a trained tokenizer (transformers' PreTrainedTokenizerFast; no BOS, as Qwen 2). */

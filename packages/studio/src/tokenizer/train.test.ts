@@ -16,6 +16,7 @@ import tokenizers from 'tokenizers';
 import { demoCorpusSources } from '../data/demo-corpus.ts';
 import { QWEN2_CPP_PATTERN } from './pretokenize.ts';
 import { generateTestStrings } from './test-strings.ts';
+import { byteLevelBpeJson } from './tokenizer-files.ts';
 import { trainTokenizer } from './train.ts';
 
 let dir: string;
@@ -119,22 +120,7 @@ test('on held-out demo text, bytes per token are within 1% of the Hugging Face t
   writeFileSync(file, `${train.join('\n')}\n`);
 
   // The Hugging Face Node binding trains with its default BpeTrainer: 30,000 tokens, no special tokens.
-  const referenceJson = {
-    version: '1.0',
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: QWEN2_CPP_PATTERN }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: null,
-    decoder: null,
-    model: { type: 'BPE', vocab: {}, merges: [] },
-  };
-  const reference = tokenizers.Tokenizer.fromString(JSON.stringify(referenceJson));
+  const reference = tokenizers.Tokenizer.fromString(byteLevelBpeJson({ pattern: QWEN2_CPP_PATTERN }));
   reference.train([file]);
   assert.equal(reference.getVocabSize(), 30000);
   const ours = await trainTokenizer({ inputs: [file], outDir: join(dir, 'demo'), vocabSize: 30000 });
