@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel, type LlamaContextSequence } from 'node-llama-cpp';
 import type { ModelPresetName } from '../packages/engine/src/index.ts';
-import { defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
+import { defaultThreads } from '../packages/server/src/serve/llama-models.ts';
 import { inspectModelFile } from '../packages/server/src/serve/model-file.ts';
 import { presetModel } from '../packages/server/src/testing/tiny-model.ts';
 import { startBenchServer, streamChat } from './lib/serve.ts';

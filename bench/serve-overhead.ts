@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { getLlama, JinjaTemplateChatWrapper, LlamaLogLevel } from 'node-llama-cpp';
 import type { ModelPresetName } from '../packages/engine/src/index.ts';
-import { defaultThreads } from '../packages/server/src/serve/llama-runtime.ts';
+import { defaultThreads } from '../packages/server/src/serve/llama-models.ts';
 import { inspectModelFile } from '../packages/server/src/serve/model-file.ts';
 import { presetModel } from '../packages/server/src/testing/tiny-model.ts';
 import { startBenchServer, streamChat } from './lib/serve.ts';

@@ -88,6 +88,7 @@ export {
   type PeftAdapterConfig,
 } from './formats/peft-adapter.ts';
 export { ggufLoraMetadata, writeGgufLoraAdapter } from './formats/gguf-lora.ts';
+export { loadLlamaCpp } from './formats/llama-cpp.ts';
 export type {
   Conversation,
   ConversationFormat,
