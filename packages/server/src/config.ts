@@ -1,218 +1,290 @@
-// The server's configuration: flags over environment variables over defaults, validated once at start. Every
-// error names the flag or variable at fault; the summary printed at start masks secrets.
-import { availableParallelism, totalmem } from 'node:os';
+// The server's configuration: one table row per setting (flag, environment variable, type, default, help), from
+// which the `ServerConfig` type, parsing (flags over environment variables over defaults), the errors naming the
+// flag and variable at fault, the `--help` text and the print at start (secrets masked) are all derived.
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ConfigError } from '@ownlm/studio';
 import { maskUrl } from './db/database.ts';
+import { defaultThreads } from './serve/llama-models.ts';
 
-export interface ServerConfig {
-  /** ownlm's data folder: models/, the embedded database, quickstart work. */
-  home: string;
-  host: string;
-  port: number;
-  /** A PostgreSQL server; null means embedded PGlite in `<home>/db`. */
-  databaseUrl: string | null;
-  /** Loaded models stay under this many bytes (least recently used are unloaded). */
-  memoryBudgetBytes: number;
-  /** Generations one model runs at once. */
-  parallelSequences: number;
-  /** Requests waiting per model before 503. */
-  maxQueue: number;
-  /** llama.cpp threads per model. */
-  threads: number;
-  /** Largest request body in bytes (larger ones get 413). */
-  bodyLimitBytes: number;
-  /** Largest dataset upload (a JSONL body) in bytes. */
-  datasetLimitBytes: number;
-  /** A failed webhook delivery is retried after this many milliseconds, doubling each time… */
-  webhookBackoffMs: number;
-  /** …until this many attempts have failed; then the delivery is `failed`. */
-  webhookAttempts: number;
-  /** How long a sign-in lasts. */
-  sessionDays: number;
-  /** Whether cookies are marked Secure: always, never, or when the request came over HTTPS. */
-  secureCookies: 'auto' | 'always' | 'never';
-  /** Trust X-Forwarded-* from a reverse proxy (for HTTPS detection and client addresses). */
-  trustProxy: boolean;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
-  /** Training jobs this server runs at once as local child processes (0: remote workers only). */
-  jobWorkers: number;
-  /** How long a claimed job stays held without a heartbeat; workers beat three times per lease. */
-  jobLeaseMs: number;
-  /** What an hour of this machine costs, for each job's cost (wall time × rate). */
-  hourlyRate: number;
-  currency: string;
+/** How a setting's text becomes its value, and back. */
+interface SettingType<T> {
+  /** What a valid text is, for `--help` and the error naming the setting; absent where any text is valid. */
+  expected?: string;
+  /** The value of a flag's or variable's text; undefined when the text is not valid. */
+  read(text: string): T | undefined;
+  /** The value as a flag's text, for the print at start. */
+  write(value: T): string;
 }
 
-interface Setting {
+interface Setting<T> {
   flag: string;
   env: string;
+  type: SettingType<T>;
+  default: T;
+  /** The default as `--help` states it, where the value depends on the machine or the working folder. */
+  defaultText?: string;
   help: string;
+  /** A URL whose password is masked wherever it is printed. */
+  secret?: true;
 }
+
+const MB = 2 ** 20;
+
+const text: SettingType<string> = { read: (raw) => raw, write: (value) => value };
+
+const folder: SettingType<string> = { read: (raw) => resolve(raw), write: (value) => value };
+
+/** A whole number of `unit`s (MB, seconds) from `min` to `max`, as a value in bytes or milliseconds. */
+function wholeNumber(min: number, max: number, unit = 1): SettingType<number> {
+  return {
+    expected: `a whole number from ${min} to ${max}`,
+    read(raw) {
+      const n = Number(raw);
+      if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) return undefined;
+      return n * unit;
+    },
+    write: (value) => String(value / unit),
+  };
+}
+
+const decimal: SettingType<number> = {
+  expected: 'a number ≥ 0 such as 2.5',
+  read: (raw) => (/^\s*\d+(\.\d+)?\s*$/.test(raw) && Number.isFinite(Number(raw)) ? Number(raw) : undefined),
+  write: (value) => String(value),
+};
+
+function oneOf<T extends string>(values: readonly T[]): SettingType<T> {
+  return {
+    expected: `one of ${values.join(', ')}`,
+    read: (raw) => values.find((value) => value === raw),
+    write: (value) => value,
+  };
+}
+
+const trueOrFalse: SettingType<boolean> = {
+  expected: 'one of true, false',
+  read: (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined),
+  write: (value) => String(value),
+};
+
+const currencyCode: SettingType<string> = {
+  expected: 'a three-letter code such as EUR',
+  read: (raw) => (/^[A-Za-z]{3}$/.test(raw) ? raw.toUpperCase() : undefined),
+  write: (value) => value,
+};
+
+/** Null when not set: the embedded database. */
+const postgresUrl: SettingType<string | null> = {
+  expected: 'postgres://…',
+  read: (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined),
+  write: (value) => value ?? '',
+};
+
+const setting = <T>(row: Setting<T>): Setting<T> => row;
 
 const settings = {
-  home: { flag: 'home', env: 'OWNLM_HOME', help: "data folder (default '.ownlm')" },
-  host: { flag: 'host', env: 'HOST', help: "address to listen on (default '127.0.0.1')" },
-  port: { flag: 'port', env: 'PORT', help: 'port (default 8080)' },
-  databaseUrl: {
+  /** ownlm's data folder: models/, the embedded database, quickstart work. */
+  home: setting({
+    flag: 'home',
+    env: 'OWNLM_HOME',
+    type: folder,
+    default: resolve('.ownlm'),
+    defaultText: '.ownlm',
+    help: 'data folder',
+  }),
+  host: setting({
+    flag: 'host',
+    env: 'HOST',
+    type: text,
+    default: '127.0.0.1',
+    help: 'address to listen on',
+  }),
+  port: setting({ flag: 'port', env: 'PORT', type: wholeNumber(0, 65535), default: 8080, help: 'port' }),
+  /** A PostgreSQL server; null means embedded PGlite in `<home>/db`. */
+  databaseUrl: setting({
     flag: 'database-url',
     env: 'DATABASE_URL',
-    help: 'PostgreSQL URL (default: embedded PGlite)',
-  },
-  memoryBudget: {
+    type: postgresUrl,
+    default: null,
+    defaultText: 'embedded PGlite',
+    help: 'PostgreSQL URL',
+    secret: true,
+  }),
+  /** Loaded models stay under this many bytes (least recently used are unloaded). */
+  memoryBudgetBytes: setting({
     flag: 'memory-budget-mb',
     env: 'OWNLM_MEMORY_BUDGET_MB',
-    help: 'model memory (default half of RAM)',
-  },
-  parallel: { flag: 'parallel', env: 'OWNLM_PARALLEL', help: 'generations at once per model (default 4)' },
-  queue: { flag: 'max-queue', env: 'OWNLM_MAX_QUEUE', help: 'waiting requests per model (default 64)' },
-  threads: { flag: 'threads', env: 'OWNLM_THREADS', help: 'llama.cpp threads (default cores - 1)' },
-  bodyLimit: { flag: 'body-limit-mb', env: 'OWNLM_BODY_LIMIT_MB', help: 'largest request body (default 4)' },
-  datasetLimit: {
+    type: wholeNumber(64, 2 ** 24, MB),
+    default: Math.floor(totalmem() / 2),
+    defaultText: 'half of RAM',
+    help: 'model memory',
+  }),
+  /** Generations one model runs at once. */
+  parallelSequences: setting({
+    flag: 'parallel',
+    env: 'OWNLM_PARALLEL',
+    type: wholeNumber(1, 64),
+    default: 4,
+    help: 'generations at once per model',
+  }),
+  /** Requests waiting per model before 503. */
+  maxQueue: setting({
+    flag: 'max-queue',
+    env: 'OWNLM_MAX_QUEUE',
+    type: wholeNumber(0, 100_000),
+    default: 64,
+    help: 'waiting requests per model',
+  }),
+  /** llama.cpp threads per model. */
+  threads: setting({
+    flag: 'threads',
+    env: 'OWNLM_THREADS',
+    type: wholeNumber(1, 1024),
+    default: defaultThreads(),
+    defaultText: 'cores - 1',
+    help: 'llama.cpp threads',
+  }),
+  /** Largest request body in bytes (larger ones get 413). */
+  bodyLimitBytes: setting({
+    flag: 'body-limit-mb',
+    env: 'OWNLM_BODY_LIMIT_MB',
+    type: wholeNumber(1, 1024, MB),
+    default: 4 * MB,
+    help: 'largest request body',
+  }),
+  /** Largest dataset upload (a JSONL body) in bytes. */
+  datasetLimitBytes: setting({
     flag: 'dataset-limit-mb',
     env: 'OWNLM_DATASET_LIMIT_MB',
-    help: 'largest dataset upload (default 64)',
-  },
-  webhookBackoff: {
+    type: wholeNumber(1, 16_384, MB),
+    default: 64 * MB,
+    help: 'largest dataset upload',
+  }),
+  /** A failed webhook delivery is retried after this many milliseconds, doubling each time… */
+  webhookBackoffMs: setting({
     flag: 'webhook-backoff-ms',
     env: 'OWNLM_WEBHOOK_BACKOFF_MS',
-    help: 'first webhook retry delay, doubling (default 10000)',
-  },
-  webhookAttempts: {
+    type: wholeNumber(1, 86_400_000),
+    default: 10_000,
+    help: 'first webhook retry delay, doubling',
+  }),
+  /** …until this many attempts have failed; then the delivery is `failed`. */
+  webhookAttempts: setting({
     flag: 'webhook-attempts',
     env: 'OWNLM_WEBHOOK_ATTEMPTS',
-    help: 'webhook delivery attempts (default 6)',
-  },
-  sessionDays: { flag: 'session-days', env: 'OWNLM_SESSION_DAYS', help: 'sign-in lifetime (default 30)' },
-  secureCookies: { flag: 'secure-cookies', env: 'OWNLM_SECURE_COOKIES', help: 'auto | always | never' },
-  trustProxy: { flag: 'trust-proxy', env: 'OWNLM_TRUST_PROXY', help: 'true | false (default false)' },
-  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', help: 'fatal | error | warn | info | debug | silent' },
-  jobWorkers: {
+    type: wholeNumber(1, 100),
+    default: 6,
+    help: 'webhook delivery attempts',
+  }),
+  /** How long a sign-in lasts. */
+  sessionDays: setting({
+    flag: 'session-days',
+    env: 'OWNLM_SESSION_DAYS',
+    type: wholeNumber(1, 3650),
+    default: 30,
+    help: 'sign-in lifetime',
+  }),
+  /** Whether cookies are marked Secure: always, never, or when the request came over HTTPS. */
+  secureCookies: setting({
+    flag: 'secure-cookies',
+    env: 'OWNLM_SECURE_COOKIES',
+    type: oneOf(['auto', 'always', 'never'] as const),
+    default: 'auto',
+    help: 'mark cookies Secure',
+  }),
+  /** Trust X-Forwarded-* from a reverse proxy (for HTTPS detection and client addresses). */
+  trustProxy: setting({
+    flag: 'trust-proxy',
+    env: 'OWNLM_TRUST_PROXY',
+    type: trueOrFalse,
+    default: false,
+    help: 'trust X-Forwarded-* headers',
+  }),
+  logLevel: setting({
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    type: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const),
+    default: 'info',
+    help: 'log level',
+  }),
+  /** Training jobs this server runs at once as local child processes (0: remote workers only). */
+  jobWorkers: setting({
     flag: 'job-workers',
     env: 'OWNLM_JOB_WORKERS',
-    help: 'training jobs at once here (default 1)',
-  },
-  jobLease: { flag: 'job-lease-seconds', env: 'OWNLM_JOB_LEASE_SECONDS', help: 'job lease (default 30)' },
-  hourlyRate: { flag: 'hourly-rate', env: 'OWNLM_HOURLY_RATE', help: 'machine cost per hour (default 0)' },
-  currency: { flag: 'currency', env: 'OWNLM_CURRENCY', help: "cost currency (default 'USD')" },
-} satisfies Record<string, Setting>;
+    type: wholeNumber(0, 64),
+    default: 1,
+    help: 'training jobs at once here',
+  }),
+  /** How long a claimed job stays held without a heartbeat; workers beat three times per lease. */
+  jobLeaseMs: setting({
+    flag: 'job-lease-seconds',
+    env: 'OWNLM_JOB_LEASE_SECONDS',
+    type: wholeNumber(3, 86_400, 1000),
+    default: 30_000,
+    help: 'job lease',
+  }),
+  /** What an hour of this machine costs, for each job's cost (wall time × rate). */
+  hourlyRate: setting({
+    flag: 'hourly-rate',
+    env: 'OWNLM_HOURLY_RATE',
+    type: decimal,
+    default: 0,
+    help: 'machine cost per hour',
+  }),
+  currency: setting({
+    flag: 'currency',
+    env: 'OWNLM_CURRENCY',
+    type: currencyCode,
+    default: 'USD',
+    help: 'cost currency',
+  }),
+};
 
-export const configUsage = `options (each also an environment variable):\n${Object.values(settings)
-  .map((s) => `  --${s.flag.padEnd(18)} ${s.env.padEnd(24)} ${s.help}`)
+type Settings = typeof settings;
+
+export type ServerConfig = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+const rows = Object.values(settings) as Setting<unknown>[];
+
+const masked = (row: Setting<unknown>, raw: string) => (row.secret ? maskUrl(raw) : raw);
+
+const optionColumn = (row: Setting<unknown>) => `--${row.flag.padEnd(18)}`;
+
+export const configUsage = `options (each also an environment variable):\n${rows
+  .map((row) => {
+    const expected = row.type.expected ? `${row.type.expected}; ` : '';
+    const shown = row.defaultText ?? row.type.write(row.default);
+    return `  ${optionColumn(row)} ${row.env.padEnd(24)} ${row.help} (${expected}default ${shown})`;
+  })
   .join('\n')}`;
-
-export class ConfigError extends Error {}
-
-function integer(raw: string, setting: Setting, min: number, maxValue: number): number {
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > maxValue)
-    throw new ConfigError(
-      `--${setting.flag} / ${setting.env}: expected a whole number from ${min} to ${maxValue}, got '${raw}'`,
-    );
-  return n;
-}
-
-function oneOf<T extends string>(raw: string, setting: Setting, values: readonly T[]): T {
-  if (!(values as readonly string[]).includes(raw))
-    throw new ConfigError(
-      `--${setting.flag} / ${setting.env}: expected one of ${values.join(', ')}, got '${raw}'`,
-    );
-  return raw as T;
-}
-
-function decimal(raw: string, setting: Setting): number {
-  const n = Number(raw);
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(n))
-    throw new ConfigError(
-      `--${setting.flag} / ${setting.env}: expected a number ≥ 0 such as 2.5, got '${raw}'`,
-    );
-  return n;
-}
-
-function currencyCode(raw: string, setting: Setting): string {
-  if (!/^[A-Za-z]{3}$/.test(raw))
-    throw new ConfigError(
-      `--${setting.flag} / ${setting.env}: expected a three-letter code such as EUR, got '${raw}'`,
-    );
-  return raw.toUpperCase();
-}
 
 /** The configuration from command-line flags and the environment; throws ConfigError naming the bad input. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  let values: Record<string, string | boolean | undefined>;
+  let flags: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({
+    flags = parseArgs({
       args: argv,
-      options: Object.fromEntries(Object.values(settings).map((s) => [s.flag, { type: 'string' as const }])),
+      options: Object.fromEntries(rows.map((row) => [row.flag, { type: 'string' as const }])),
       strict: true,
     }).values;
   } catch (error) {
     throw new ConfigError(`${(error as Error).message}\n${configUsage}`);
   }
-  const raw = (s: Setting): string | undefined => {
-    const value = values[s.flag] ?? env[s.env];
-    return typeof value === 'string' && value !== '' ? value : undefined;
+  const value = (row: Setting<unknown>): unknown => {
+    const raw = flags[row.flag] ?? env[row.env];
+    if (typeof raw !== 'string' || raw === '') return row.default;
+    const read = row.type.read(raw);
+    if (read === undefined)
+      throw new ConfigError(
+        `--${row.flag} / ${row.env}: expected ${row.type.expected}, got '${masked(row, raw)}'`,
+      );
+    return read;
   };
-  const get = <T>(s: Setting, parse: (value: string) => T, fallback: T): T => {
-    const value = raw(s);
-    return value === undefined ? fallback : parse(value);
-  };
-  const mb = 2 ** 20;
-  const databaseUrl = raw(settings.databaseUrl) ?? null;
-  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    throw new ConfigError(
-      `--database-url / DATABASE_URL: expected postgres://…, got '${maskUrl(databaseUrl)}'`,
-    );
-  return {
-    home: resolve(raw(settings.home) ?? '.ownlm'),
-    host: raw(settings.host) ?? '127.0.0.1',
-    port: get(settings.port, (v) => integer(v, settings.port, 0, 65535), 8080),
-    databaseUrl,
-    memoryBudgetBytes: get(
-      settings.memoryBudget,
-      (v) => integer(v, settings.memoryBudget, 64, 2 ** 24) * mb,
-      Math.floor(totalmem() / 2),
-    ),
-    parallelSequences: get(settings.parallel, (v) => integer(v, settings.parallel, 1, 64), 4),
-    maxQueue: get(settings.queue, (v) => integer(v, settings.queue, 0, 100_000), 64),
-    threads: get(
-      settings.threads,
-      (v) => integer(v, settings.threads, 1, 1024),
-      Math.max(1, availableParallelism() - 1),
-    ),
-    bodyLimitBytes: get(settings.bodyLimit, (v) => integer(v, settings.bodyLimit, 1, 1024) * mb, 4 * mb),
-    datasetLimitBytes: get(
-      settings.datasetLimit,
-      (v) => integer(v, settings.datasetLimit, 1, 16_384) * mb,
-      64 * mb,
-    ),
-    webhookBackoffMs: get(
-      settings.webhookBackoff,
-      (v) => integer(v, settings.webhookBackoff, 1, 86_400_000),
-      10_000,
-    ),
-    webhookAttempts: get(settings.webhookAttempts, (v) => integer(v, settings.webhookAttempts, 1, 100), 6),
-    sessionDays: get(settings.sessionDays, (v) => integer(v, settings.sessionDays, 1, 3650), 30),
-    secureCookies: get(
-      settings.secureCookies,
-      (v) => oneOf(v, settings.secureCookies, ['auto', 'always', 'never'] as const),
-      'auto',
-    ),
-    trustProxy: get(
-      settings.trustProxy,
-      (v) => oneOf(v, settings.trustProxy, ['true', 'false']) === 'true',
-      false,
-    ),
-    logLevel: get(
-      settings.logLevel,
-      (v) => oneOf(v, settings.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const),
-      'info',
-    ),
-    jobWorkers: get(settings.jobWorkers, (v) => integer(v, settings.jobWorkers, 0, 64), 1),
-    jobLeaseMs: get(settings.jobLease, (v) => integer(v, settings.jobLease, 3, 86_400) * 1000, 30_000),
-    hourlyRate: get(settings.hourlyRate, (v) => decimal(v, settings.hourlyRate), 0),
-    currency: get(settings.currency, (v) => currencyCode(v, settings.currency), 'USD'),
-  };
+  return Object.fromEntries(
+    Object.entries(settings).map(([name, row]) => [name, value(row as Setting<unknown>)]),
+  ) as ServerConfig;
 }
 
 /** The configuration with defaults for everything not given (what tests and embedders use). */
@@ -220,18 +292,18 @@ export function configWithDefaults(overrides: Partial<ServerConfig> & { home: st
   return { ...loadConfig([], {}), ...overrides, home: resolve(overrides.home) };
 }
 
-/** One line per setting for the start-up log, with the database password masked. */
+/** One line per setting, as the flag that would set it, for the start-up log; secrets are masked. */
 export function describeConfig(config: ServerConfig): string {
-  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
-  return [
-    `data folder      ${config.home}`,
-    `database         ${config.databaseUrl ? maskUrl(config.databaseUrl) : `embedded PGlite in ${pgliteDirectory(config)}`}`,
-    `listen           ${config.host}:${config.port}`,
-    `models           ${modelsDirectory(config)}; memory budget ${mib(config.memoryBudgetBytes)}; ${config.parallelSequences} at once per model, queue ${config.maxQueue}; ${config.threads} llama.cpp threads`,
-    `jobs             ${config.jobWorkers} local workers; lease ${config.jobLeaseMs / 1000} s; ${config.hourlyRate} ${config.currency} per hour`,
-    `requests         body limit ${mib(config.bodyLimitBytes)}, datasets ${mib(config.datasetLimitBytes)}; sessions ${config.sessionDays} days; secure cookies ${config.secureCookies}; trust proxy ${config.trustProxy}`,
-    `webhooks         ${config.webhookAttempts} attempts, first retry after ${config.webhookBackoffMs} ms, doubling`,
-  ].join('\n');
+  return Object.entries(settings)
+    .map(([name, row]) => {
+      const current = config[name as keyof ServerConfig];
+      const shown =
+        current === null
+          ? `(${row.defaultText})`
+          : masked(row, (row as Setting<unknown>).type.write(current));
+      return `  ${optionColumn(row)} ${shown}`;
+    })
+    .join('\n');
 }
 
 export const modelsDirectory = (config: ServerConfig) => join(config.home, 'models');

@@ -1,8 +1,9 @@
 // `ownlm-server` / `npm start`: validates the configuration, opens the platform and listens; SIGINT/SIGTERM
 // shut it down gracefully (running answers are cancelled and saved, the database closed).
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '@ownlm/studio';
 import { buildApp } from './app.ts';
-import { ConfigError, configUsage, describeConfig, loadConfig } from './config.ts';
+import { configUsage, describeConfig, loadConfig } from './config.ts';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
