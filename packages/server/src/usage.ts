@@ -1,5 +1,6 @@
 // Token usage per request, for the user's daily counts; chat answers and /v1 calls record alike.
 import { and, eq, gte, sum } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Actor } from './auth/actor.ts';
 import type { AppContext } from './context.ts';
 import type { Database } from './db/database.ts';
@@ -15,8 +16,17 @@ export interface UsageRecord {
   completionTokens: number;
 }
 
-export async function recordUsage(db: Database, record: UsageRecord): Promise<void> {
-  await db.insert(usageRecords).values(record);
+/**
+ * Records the tokens a request used; one that used none is not recorded. A failure is logged, not thrown: the
+ * client has had its answer by then.
+ */
+export async function recordUsage(db: Database, record: UsageRecord, log: FastifyBaseLogger): Promise<void> {
+  if (record.promptTokens === 0 && record.completionTokens === 0) return;
+  try {
+    await db.insert(usageRecords).values(record);
+  } catch (error) {
+    log.error({ err: error }, 'could not record usage');
+  }
 }
 
 /** Tokens the actor has used since the start of the day (UTC). */

@@ -75,7 +75,7 @@ export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
       const content = parseContent(bodyObject(request.body));
       await oneAnswerAtATime(chat.id, async () => {
         const message = await addUserMessage({ ctx, actor, chatId: chat.id, content });
-        await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
+        await streamAnswer({ ctx, actor, chatId: chat.id, reply, created: messageView(message) });
       });
     });
 
@@ -84,7 +84,7 @@ export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
       const chat = await findChat({ ctx, actor, chatId: request.params.id });
       await oneAnswerAtATime(chat.id, async () => {
         await dropLastAnswer({ ctx, actor, chatId: chat.id });
-        await streamAnswer(ctx, request, reply, actor, chat.id, null);
+        await streamAnswer({ ctx, actor, chatId: chat.id, reply, created: null });
       });
     });
 
@@ -98,7 +98,7 @@ export function chatRoutes(ctx: AppContext): FastifyPluginAsync {
         await oneAnswerAtATime(chat.id, async () => {
           const { messageId } = request.params;
           const message = await editUserMessage({ ctx, actor, chatId: chat.id, messageId, content });
-          await streamAnswer(ctx, request, reply, actor, chat.id, messageView(message));
+          await streamAnswer({ ctx, actor, chatId: chat.id, reply, created: messageView(message) });
         });
       },
     );

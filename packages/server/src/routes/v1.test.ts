@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceAccess } from '../auth/access.ts';
 import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { AppError } from '../errors.ts';
@@ -98,11 +99,12 @@ let url: string;
 
 before(async () => {
   app = Fastify();
-  // What buildApp does: the actor from the key, AppError in OpenAI's shape.
+  // What buildApp does: the actor from the key, the routes' access policies, AppError in OpenAI's shape.
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request) => {
     request.actor =
       request.headers.authorization === 'Bearer good' ? { userId: 'u1', role: 'user', apiKeyId: 'k1' } : null;
+    enforceAccess(request);
   });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof AppError) return reply.status(error.status).send(error.toOpenAI());

@@ -1,0 +1,127 @@
+// One generation for a client at the other end of an HTTP response, the same for the /v1 completions and the chat
+// answers: the length is bounded by the model's context, the runtime generates, a client that disconnects aborts
+// the generation, and the tokens it used are recorded as usage once it finishes.
+import type { FastifyReply } from 'fastify';
+import type { Actor } from './auth/actor.ts';
+import type { AppContext } from './context.ts';
+import { AppError } from './errors.ts';
+import type { RequestedLength } from './openai/requests.ts';
+import type { RegisteredModel } from './registry/registry.ts';
+import type {
+  FinishReason,
+  GenerationEvent,
+  GenerationOptions,
+  RuntimeMessage,
+  TokenUsage,
+} from './serve/runtime.ts';
+import { recordUsage, type UsageRecord } from './usage.ts';
+
+export interface GenerationRequest {
+  ctx: AppContext;
+  actor: Actor;
+  /** The response the client reads: its closing before the end aborts the generation. */
+  reply: FastifyReply;
+  model: RegisteredModel;
+  /** Chat messages (the model's chat template is applied) or a raw prompt. */
+  input: { messages: RuntimeMessage[] } | { prompt: string };
+  /**
+   * A length the client asked for is checked against the model's context (a 400 naming its field); null is up to
+   * the end of the context; a plain number is a bound the end of the context may cut short.
+   */
+  maxTokens: RequestedLength | null | number;
+  sampling: Pick<GenerationOptions, 'temperature' | 'topP' | 'seed' | 'stop' | 'responseFormat'>;
+  /** The model name usage is recorded under (the one the client asked for), and where the request came from. */
+  usage: Pick<UsageRecord, 'model' | 'source'>;
+}
+
+/** The end of a generation, as its client is told. */
+export interface GenerationFinish {
+  type: 'finish';
+  finishReason: FinishReason;
+  usage: TokenUsage;
+  /** Cancelled while the client is still there: the model was unloaded, and the client should retry. */
+  unloaded: boolean;
+}
+
+export type ClientGenerationEvent = Extract<GenerationEvent, { type: 'text-delta' }> | GenerationFinish;
+
+/** The length to generate: what the client asked for, checked against the model's context, or all of it. */
+async function lengthFor(
+  ctx: AppContext,
+  model: RegisteredModel,
+  requested: RequestedLength | null | number,
+): Promise<number> {
+  if (typeof requested === 'number') return requested;
+  const { contextLength } = await ctx.runtime.info(model.versionId);
+  if (requested === null) return contextLength;
+  if (requested.value > contextLength)
+    throw new AppError(
+      'invalid_request',
+      `${requested.param}: ${requested.value} is more than model '${model.name}:${model.version}' can generate; ` +
+        `its context is ${contextLength} tokens for prompt and completion together`,
+      requested.param,
+    );
+  return requested.value;
+}
+
+/** The runtime names the chat's `messages` when a prompt is too long; for a raw prompt the field is `prompt`. */
+async function* promptNamed(events: AsyncIterable<GenerationEvent>): AsyncGenerator<GenerationEvent> {
+  try {
+    yield* events;
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'context_length_exceeded' && error.param === 'messages')
+      throw new AppError(
+        error.code,
+        error.message.replace('shorten the messages', 'shorten the prompt'),
+        'prompt',
+      );
+    throw error;
+  }
+}
+
+/**
+ * Text deltas, then exactly one finish (or an error). Nothing runs until the first event is asked for, so an
+ * error before it (the requested length, an unknown model file, a full queue) can still be an HTTP error.
+ * Stopping early ends the generation and gives its sequence back.
+ */
+export async function* generate(request: GenerationRequest): AsyncGenerator<ClientGenerationEvent> {
+  const { ctx, actor, model, input, sampling } = request;
+  const response = request.reply.raw;
+  const disconnected = new AbortController();
+  const onClose = () => {
+    if (!response.writableFinished) disconnected.abort();
+  };
+  response.on('close', onClose);
+  if (response.destroyed) onClose();
+  try {
+    const options: GenerationOptions = {
+      maxTokens: await lengthFor(ctx, model, request.maxTokens),
+      temperature: sampling.temperature,
+      topP: sampling.topP,
+      ...(sampling.seed === undefined ? {} : { seed: sampling.seed }),
+      stop: sampling.stop,
+      ...(sampling.responseFormat ? { responseFormat: sampling.responseFormat } : {}),
+      signal: disconnected.signal,
+    };
+    const events =
+      'messages' in input
+        ? ctx.runtime.chat(model.versionId, input.messages, options)
+        : promptNamed(ctx.runtime.complete(model.versionId, input.prompt, options));
+    for await (const event of events) {
+      if (event.type === 'text-delta') {
+        yield event;
+        continue;
+      }
+      await recordUsage(
+        ctx.db,
+        { userId: actor.userId, apiKeyId: actor.apiKeyId, ...request.usage, ...event.usage },
+        request.reply.log,
+      );
+      yield { ...event, unloaded: event.finishReason === 'cancelled' && !disconnected.signal.aborted };
+      return;
+    }
+    throw new AppError('server_error', 'the generation ended without finishing');
+  } finally {
+    response.off('close', onClose);
+  }
+}
