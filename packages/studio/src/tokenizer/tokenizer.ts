@@ -1,6 +1,5 @@
-// Loads any Hugging Face byte-level BPE tokenizer.json (GPT-2, Llama 3, Qwen 2 styles, and ours) and encodes
-// and decodes with the same ids as the Hugging Face libraries. Loading validates every field it uses and
-// refuses components it does not implement, naming the file and the field, rather than encode differently.
+// Encodes and decodes with the same ids as the Hugging Face libraries, from a tokenizer.json that
+// tokenizer-json.ts has read and validated, and renders chat templates from tokenizer_config.json.
 //
 // Pipeline (tokenizers' order): split out added tokens → normalize → pre-tokenize (regex splits, optional
 // prefix space) → UTF-8 bytes → byte-level BPE (lowest merge rank first, leftmost on ties; with
@@ -12,15 +11,16 @@ import { Template } from '@huggingface/jinja';
 import type { TokenIds } from '@ownlm/engine';
 import { DataError } from '../data/errors.ts';
 import { BYTE_TO_CHAR, charsToBytes } from './byte-level.ts';
+import { splitPieces } from './pretokenize.ts';
 import {
-  compilePattern,
-  GPT2_PATTERN,
-  LLAMA3_PATTERN,
-  QWEN2_CPP_PATTERN,
-  QWEN2_PATTERN,
-  splitPieces,
-  type SplitBehavior,
-} from './pretokenize.ts';
+  escapeRegex,
+  PAIR_SHIFT,
+  parseJsonObject,
+  readTokenizerJson,
+  type AddedToken,
+  type Normalization,
+  type PreTokenizerStep,
+} from './tokenizer-json.ts';
 
 export interface EncodeOptions {
   /** Add the post-processor's tokens (a BOS for Llama 3; nothing for ours). Default true, as in tokenizers. */
@@ -51,20 +51,6 @@ export interface ChatTemplateOptions {
   variables?: Record<string, unknown>;
 }
 
-interface AddedToken {
-  id: number;
-  content: string;
-  special: boolean;
-  lstrip: boolean;
-  rstrip: boolean;
-  singleWord: boolean;
-}
-
-/** One pre-tokenizer step applied to every current piece. */
-type PreTokenizerStep = { kind: 'split'; regex: RegExp; behavior: SplitBehavior } | { kind: 'prefix-space' };
-
-const MAX_TOKEN_ID = (1 << 21) - 1;
-const PAIR_SHIFT = 1 << 21;
 const CACHE_LIMIT = 1 << 17;
 const LONG_WORD = 48;
 const WHITE_SPACE = String.raw`\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000`;
@@ -87,15 +73,15 @@ export class Tokenizer {
   readonly config: Readonly<Record<string, unknown>>;
   readonly chatTemplate: string | null;
 
-  private readonly vocab = new Map<string, number>();
-  private readonly idToTokenText: (string | undefined)[] = [];
+  private readonly vocab: Map<string, number>;
+  private readonly idToTokenText: (string | undefined)[];
   private readonly idBytes: (Uint8Array | undefined)[] = [];
-  private readonly byteIds = new Int32Array(256);
-  private readonly ranks = new Map<number, number>();
+  private readonly byteIds: Int32Array;
+  private readonly ranks: Map<number, number>;
   private readonly mergedIds: Int32Array;
   private readonly ignoreMerges: boolean;
   private readonly unkId: number | null;
-  private readonly normalization: 'NFC' | 'NFD' | 'NFKC' | 'NFKD' | null;
+  private readonly normalization: Normalization | null;
   private readonly steps: PreTokenizerStep[];
   private readonly addedTokens: AddedToken[];
   private readonly addedById = new Map<number, AddedToken>();
@@ -116,91 +102,27 @@ export class Tokenizer {
     source: string,
   ) {
     this.hash = createHash('sha256').update(tokenizerJson).digest('hex');
-    const where = (field: string) => `${source}: ${field}`;
-    const json = parseJson(new TextDecoder().decode(tokenizerJson), source);
-    const root = object(json, where('the top level'));
-    const model = object(root.model, where('model'));
-    if (model.type !== 'BPE')
-      throw unsupported(where(`model.type ${JSON.stringify(model.type)} (only BPE is supported)`));
-    if (model.byte_fallback === true)
-      throw unsupported(where('model.byte_fallback true (SentencePiece-style BPE)'));
-    if (model.dropout != null && model.dropout !== 0) throw unsupported(where('model.dropout'));
-    for (const field of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
-      if (model[field] != null && model[field] !== '') throw unsupported(where(`model.${field}`));
-    }
-    this.ignoreMerges = model.ignore_merges === true;
-
-    let maxId = -1;
-    for (const [token, id] of Object.entries(object(model.vocab, where('model.vocab')))) {
-      checkId(id, where(`model.vocab[${JSON.stringify(token)}]`));
-      if (this.idToTokenText[id] !== undefined) throw invalid(where(`model.vocab: id ${id} is used twice`));
-      this.vocab.set(token, id);
-      this.idToTokenText[id] = token;
-      maxId = Math.max(maxId, id);
-    }
-
-    const merges = array(model.merges ?? [], where('model.merges'));
-    this.mergedIds = new Int32Array(merges.length);
-    merges.forEach((merge, rank) => {
-      const field = where(`model.merges[${rank}]`);
-      let left: unknown;
-      let right: unknown;
-      if (typeof merge === 'string') {
-        const space = merge.indexOf(' ', 1);
-        if (space < 0) throw invalid(`${field} must be "left right"`);
-        [left, right] = [merge.slice(0, space), merge.slice(space + 1)];
-      } else if (Array.isArray(merge) && merge.length === 2) [left, right] = merge;
-      else throw invalid(`${field} must be "left right" or [left, right]`);
-      const a = this.vocab.get(left as string);
-      const b = this.vocab.get(right as string);
-      const merged = this.vocab.get(`${left}${right}`);
-      if (a === undefined || b === undefined || merged === undefined) {
-        throw invalid(`${field} ${JSON.stringify(merge)} uses or makes a token that is not in model.vocab`);
-      }
-      // Repeated merges keep their first (lowest) rank, as in tokenizers.
-      if (!this.ranks.has(a * PAIR_SHIFT + b)) this.ranks.set(a * PAIR_SHIFT + b, rank);
-      this.mergedIds[rank] = merged;
-    });
-
-    this.unkId = typeof model.unk_token === 'string' ? (this.vocab.get(model.unk_token) ?? null) : null;
-    for (let b = 0; b < 256; b++) this.byteIds[b] = this.vocab.get(BYTE_TO_CHAR[b]) ?? -1;
-
-    this.addedTokens = array(root.added_tokens ?? [], where('added_tokens')).map((entry, i) => {
-      const field = where(`added_tokens[${i}]`);
-      const t = object(entry, field);
-      checkId(t.id, `${field}.id`);
-      if (typeof t.content !== 'string' || t.content === '')
-        throw invalid(`${field}.content must be a non-empty string`);
-      const token: AddedToken = {
-        id: t.id,
-        content: t.content,
-        special: t.special === true,
-        lstrip: t.lstrip === true,
-        rstrip: t.rstrip === true,
-        singleWord: t.single_word === true,
-      };
-      const existing = this.idToTokenText[token.id];
-      if (existing !== undefined && existing !== token.content) {
-        throw invalid(`${field}: id ${token.id} is already model.vocab's ${JSON.stringify(existing)}`);
-      }
-      this.idToTokenText[token.id] = token.content;
+    const model = readTokenizerJson(new TextDecoder().decode(tokenizerJson), source);
+    this.vocab = model.vocab;
+    this.idToTokenText = model.idToTokenText;
+    this.byteIds = model.byteIds;
+    this.ranks = model.ranks;
+    this.mergedIds = model.mergedIds;
+    this.ignoreMerges = model.ignoreMerges;
+    this.unkId = model.unkId;
+    this.addedTokens = model.addedTokens;
+    for (const token of this.addedTokens) {
       this.addedById.set(token.id, token);
       this.addedByContent.set(token.content, token);
-      maxId = Math.max(maxId, token.id);
-      return token;
-    });
-    this.vocabSize = maxId + 1;
+    }
+    this.vocabSize = model.vocabSize;
     this.allAddedRegex = addedTokenRegex(this.addedTokens, () => true);
     this.nonSpecialAddedRegex = addedTokenRegex(this.addedTokens, (t) => !t.special);
-
-    this.normalization = normalizer(root.normalizer, where('normalizer'));
-    this.steps = preTokenizerSteps(root.pre_tokenizer, where('pre_tokenizer'));
-    if (!hasByteLevel(root.pre_tokenizer))
-      throw unsupported(where('pre_tokenizer without ByteLevel (not a byte-level BPE)'));
-    decoderCheck(root.decoder, where('decoder'));
-    [this.prefixIds, this.suffixIds] = postProcessorIds(root.post_processor, where('post_processor'), (id) =>
-      this.checkKnown(id),
-    );
+    this.normalization = model.normalization;
+    this.steps = model.steps;
+    this.prefixIds = model.prefixIds;
+    this.suffixIds = model.suffixIds;
+    this.llamaCppPre = model.llamaCppPre;
 
     this.config = config;
     this.chatTemplate =
@@ -211,7 +133,6 @@ export class Tokenizer {
     };
     this.bosId = tokenId('bos_token') ?? (this.prefixIds.length > 0 ? this.prefixIds[0] : null);
     this.eosId = tokenId('eos_token') ?? this.tokenToId('<|endoftext|>') ?? null;
-    this.llamaCppPre = llamaCppPre(root, this.ignoreMerges);
   }
 
   /**
@@ -230,7 +151,7 @@ export class Tokenizer {
       throw new DataError('input-not-found', `${file}: missing; train one with \`ownlm tokenizer train\``);
     const configFile = join(dir, 'tokenizer_config.json');
     const config = existsSync(configFile)
-      ? object(parseJson(readFileSync(configFile, 'utf8'), configFile), configFile)
+      ? parseJsonObject(readFileSync(configFile, 'utf8'), configFile)
       : {};
     // transformers prefers a chat_template.jinja sidecar to the inline field (docs/FORMATS.md#tokenizer-config).
     const templateFile = join(dir, 'chat_template.jinja');
@@ -349,12 +270,6 @@ export class Tokenizer {
       addSpecialTokens: false,
       parseSpecial: true,
     });
-  }
-
-  private checkKnown(id: number): number {
-    if (this.idToTokenText[id] === undefined)
-      throw new DataError('input-invalid', `post_processor: token id ${id} is not in the vocabulary`);
-    return id;
   }
 
   /** The added token of a match, or null when its flags reject the position (single_word inside a word). */
@@ -564,135 +479,6 @@ function addedTokenRegex(tokens: AddedToken[], include: (token: AddedToken) => b
   return new RegExp(alternatives.join('|'), 'gu');
 }
 
-function escapeRegex(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-}
-
-function normalizer(value: unknown, where: string): 'NFC' | 'NFD' | 'NFKC' | 'NFKD' | null {
-  if (value === null || value === undefined) return null;
-  const n = object(value, where);
-  if (n.type === 'Sequence') {
-    const parts = array(n.normalizers, `${where}.normalizers`).map((part, i) =>
-      normalizer(part, `${where}.normalizers[${i}]`),
-    );
-    const used = parts.filter((p) => p !== null);
-    if (used.length > 1) throw unsupported(`${where}: more than one Unicode normalization`);
-    return used[0] ?? null;
-  }
-  if (n.type === 'NFC' || n.type === 'NFD' || n.type === 'NFKC' || n.type === 'NFKD') return n.type;
-  throw unsupported(`${where}.type ${JSON.stringify(n.type)}`);
-}
-
-function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
-  if (value === null || value === undefined) return [];
-  const p = object(value, where);
-  switch (p.type) {
-    case 'Sequence':
-      return array(p.pretokenizers, `${where}.pretokenizers`).flatMap((part, i) =>
-        preTokenizerSteps(part, `${where}.pretokenizers[${i}]`),
-      );
-    case 'ByteLevel': {
-      const steps: PreTokenizerStep[] = [];
-      if (p.add_prefix_space === true) steps.push({ kind: 'prefix-space' });
-      if (p.use_regex !== false)
-        steps.push({ kind: 'split', regex: compilePattern(GPT2_PATTERN, where), behavior: 'Isolated' });
-      return steps;
-    }
-    case 'Split': {
-      const pattern = object(p.pattern, `${where}.pattern`);
-      const behavior = p.behavior;
-      if (behavior !== 'Isolated' && behavior !== 'Removed')
-        throw unsupported(`${where}.behavior ${JSON.stringify(behavior)}`);
-      if (p.invert === true) throw unsupported(`${where}.invert true`);
-      let regex: RegExp;
-      if (typeof pattern.Regex === 'string') regex = compilePattern(pattern.Regex, `${where}.pattern.Regex`);
-      else if (typeof pattern.String === 'string') regex = new RegExp(escapeRegex(pattern.String), 'gu');
-      else throw invalid(`${where}.pattern must hold Regex or String`);
-      return [{ kind: 'split', regex, behavior }];
-    }
-    default:
-      throw unsupported(`${where}.type ${JSON.stringify(p.type)}`);
-  }
-}
-
-function hasByteLevel(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  const p = value as Record<string, unknown>;
-  return (
-    p.type === 'ByteLevel' ||
-    (p.type === 'Sequence' && Array.isArray(p.pretokenizers) && p.pretokenizers.some(hasByteLevel))
-  );
-}
-
-function decoderCheck(value: unknown, where: string): void {
-  if (value === null || value === undefined) return;
-  const d = object(value, where);
-  if (d.type === 'Sequence') {
-    array(d.decoders, `${where}.decoders`).forEach((part, i) =>
-      decoderCheck(part, `${where}.decoders[${i}]`),
-    );
-  } else if (d.type !== 'ByteLevel') throw unsupported(`${where}.type ${JSON.stringify(d.type)}`);
-}
-
-/** Ids the post-processor puts before and after a single sequence. */
-function postProcessorIds(
-  value: unknown,
-  where: string,
-  known: (id: number) => number,
-): [number[], number[]] {
-  if (value === null || value === undefined) return [[], []];
-  const p = object(value, where);
-  if (p.type === 'ByteLevel') return [[], []];
-  if (p.type === 'Sequence') {
-    const parts = array(p.processors, `${where}.processors`).map((part, i) =>
-      postProcessorIds(part, `${where}.processors[${i}]`, known),
-    );
-    return [parts.flatMap((x) => x[0]), parts.flatMap((x) => x[1])];
-  }
-  if (p.type !== 'TemplateProcessing') throw unsupported(`${where}.type ${JSON.stringify(p.type)}`);
-  const specialTokens = object(p.special_tokens ?? {}, `${where}.special_tokens`);
-  const before: number[] = [];
-  const after: number[] = [];
-  let seenSequence = false;
-  array(p.single, `${where}.single`).forEach((piece, i) => {
-    const entry = object(piece, `${where}.single[${i}]`);
-    if ('Sequence' in entry) {
-      seenSequence = true;
-      return;
-    }
-    const special = object(entry.SpecialToken, `${where}.single[${i}].SpecialToken`);
-    const spec = object(
-      specialTokens[special.id as string],
-      `${where}.special_tokens[${JSON.stringify(special.id)}]`,
-    );
-    const ids = array(spec.ids, `${where}.special_tokens[${JSON.stringify(special.id)}].ids`).map((id) => {
-      checkId(id, `${where}.special_tokens[${JSON.stringify(special.id)}].ids`);
-      return known(id);
-    });
-    (seenSequence ? after : before).push(...ids);
-  });
-  return [before, after];
-}
-
-/** The llama.cpp pre-tokenizer with this tokenizer's regex and flags (docs/FORMATS.md#tokenizer-metadata). */
-function llamaCppPre(root: Record<string, unknown>, ignoreMerges: boolean): string | null {
-  const pre = root.pre_tokenizer as Record<string, unknown> | null;
-  if (pre?.type === 'ByteLevel' && pre.use_regex !== false && pre.add_prefix_space !== true)
-    return ignoreMerges ? null : 'gpt-2';
-  if (pre?.type !== 'Sequence' || !Array.isArray(pre.pretokenizers) || pre.pretokenizers.length !== 2)
-    return null;
-  const [split, byteLevel] = pre.pretokenizers as Record<string, unknown>[];
-  if (byteLevel?.type !== 'ByteLevel' || byteLevel.use_regex !== false || byteLevel.add_prefix_space === true)
-    return null;
-  if (split?.type !== 'Split' || split.behavior !== 'Isolated' || split.invert === true) return null;
-  const regex = (split.pattern as Record<string, unknown> | undefined)?.Regex;
-  // llama.cpp's llama3 family also sets ignore_merges; dbrx/smaug-bpe use the same regex without it.
-  if (regex === LLAMA3_PATTERN) return ignoreMerges ? 'llama-bpe' : 'smaug-bpe';
-  // llama.cpp's qwen2 spells the contractions out; both spellings split alike but for "'ſ" (pretokenize.ts).
-  if ((regex === QWEN2_PATTERN || regex === QWEN2_CPP_PATTERN) && !ignoreMerges) return 'qwen2';
-  return null;
-}
-
 /** A special token's text from tokenizer_config.json: a string or an AddedToken dict. */
 function specialText(value: unknown): string | null {
   if (typeof value === 'string') return value;
@@ -704,40 +490,4 @@ function specialText(value: unknown): string | null {
     return (value as Record<string, string>).content;
   }
   return null;
-}
-
-function parseJson(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw invalid(`${source}: not valid JSON (${(error as Error).message})`);
-  }
-}
-
-function object(value: unknown, where: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw invalid(`${where} must be an object`);
-  return value as Record<string, unknown>;
-}
-
-function array(value: unknown, where: string): unknown[] {
-  if (!Array.isArray(value)) throw invalid(`${where} must be an array`);
-  return value;
-}
-
-function checkId(value: unknown, where: string): asserts value is number {
-  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_TOKEN_ID) {
-    throw invalid(`${where} must be a token id between 0 and ${MAX_TOKEN_ID} (got ${JSON.stringify(value)})`);
-  }
-}
-
-function invalid(message: string): DataError {
-  return new DataError('input-invalid', message);
-}
-
-function unsupported(what: string): DataError {
-  return new DataError(
-    'input-unsupported',
-    `${what} is not supported; ownlm loads byte-level BPE tokenizers (GPT-2, Llama 3, Qwen 2 styles)`,
-  );
 }
