@@ -2,9 +2,10 @@
 // order of turns) × one topic (what the client brings). Without a generator the turns come from templates:
 // varied by the seed, yet every persona keeps a recurring phrasing a small model can learn. With a generator
 // (a local model or an OpenAI-compatible endpoint) the model writes each turn from the same scaffold. Either
-// way the result goes through the corpus pipeline's exact and near dedup and its PII scrubber.
+// way the result goes through the corpus pipeline's exact and near dedup and its PII scrubber. The built-in
+// personas, arcs, topics and client material are data, in synthetic-data/ beside this module.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Random } from '@ownlm/engine';
@@ -82,282 +83,21 @@ export interface Topic {
   followUps: string[];
 }
 
-export const builtinArcs: Arc[] = [
-  // One exchange: fits a small model's context (~170 tokens with the quickstart tokenizer, system included).
-  { name: 'question-answer', turns: ['ask', 'answer'] },
-  { name: 'question-clarification-answer', turns: ['ask', 'clarifying-question', 'give-details', 'answer'] },
-  { name: 'problem-diagnosis-plan', turns: ['describe-problem', 'diagnosis', 'confirm', 'plan'] },
-  { name: 'question-answer-follow-up', turns: ['ask', 'answer', 'follow-up', 'deeper-answer'] },
-  {
-    name: 'recommendation-push-back',
-    turns: ['ask', 'answer', 'push-back', 'address-objection', 'thanks', 'wrap-up'],
-  },
-];
+/** One of the JSON files beside this module (synthetic-data/), read once at load. */
+function builtin<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`./synthetic-data/${name}.json`, import.meta.url), 'utf8')) as T;
+}
 
-export const builtinPersonas: Persona[] = [
-  {
-    name: 'morgan',
-    description:
-      'You are Morgan, a pragmatic operations consultant. You make advice concrete, ask before assuming, and always end with the first step for this week.',
-    voice: {
-      openers: ['Here is how I see it.', 'Let me make this concrete.', 'Here is how I see it, plainly.'],
-      clarify: 'Before I answer, one question so my advice fits:',
-      diagnose: 'From what you describe, the root cause is most likely',
-      plan: 'My plan, in three moves:',
-      objection: 'Fair concern, and I would rather you push back now than later.',
-      closer: 'First step this week: {step}',
-    },
-  },
-  {
-    name: 'sam',
-    description:
-      'You are Sam, a blunt finance advisor. You speak in numbers, cut to the point, and always name the number to watch.',
-    voice: {
-      openers: ['Straight answer:', 'Straight answer, no padding:', 'Short version:'],
-      clarify: 'One question before I give you numbers:',
-      diagnose: 'Follow the money and it points to',
-      plan: 'Do these three things, in this order:',
-      objection: 'I hear you, but the numbers still say the same thing.',
-      closer: 'The number to watch: {metric}.',
-    },
-  },
-  {
-    name: 'ines',
-    description:
-      'You are Ines, a patient people-and-culture coach. You are warm, explain the why, and invite the client to check back.',
-    voice: {
-      openers: [
-        'Good question, and a common one.',
-        'Thank you for the context, that helps.',
-        'Good question.',
-      ],
-      clarify: 'Can I ask you something first, so we look at the right thing?',
-      diagnose: 'What I hear underneath this is',
-      plan: 'Here is a gentle plan you can start with:',
-      objection: 'That hesitation makes sense, and it is worth taking seriously.',
-      closer: 'Try it for two weeks, then check back with me and tell me what changed.',
-    },
-  },
-];
+// The first arc, one exchange, fits a small model's context (~170 tokens with the quickstart tokenizer,
+// system message included).
+export const builtinArcs = builtin<Arc[]>('arcs');
+export const builtinPersonas = builtin<Persona[]>('personas');
+export const builtinTopics = builtin<Topic[]>('topics');
 
-export const builtinTopics: Topic[] = [
-  {
-    name: 'customer churn',
-    metric: 'monthly churn rate',
-    questions: [
-      'How do we get customers to stay longer?',
-      'What is the best way to cut churn in a subscription business?',
-      'Should we focus on new customers or on keeping the ones we have?',
-    ],
-    problems: [
-      'Our monthly churn went from 3% to 6% since the spring.',
-      'Customers sign up, use the product for a month and then quietly cancel.',
-      'We lost four of our ten biggest accounts this year.',
-    ],
-    details: [
-      'Most of the cancellations come in the second month.',
-      'Support tickets doubled before the cancellations started.',
-      'Nobody owns onboarding; sales hands over and moves on.',
-    ],
-    causes: [
-      'a weak first month: customers never reach the moment where the product pays off',
-      'nobody owning the relationship after the sale',
-      'a price increase that was not explained to existing customers',
-    ],
-    steps: [
-      'call the last ten customers who cancelled and ask them why',
-      'name one person who owns each account after the sale',
-      'write a two-week onboarding checklist and send it on day one',
-      'tag every cancellation with a reason in the CRM',
-      'offer a quarterly review call to the top twenty accounts',
-    ],
-    objections: [
-      'We do not have time to call customers who already left.',
-      'Our product is good; I think the problem is the price.',
-    ],
-    followUps: [
-      'How do we know which customers are about to leave?',
-      'What should the onboarding checklist contain?',
-    ],
-  },
-  {
-    name: 'pricing',
-    metric: 'average revenue per customer',
-    questions: [
-      'How should we price our new service?',
-      'Are we charging too little?',
-      'Should we move from hourly billing to fixed prices?',
-    ],
-    problems: [
-      'We are busy all the time but the margins are thin.',
-      'Every deal ends in a discount negotiation.',
-      'Our biggest competitor cut prices by 20% and we feel the pressure.',
-    ],
-    details: [
-      'We have not changed our prices in three years.',
-      'Sales can give up to 30% discount without asking anyone.',
-      'About half of our revenue comes from two clients.',
-    ],
-    causes: [
-      'prices that were set once and never revisited while costs went up',
-      'discounts that nobody tracks or approves',
-      'selling hours instead of outcomes, so efficiency is never rewarded',
-    ],
-    steps: [
-      'list your last twenty deals with the discount each one got',
-      'raise prices for new customers by 10% and watch the win rate',
-      'require approval for any discount above 10%',
-      'package the service into three clear tiers',
-      'calculate the real margin of each product line',
-    ],
-    objections: ['If we raise prices we will lose customers.', 'Our customers are used to discounts.'],
-    followUps: [
-      'How do we tell existing customers about the new prices?',
-      'What should the three tiers contain?',
-    ],
-  },
-  {
-    name: 'hiring',
-    metric: 'time to fill an open role',
-    questions: [
-      'How do we hire faster without lowering the bar?',
-      'Should we hire seniors or train juniors?',
-      'What makes a good interview process?',
-    ],
-    problems: [
-      'Our open developer roles stay open for four months.',
-      'Two of our last three hires left within half a year.',
-      'Good candidates drop out in the middle of our process.',
-    ],
-    details: [
-      'Our process has five interview rounds.',
-      'We never wrote down what the role actually needs.',
-      'Managers interview whenever they find time.',
-    ],
-    causes: [
-      'a slow process that loses candidates to faster companies',
-      'roles that were never clearly defined, so nobody agrees on who fits',
-      'onboarding that leaves new people alone in their first weeks',
-    ],
-    steps: [
-      'write a one-page scorecard for the role before the next interview',
-      'cut the process to three rounds within two weeks',
-      'block two interview slots per week in every manager calendar',
-      'give each new hire a buddy for the first month',
-      'ask the people who left what would have kept them',
-    ],
-    objections: [
-      'Fewer rounds means more bad hires.',
-      'Our managers are too busy for fixed interview slots.',
-    ],
-    followUps: ['What goes on the scorecard?', 'How do we onboard someone well when we are all busy?'],
-  },
-  {
-    name: 'cash flow',
-    metric: 'weeks of cash in the bank',
-    questions: [
-      'How do we stop running out of cash at the end of each quarter?',
-      'How much cash reserve should a small company keep?',
-      'Should we take a loan to bridge the slow months?',
-    ],
-    problems: [
-      'We are profitable on paper but can barely pay salaries.',
-      'Clients pay us after ninety days while we pay suppliers in thirty.',
-      'Every winter our cash drops to a dangerous level.',
-    ],
-    details: [
-      'Our invoices go out whenever someone remembers.',
-      'Three clients account for most of the late payments.',
-      'We bought new equipment in cash last year.',
-    ],
-    causes: [
-      'slow invoicing and slow collection, not a lack of profit',
-      'payment terms that finance your clients with your money',
-      'large purchases paid in cash instead of spread over time',
-    ],
-    steps: [
-      'send every invoice on the day the work is delivered',
-      'build a thirteen-week cash forecast and update it every Monday',
-      'ask the three slowest payers for thirty-day terms',
-      'offer a small discount for payment within ten days',
-      'move large equipment purchases to leasing',
-    ],
-    objections: [
-      'Our clients will not accept shorter payment terms.',
-      'A weekly forecast is too much work for us.',
-    ],
-    followUps: ['What goes into a thirteen-week forecast?', 'How big should our reserve be?'],
-  },
-  {
-    name: 'remote teams',
-    metric: 'share of projects delivered on time',
-    questions: [
-      'How do we keep a remote team aligned?',
-      'How many meetings does a remote team need?',
-      'Should we bring everyone back to the office?',
-    ],
-    problems: [
-      'Since we went remote, projects slip and nobody notices until late.',
-      'Our team spends most of the day in video calls.',
-      'New people feel isolated and leave.',
-    ],
-    details: [
-      'Decisions are made in calls and never written down.',
-      'Each team uses a different tool to track work.',
-      'We have people in four time zones.',
-    ],
-    causes: [
-      'decisions that live only in meetings, so people work from different versions of the plan',
-      'too many synchronous meetings crowding out focused work',
-      'no shared place where the state of each project is visible',
-    ],
-    steps: [
-      'write every decision in one shared document on the day it is made',
-      'cancel all recurring meetings and re-add only the ones people miss',
-      'move all teams to one tracker within a month',
-      'hold a short written check-in every Monday',
-      'meet in person once a quarter',
-    ],
-    objections: [
-      'Writing everything down slows us down.',
-      'People will feel even more isolated with fewer meetings.',
-    ],
-    followUps: ['What should the Monday check-in ask?', 'How do we choose one tracker everyone accepts?'],
-  },
-  {
-    name: 'supplier delays',
-    metric: 'share of orders delivered on the promised date',
-    questions: [
-      'How do we become less dependent on one supplier?',
-      'How much stock should we keep as a buffer?',
-      'How do we negotiate better delivery terms?',
-    ],
-    problems: [
-      'Our main supplier is late on almost every second order.',
-      'We had to stop production twice this month because parts were missing.',
-      'Customers complain that our delivery dates are never kept.',
-    ],
-    details: [
-      'We buy 80% of our parts from one supplier.',
-      'We order only when stock is already empty.',
-      'Our contract has no penalty for late delivery.',
-    ],
-    causes: [
-      'depending on a single supplier with no leverage over it',
-      'ordering too late, so every delay hits production directly',
-      'a contract that makes lateness free for the supplier',
-    ],
-    steps: [
-      'qualify a second supplier for your five most critical parts',
-      'set a reorder point for each critical part',
-      'add delivery terms with penalties to the next contract renewal',
-      'track promised and actual delivery dates for every order',
-      'meet the supplier monthly to review late orders',
-    ],
-    objections: ['A second supplier will be more expensive.', 'Keeping more stock ties up cash.'],
-    followUps: ['How do we pick the right reorder point?', 'How do we find a second supplier quickly?'],
-  },
-];
+/** What the client side draws from: who the client is, by when, how they greet and thank. */
+const clients = builtin<{ companies: string[]; timeframes: string[]; greetings: string[]; thanks: string[] }>(
+  'clients',
+);
 
 /** Generic material for a topic given only by name; a generator makes the specifics. */
 function topicFromName(name: string): Topic {
@@ -386,33 +126,6 @@ function topicFromName(name: string): Topic {
     followUps: [`Who should own ${name}?`, `How do we measure ${name}?`],
   };
 }
-
-const companies = [
-  'a forty-person software agency',
-  'a family-run bakery chain',
-  'a regional logistics firm',
-  'a two-year-old startup',
-  'a mid-size accounting practice',
-  'an online furniture shop',
-  'a small engineering consultancy',
-  'a chain of three dental clinics',
-  'a craft brewery',
-  'a language school',
-];
-const timeframes = [
-  'this quarter',
-  'before the summer',
-  'by the end of the year',
-  'in the next six weeks',
-  'this month',
-];
-const greetings = ['Hi.', 'Hello.', 'Good morning.', '', '', 'Quick question.'];
-const thanks = [
-  'Thank you, that is clear. I will start tomorrow.',
-  'That helps a lot, thanks. I will bring it to the team.',
-  'Thanks, I feel much better about this now.',
-  'Clear. Thank you for the straight talk.',
-];
 
 /** The randomness and the choices of one conversation, shared by all its turns so they agree. */
 interface Scene {
@@ -452,9 +165,9 @@ function stepsList(scene: Scene): string {
 
 const templates: Record<TurnKind, (scene: Scene) => string> = {
   ask: (s) =>
-    `${pick(s.random, greetings)} We are ${s.company}. ${pick(s.random, s.topic.questions)} We want to get it right ${s.timeframe}.`.trim(),
+    `${pick(s.random, clients.greetings)} We are ${s.company}. ${pick(s.random, s.topic.questions)} We want to get it right ${s.timeframe}.`.trim(),
   'describe-problem': (s) =>
-    `${pick(s.random, greetings)} I run ${s.company}. ${pick(s.random, s.topic.problems)} ${pick(s.random, ['What is going on?', 'Where do we even start?', 'What would you do?'])}`.trim(),
+    `${pick(s.random, clients.greetings)} I run ${s.company}. ${pick(s.random, s.topic.problems)} ${pick(s.random, ['What is going on?', 'Where do we even start?', 'What would you do?'])}`.trim(),
   'give-details': (s) =>
     `${s.detail} ${pick(s.random, ['Does that change your answer?', 'Does that help?', 'That is the honest picture.'])}`,
   confirm: (s) =>
@@ -463,7 +176,7 @@ const templates: Record<TurnKind, (scene: Scene) => string> = {
     `${pick(s.random, ['Makes sense.', 'Understood.', 'Okay.'])} ${pick(s.random, s.topic.followUps)}`,
   'push-back': (s) =>
     `${pick(s.random, ['I am not sure.', 'Hmm.', 'Honestly?'])} ${pick(s.random, s.topic.objections)}`,
-  thanks: (s) => pick(s.random, thanks),
+  thanks: (s) => pick(s.random, clients.thanks),
   'clarifying-question': (s) =>
     `${s.persona.voice.clarify} ${pick(s.random, [
       `what have you already tried for ${s.topic.name}?`,
@@ -616,8 +329,8 @@ async function conversation(
     random,
     persona,
     topic,
-    company: pick(random, companies),
-    timeframe: pick(random, timeframes),
+    company: pick(random, clients.companies),
+    timeframe: pick(random, clients.timeframes),
     detail: pick(random, topic.details),
     cause: pick(random, topic.causes),
     steps: pickDistinct(random, topic.steps, 3),
