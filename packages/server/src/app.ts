@@ -1,4 +1,4 @@
-// The platform as one Fastify instance: database, model registry, llama.cpp runtime, quickstart job, the /api
+// The platform as one Fastify instance: database, model registry, llama.cpp runtime, job workers, the /api
 // routes for the web app, the OpenAI-compatible /v1 routes, and the built web app itself. Not listening yet:
 // `main.ts` listens; tests use it in-process.
 import { existsSync } from 'node:fs';
@@ -11,10 +11,11 @@ import { registerAuthentication } from './auth/authenticate.ts';
 import { configWithDefaults, modelsDirectory, pgliteDirectory, type ServerConfig } from './config.ts';
 import type { AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
-import { LocalWorkers } from './jobs/local-worker.ts';
 import { AppError } from './errors.ts';
-import { QuickstartJob } from './quickstart/job.ts';
-import { registerFinetuneCompletion } from './registry/finetune-outputs.ts';
+import { JobHub } from './jobs/events.ts';
+import { registerFinetuneOutputs } from './jobs/finetune-outputs.ts';
+import { LocalWorkers } from './jobs/local-worker.ts';
+import { registerQuickstartModel } from './jobs/quickstart.ts';
 import { ModelRegistry } from './registry/registry.ts';
 import { authRoutes } from './routes/auth.ts';
 import { chatRoutes } from './routes/chats.ts';
@@ -94,20 +95,23 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     maxQueue: config.maxQueue,
     threads: config.threads,
   });
-  const ctx: AppContext = { config, db: database.db, registry, runtime };
-  registerFinetuneCompletion(ctx);
+  const ctx: AppContext = {
+    config,
+    db: database.db,
+    registry,
+    runtime,
+    jobHub: new JobHub(),
+    jobCompletions: { finetune: registerFinetuneOutputs, quickstart: registerQuickstartModel },
+  };
+  app.decorate('ctx', ctx);
   const webhooks = new WebhookDispatcher({
     db: database.db,
     backoffMs: config.webhookBackoffMs,
     attempts: config.webhookAttempts,
     log: { warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) },
   });
-  const stopListening = listenToJobChanges({ db: database.db, webhooks, log: app.log });
+  const stopListening = listenToJobChanges({ ctx, webhooks, log: app.log });
   webhooks.start();
-  const quickstart = new QuickstartJob({
-    home: config.home,
-    onModelReady: async (path) => (await registry.importFile(path)).versionId,
-  });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
@@ -134,7 +138,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     await api.register(keyRoutes(ctx), { prefix: '/api' });
     await api.register(modelRoutes(ctx), { prefix: '/api' });
     await api.register(chatRoutes(ctx), { prefix: '/api' });
-    await api.register(quickstartRoutes(quickstart), { prefix: '/api/quickstart' });
+    await api.register(quickstartRoutes(ctx), { prefix: '/api/quickstart' });
     await api.register(datasetRoutes(ctx), { prefix: '/api' });
     await api.register(webhookRoutes(ctx), { prefix: '/api' });
     await api.register(notificationRoutes(ctx), { prefix: '/api' });
@@ -165,9 +169,8 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     return reply.status(notFound.status).send(notFound.toOpenAI());
   });
 
-  // Shutdown: stop the quickstart and cancel running generations (their partial answers are saved), then close
-  // the database once every request has ended.
-  // Training jobs run in child processes; at shutdown they are stopped and released to the queue.
+  // Shutdown: jobs run in child processes, which are stopped and their jobs released to the queue; running
+  // generations are cancelled (their partial answers are saved); the database closes once every request has ended.
   const workers = new LocalWorkers({
     ctx,
     count: config.jobWorkers,
@@ -179,7 +182,6 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     await workers.stop();
     await stopListening();
     await webhooks.stop();
-    await quickstart.cancel();
     await runtime.close();
   });
   app.addHook('onClose', async () => {

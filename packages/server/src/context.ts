@@ -1,7 +1,10 @@
-// What every route plugin is given: the validated configuration, the database, the model registry and the
-// runtime that serves the registry's versions. Built once by buildApp.
+// What every route plugin is given: the validated configuration, the database, the model registry, the
+// runtime that serves the registry's versions, and the app's jobs' hub and completion handlers. Built once by
+// buildApp; nothing in it is shared with another app in the same process.
 import type { ServerConfig } from './config.ts';
 import type { Database } from './db/database.ts';
+import type { JobCompletions } from './jobs/completion.ts';
+import type { JobHub } from './jobs/events.ts';
 import type { ModelRegistry } from './registry/registry.ts';
 import type { Runtime } from './serve/runtime.ts';
 
@@ -10,4 +13,15 @@ export interface AppContext {
   db: Database;
   registry: ModelRegistry;
   runtime: Runtime;
+  /** Announces every change to this app's jobs (SSE streams, local workers, webhooks, notifications). */
+  jobHub: JobHub;
+  /** What runs when a job of each type succeeds, before it is marked succeeded. */
+  jobCompletions: JobCompletions;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's context, for tests and embedders (route plugins are given it when registered). */
+    ctx: AppContext;
+  }
 }

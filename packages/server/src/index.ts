@@ -5,7 +5,7 @@ export { main } from './main.ts';
 // The job manager's parts other modules and `ownlm worker` use.
 export { runJobCommand, type CommandOutcome, type CommandRun } from './jobs/child.ts';
 export { jobArguments, jobOutput, JOB_TYPES } from './jobs/commands.ts';
-export { registerJobCompletion, type JobCompletion } from './jobs/completion.ts';
-export { jobHub, type JobChange, type JobEventInput, type JobEventView } from './jobs/events.ts';
+export type { JobCompletion } from './jobs/completion.ts';
+export type { JobChange, JobEventInput, JobEventView } from './jobs/events.ts';
 export { eventStore } from './jobs/local-worker.ts';
 export type { JobView } from './jobs/view.ts';

@@ -387,7 +387,8 @@ export async function synthesizeDataset(options: {
   });
 }
 
-async function ownDataset(ctx: AppContext, actor: Actor, datasetId: string) {
+/** The actor's dataset row; another user's is "not found", like a missing one. */
+export async function ownDataset(ctx: AppContext, actor: Actor, datasetId: string) {
   const [row] = await ctx.db
     .select()
     .from(datasets)

@@ -13,9 +13,10 @@ import {
   trainDefaults,
   type FinetuneConfig,
 } from '@ownlm/studio';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
+import { ownDataset } from '../datasets/datasets.ts';
 import { datasets, type JobType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 
@@ -26,6 +27,7 @@ export const JOB_TYPES: readonly JobType[] = [
   'finetune',
   'eval',
   'export',
+  'quickstart',
 ];
 
 type Kind = 'integer' | 'number' | 'string' | 'boolean' | 'strings';
@@ -175,6 +177,19 @@ const specs: Record<JobType, TypeSpec> = {
     // --json prints the scores as one JSON line, which becomes the job's result.
     layout: (inputs) => ['--model', inputs.model!, '--corpus', inputs.corpus!, '--json'],
   },
+  // The whole path on the bundled demo corpus, with the run folder as its home: its GGUF lands in
+  // `<run>/models/` (registered by the quickstart's completion handler, jobs/quickstart.ts).
+  quickstart: {
+    command: ['quickstart'],
+    events: true,
+    paths: {},
+    options: {
+      steps: { kind: 'integer', flag: '--steps', min: 1 },
+      vocabSize: { kind: 'integer', flag: '--vocab-size', min: 1 },
+      seed: { kind: 'integer', flag: '--seed', min: 1 },
+    },
+    layout: (_inputs, runDir) => ['--home', runDir],
+  },
 };
 
 const invalid = (field: string, message: string) =>
@@ -223,12 +238,13 @@ function dataPath(home: string, name: string, kind: InputKind, value: unknown): 
  * The job's parameters checked against its type, with paths resolved, finetune references (base version,
  * dataset) checked for the actor, and finetune defaults filled in. Throws a 400 naming `params.<field>`.
  */
-export async function validateJobParams(
-  ctx: AppContext,
-  actor: Actor,
-  type: unknown,
-  raw: unknown,
-): Promise<{ type: JobType; params: Record<string, unknown> }> {
+export async function validateJobParams(options: {
+  ctx: AppContext;
+  actor: Actor;
+  type: unknown;
+  params: unknown;
+}): Promise<{ type: JobType; params: Record<string, unknown> }> {
+  const { ctx, actor, type, params: raw } = options;
   if (typeof type !== 'string' || !JOB_TYPES.includes(type as JobType))
     throw new AppError('invalid_request', `type must be one of ${JOB_TYPES.join(', ')}`, 'type');
   const jobType = type as JobType;
@@ -263,6 +279,7 @@ const extraKeys: Record<JobType, string[]> = {
   'tokenizer-train': [],
   export: [],
   eval: [],
+  quickstart: [],
 };
 
 const finetuneDefaults = {
@@ -293,11 +310,13 @@ async function finetuneReferences(
   }
   if (base.kind !== 'model') throw invalid('base', `is an adapter, not a model: '${given.base}'`);
   if (typeof given.dataset !== 'string') throw invalid('dataset', 'must be a dataset id (GET /api/datasets)');
-  const [dataset] = await ctx.db
-    .select({ id: datasets.id })
-    .from(datasets)
-    .where(and(eq(datasets.id, given.dataset), eq(datasets.userId, actor.userId)));
-  if (!dataset) throw invalid('dataset', `names no dataset of yours: '${given.dataset}'`);
+  try {
+    await ownDataset(ctx, actor, given.dataset);
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'not_found')
+      throw invalid('dataset', `names no dataset of yours: '${given.dataset}'`);
+    throw error;
+  }
   const scenarios = given.scenarios;
   if (
     scenarios !== undefined &&

@@ -1,7 +1,7 @@
 // What happens when a job's command succeeds, per job type, before the job is marked succeeded: register the
-// model versions a finetune made, save its report, and so on. Other modules register a handler; the workers
-// (local and, through the worker API, remote) call completeJob.
-import type { Database } from '../db/database.ts';
+// model versions a finetune made, save its report, and so on. Each app holds its handlers (`ctx.jobCompletions`,
+// set by buildApp); the workers (local and, through the worker API, remote) call completeJob.
+import type { AppContext } from '../context.ts';
 import type { JobType } from '../db/schema.ts';
 import { lastJobEvents, type JobEventView } from './events.ts';
 import { finishJob } from './queue.ts';
@@ -13,35 +13,38 @@ import type { JobView } from './view.ts';
  * stored under `<home>/jobs/<id>/`); `lastEvents` are the job's last stored events, oldest first. The returned
  * object is merged into `job.result`; a throw fails the job with the error's message.
  */
-export type JobCompletion = (job: JobView, lastEvents: JobEventView[]) => Promise<Record<string, unknown>>;
+export type JobCompletion = (options: {
+  ctx: AppContext;
+  job: JobView;
+  lastEvents: JobEventView[];
+}) => Promise<Record<string, unknown>>;
 
-const completions = new Map<JobType, JobCompletion>();
-
-/** Sets the completion handler of a job type (one per type; a second registration replaces the first). */
-export function registerJobCompletion(type: JobType, handler: JobCompletion): void {
-  completions.set(type, handler);
-}
+/** The completion handler of each job type that has one. */
+export type JobCompletions = Partial<Record<JobType, JobCompletion>>;
 
 /**
  * Ends a job whose command succeeded: merges `result` into the job, runs its type's completion handler and
  * marks it succeeded with the handler's additions, or failed with the handler's error.
  */
-export async function completeJob(
-  db: Database,
-  job: JobView,
-  workerId: string,
-  result: Record<string, unknown>,
-): Promise<JobView> {
-  const handler = completions.get(job.type);
+export async function completeJob(options: {
+  ctx: AppContext;
+  job: JobView;
+  workerId: string;
+  result: Record<string, unknown>;
+}): Promise<JobView> {
+  const { ctx, job, workerId, result } = options;
+  const handler = ctx.jobCompletions[job.type];
   let added: Record<string, unknown> = {};
   if (handler) {
     try {
-      added = await handler(
-        { ...job, result: { ...job.result, ...result } },
-        await lastJobEvents(db, job.id),
-      );
+      added = await handler({
+        ctx,
+        job: { ...job, result: { ...job.result, ...result } },
+        lastEvents: await lastJobEvents(ctx.db, job.id),
+      });
     } catch (error) {
-      return finishJob(db, {
+      return finishJob({
+        ctx,
         jobId: job.id,
         workerId,
         state: 'failed',
@@ -50,5 +53,5 @@ export async function completeJob(
       });
     }
   }
-  return finishJob(db, { jobId: job.id, workerId, state: 'succeeded', result: { ...result, ...added } });
+  return finishJob({ ctx, jobId: job.id, workerId, state: 'succeeded', result: { ...result, ...added } });
 }

@@ -1,8 +1,9 @@
 // A job's events: what its command reports (JSON lines on stdout, text on stderr) mapped to the stored event
-// types of STUDIO-API.md, stored in job_events, and announced in-process on `jobHub` for live SSE streams,
-// webhooks and notifications.
+// types of STUDIO-API.md, stored in job_events, and announced in-process on the app's job hub (`ctx.jobHub`)
+// for live SSE streams, local workers, webhooks and notifications.
 import { isAbsolute, join } from 'node:path';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { jobEvents, jobs, type JobState } from '../db/schema.ts';
 import { jobView, type JobView } from './view.ts';
@@ -28,10 +29,11 @@ export type JobChange =
   | { kind: 'state'; job: JobView; previous: JobState; event: JobEventView };
 
 /**
- * In-process announcements of every job change, in the order they were stored. Listeners run synchronously
- * after the change is committed; one that throws is skipped, never stopping the job or the other listeners.
+ * One app's announcements of every change to its jobs, in the order they were stored. Listeners run
+ * synchronously after the change is committed; one that throws is skipped, never stopping the job or the other
+ * listeners.
  */
-class JobHub {
+export class JobHub {
   private readonly listeners = new Set<(change: JobChange) => void>();
 
   /** Calls `listener` for every change until the returned function is called. */
@@ -52,8 +54,6 @@ class JobHub {
     }
   }
 }
-
-export const jobHub = new JobHub();
 
 export const eventView = (row: typeof jobEvents.$inferSelect): JobEventView => ({
   id: row.id,
@@ -111,14 +111,15 @@ export function isWorkerEvent(value: unknown): value is JobEventInput {
  * (merged, so a stage and the step counts live side by side), and each train step adds `tokensPerStep` to
  * the tokens processed.
  */
-export async function appendJobEvents(
-  db: Database,
-  jobId: string,
-  events: JobEventInput[],
-  tokensPerStep: number,
-): Promise<JobEventView[]> {
+export async function appendJobEvents(options: {
+  ctx: AppContext;
+  jobId: string;
+  events: JobEventInput[];
+  tokensPerStep: number;
+}): Promise<JobEventView[]> {
+  const { ctx, jobId, events, tokensPerStep } = options;
   if (events.length === 0) return [];
-  const { stored, job } = await db.transaction(async (tx) => {
+  const { stored, job } = await ctx.db.transaction(async (tx) => {
     const rows = await tx
       .insert(jobEvents)
       .values(events.map((event) => ({ jobId, type: event.type, data: event.data })))
@@ -140,7 +141,7 @@ export async function appendJobEvents(
     return { stored: rows.map(eventView), job: updated! };
   });
   const view = jobView(job);
-  for (const event of stored) jobHub.publish({ kind: 'event', job: view, event });
+  for (const event of stored) ctx.jobHub.publish({ kind: 'event', job: view, event });
   return stored;
 }
 

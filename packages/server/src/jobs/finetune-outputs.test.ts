@@ -18,12 +18,13 @@ import { configWithDefaults } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import { openPglite, type DatabaseHandle } from '../db/database.ts';
 import { datasets, users } from '../db/schema.ts';
-import type { JobView } from '../jobs/view.ts';
+import { ModelRegistry } from '../registry/registry.ts';
 import { reportRoutes } from '../routes/reports.ts';
 import { createLlamaRuntime } from '../serve/llama-runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
+import { JobHub } from './events.ts';
 import { registerFinetuneOutputs } from './finetune-outputs.ts';
-import { ModelRegistry } from './registry.ts';
+import type { JobView } from './view.ts';
 
 const hostile = '<script>alert(1)</script> | **bold** & "quotes"';
 const report: FinetuneReport = {
@@ -89,14 +90,28 @@ describe('fine-tune outputs and reports', () => {
     const registry = new ModelRegistry(handle.db, join(home, 'models'), () => {});
     baseId = (await registry.sync())[0]!.versionId;
     const runtime = createLlamaRuntime({ resolveModel: async () => null });
-    ctx = { config: configWithDefaults({ home }), db: handle.db, registry, runtime };
+    ctx = {
+      config: configWithDefaults({ home }),
+      db: handle.db,
+      registry,
+      runtime,
+      jobHub: new JobHub(),
+      jobCompletions: {},
+    };
     app = Fastify();
     await app.register(fastifyCookie);
     registerAuthentication(app, handle.db);
     await app.register(reportRoutes(ctx), { prefix: '/api' });
     for (const userId of ['usr_a', 'usr_b'])
       keys.push(
-        (await createApiKey({ ctx, actor: { userId, role: 'user', apiKeyId: null }, name: 'test' })).secret,
+        (
+          await createApiKey({
+            ctx,
+            actor: { userId, role: 'user', apiKeyId: null },
+            name: 'test',
+            scopes: ['platform'],
+          })
+        ).secret,
       );
   });
   after(async () => {
@@ -110,7 +125,7 @@ describe('fine-tune outputs and reports', () => {
     app.inject({ method: 'GET', url, headers: who === null ? {} : { authorization: `Bearer ${keys[who]}` } });
 
   test('the adapter becomes a version of kind adapter on the base, with lineage; the report is stored', async () => {
-    const added = await registerFinetuneOutputs(ctx, job());
+    const added = await registerFinetuneOutputs({ ctx, job: job() });
     assert.equal(added.mergedVersionId, null);
     const adapter = await ctx.registry.byVersionId(String(added.adapterVersionId));
     assert.equal(adapter.kind, 'adapter');
@@ -136,7 +151,10 @@ describe('fine-tune outputs and reports', () => {
   });
 
   test('downloads are attachments with hostile text escaped; another user, a bad suffix and no sign-in are refused', async () => {
-    const { reportId } = await registerFinetuneOutputs(ctx, job({ id: 'job_2', name: 'voice tune' }));
+    const { reportId } = await registerFinetuneOutputs({
+      ctx,
+      job: job({ id: 'job_2', name: 'voice tune' }),
+    });
     const html = await get(0, `/api/reports/${String(reportId)}.html`);
     assert.equal(html.statusCode, 200);
     assert.match(String(html.headers['content-type']), /^text\/html/);
@@ -163,25 +181,25 @@ describe('fine-tune outputs and reports', () => {
 
   test('a run without its report, or reporting no adapter, fails with the reason', async () => {
     await assert.rejects(
-      registerFinetuneOutputs(
+      registerFinetuneOutputs({
         ctx,
-        job({ result: { out: join(home, 'nowhere'), adapterGguf: join(run, 'adapter.gguf') } }),
-      ),
+        job: job({ result: { out: join(home, 'nowhere'), adapterGguf: join(run, 'adapter.gguf') } }),
+      }),
       /left no report\.json/,
     );
     await assert.rejects(
-      registerFinetuneOutputs(
+      registerFinetuneOutputs({
         ctx,
-        job({ result: { out: run, report: join(run, 'report.json'), adapterGguf: null } }),
-      ),
+        job: job({ result: { out: run, report: join(run, 'report.json'), adapterGguf: null } }),
+      }),
       /reported no adapterGguf/,
     );
     const adapter = (await ctx.registry.list()).find((m) => m.kind === 'adapter')!;
     await assert.rejects(
-      registerFinetuneOutputs(
+      registerFinetuneOutputs({
         ctx,
-        job({ params: { base: adapter.versionId, dataset: 'ds_1', method: 'lora' } }),
-      ),
+        job: job({ params: { base: adapter.versionId, dataset: 'ds_1', method: 'lora' } }),
+      }),
       /itself an adapter/,
     );
   });

@@ -1,15 +1,15 @@
-// A finished fine-tune's outputs into the registry, before its job is marked succeeded: the GGUF LoRA adapter as
-// a version of kind `adapter` on the base version, the merged GGUF (when the run made one) as a whole model, both
-// with lineage (base, dataset, job, hyperparameters, metrics), and report.json in eval_reports.
+// The finetune job's completion handler: a finished fine-tune's outputs into the registry, before its job is
+// marked succeeded: the GGUF LoRA adapter as a version of kind `adapter` on the base version, the merged GGUF
+// (when the run made one) as a whole model, both with lineage (base, dataset, job, hyperparameters, metrics),
+// and report.json in eval_reports.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FinetuneReport } from '@ownlm/studio';
 import { eq } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { datasets } from '../db/schema.ts';
-import { registerJobCompletion } from '../jobs/completion.ts';
-import type { JobView } from '../jobs/view.ts';
 import { saveReport } from '../reports/reports.ts';
+import type { JobView } from './view.ts';
 
 function readJson(path: string, what: string): Record<string, unknown> {
   let value: unknown;
@@ -57,10 +57,11 @@ const path = (value: unknown) => (typeof value === 'string' && value !== '' ? va
  * Registers what a finetune job made; returns what goes into its result. The model is named after the job, or
  * `<dataset>-lora` (`-full`) when the job kept its default name; each run adds a version to that model.
  */
-export async function registerFinetuneOutputs(
-  ctx: AppContext,
-  job: JobView,
-): Promise<Record<string, unknown>> {
+export async function registerFinetuneOutputs(options: {
+  ctx: AppContext;
+  job: JobView;
+}): Promise<Record<string, unknown>> {
+  const { ctx, job } = options;
   const result = job.result ?? {};
   const baseVersionId = String(job.params.base);
   const base = await ctx.registry.byVersionId(baseVersionId);
@@ -116,9 +117,4 @@ export async function registerFinetuneOutputs(
     reportId,
     model: `${tuned.name}:${tuned.version}`,
   };
-}
-
-/** Makes finetune jobs register their outputs on completion (called once by buildApp). */
-export function registerFinetuneCompletion(ctx: AppContext): void {
-  registerJobCompletion('finetune', (job) => registerFinetuneOutputs(ctx, job));
 }

@@ -11,7 +11,7 @@ import { AppError } from '../errors.ts';
 import { runJobCommand, type CommandRun } from './child.ts';
 import { jobArguments, jobInputs, jobOutput, linkJobInputs, tokensPerStep } from './commands.ts';
 import { completeJob } from './completion.ts';
-import { appendJobEvents, jobHub, type JobEventInput } from './events.ts';
+import { appendJobEvents, type JobEventInput } from './events.ts';
 import { claimJob, finishJob, heartbeatJob, releaseJob, type Claim } from './queue.ts';
 
 /** Attempts a job gets when its command is killed from outside (out of memory, an operator) before it fails. */
@@ -76,8 +76,8 @@ export class LocalWorkers {
   constructor(private readonly options: LocalWorkersOptions) {}
 
   start(): void {
-    // A job queued (created, retried, released) anywhere in this process wakes idle workers at once.
-    this.unsubscribe = jobHub.subscribe((change) => {
+    // A job queued (created, retried, released) by this app wakes idle workers at once.
+    this.unsubscribe = this.options.ctx.jobHub.subscribe((change) => {
       if (change.kind === 'state' && change.job.state === 'queued') this.wake();
     });
     for (let n = 0; n < this.options.count; n++) this.loops.push(this.loop(`${this.prefix}:${n}`));
@@ -113,7 +113,7 @@ export class LocalWorkers {
     while (!this.stopping) {
       let claim: Claim | null = null;
       try {
-        claim = await claimJob(ctx.db, { workerId, leaseMs });
+        claim = await claimJob({ ctx, workerId, leaseMs });
       } catch (error) {
         log.error(`job worker ${workerId}: claiming failed: ${(error as Error).message}`);
       }
@@ -125,7 +125,8 @@ export class LocalWorkers {
         await this.run(workerId, claim);
       } catch (error) {
         log.error(`job ${claim.job.id}: ${(error as Error).stack ?? error}`);
-        await finishJob(ctx.db, {
+        await finishJob({
+          ctx,
           jobId: claim.job.id,
           workerId,
           state: 'failed',
@@ -143,14 +144,15 @@ export class LocalWorkers {
     try {
       inputs = await jobInputs(ctx, job, jobDir);
     } catch (error) {
-      await finishJob(ctx.db, { jobId: job.id, workerId, state: 'failed', error: (error as Error).message });
+      await finishJob({ ctx, jobId: job.id, workerId, state: 'failed', error: (error as Error).message });
       return;
     }
     // Relative to the job folder, where the command runs, so any worker resumes the run with the same paths.
     const args = jobArguments(job, linkJobInputs(jobDir, inputs), 'run');
     const perStep = tokensPerStep(job);
     const store = eventStore(
-      (events) => appendJobEvents(ctx.db, job.id, events, perStep).then(() => undefined),
+      (events) =>
+        appendJobEvents({ ctx, jobId: job.id, events, tokensPerStep: perStep }).then(() => undefined),
       (error) => log.error(`job ${job.id}: storing events failed: ${error.message}`),
     );
     const run = runJobCommand(args, { cwd: jobDir, onEvents: store.add });
@@ -163,7 +165,7 @@ export class LocalWorkers {
     let lost = false;
     const beat = setInterval(
       () => {
-        heartbeatJob(ctx.db, { jobId: job.id, workerId, leaseMs })
+        heartbeatJob({ ctx, jobId: job.id, workerId, leaseMs })
           .then((heartbeat) => {
             if (heartbeat.cancelRequested && !cancelled) {
               cancelled = true;
@@ -186,22 +188,25 @@ export class LocalWorkers {
       await store.drain();
       if (lost) return;
       if (cancelled) {
-        await finishJob(ctx.db, { jobId: job.id, workerId, state: 'cancelled' });
+        await finishJob({ ctx, jobId: job.id, workerId, state: 'cancelled' });
       } else if (this.stopping && outcome.stopped) {
-        await releaseJob(ctx.db, { jobId: job.id, workerId, reason: 'the server is shutting down' });
+        await releaseJob({ ctx, jobId: job.id, workerId, reason: 'the server is shutting down' });
       } else if (outcome.code === 0) {
-        await completeJob(ctx.db, job, workerId, {
-          ...jobOutput(job, join(jobDir, 'run')),
-          ...outcome.result,
+        await completeJob({
+          ctx,
+          job,
+          workerId,
+          result: { ...jobOutput(job, join(jobDir, 'run')), ...outcome.result },
         });
       } else if (outcome.signal && !outcome.stopped && job.attempts < MAX_ATTEMPTS) {
-        await releaseJob(ctx.db, {
+        await releaseJob({
+          ctx,
           jobId: job.id,
           workerId,
           reason: `the command was killed by ${outcome.signal}; it resumes from its last checkpoint`,
         });
       } else {
-        await finishJob(ctx.db, { jobId: job.id, workerId, state: 'failed', error: outcome.error });
+        await finishJob({ ctx, jobId: job.id, workerId, state: 'failed', error: outcome.error });
       }
     } finally {
       clearInterval(beat);

@@ -6,12 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, sql } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
 import { openPglite, openPostgres, type DatabaseHandle } from '../db/database.ts';
 import { jobs, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { startTestPostgres, type TestPostgres } from '../testing/postgres.ts';
-import { completeJob, registerJobCompletion } from './completion.ts';
-import { appendJobEvents, CommandEventMapper, jobHub, listJobEvents, type JobChange } from './events.ts';
+import { completeJob } from './completion.ts';
+import { appendJobEvents, CommandEventMapper, JobHub, listJobEvents, type JobChange } from './events.ts';
 import {
   cancelJob,
   claimJob,
@@ -37,8 +38,17 @@ async function addUsers(handle: DatabaseHandle): Promise<void> {
     });
 }
 
-const enqueue = (handle: DatabaseHandle, actor = ada, name = 'job') =>
-  enqueueJob(handle.db, { userId: actor.userId, type: 'eval', name, params: {}, hourlyRate: 3.6 });
+/** What of an app's context the queue uses: the database, the hourly rate, the job hub and completion handlers. */
+const contextOf = (handle: DatabaseHandle): AppContext =>
+  ({
+    config: { hourlyRate: 3.6 },
+    db: handle.db,
+    jobHub: new JobHub(),
+    jobCompletions: {},
+  }) as unknown as AppContext;
+
+const enqueue = (ctx: AppContext, actor = ada, name = 'job') =>
+  enqueueJob({ ctx, userId: actor.userId, type: 'eval', name, params: {} });
 
 /** Codes of a rejected promise's AppError. */
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
@@ -47,20 +57,22 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 
 describe('job queue on PGlite', () => {
   let handle: DatabaseHandle;
+  let ctx: AppContext;
   before(async () => {
     handle = await openPglite('memory://');
+    ctx = contextOf(handle);
     await addUsers(handle);
   });
   after(() => handle.close());
 
   test('claims oldest first, one holder at a time, with the attempt counted and announced', async () => {
     const changes: JobChange[] = [];
-    const stop = jobHub.subscribe((change) => changes.push(change));
-    const first = await enqueue(handle, ada, 'first');
-    const second = await enqueue(handle, ada, 'second');
-    const a = await claimJob(handle.db, { workerId: 'w1', leaseMs: 60_000 });
-    const b = await claimJob(handle.db, { workerId: 'w2', leaseMs: 60_000 });
-    assert.equal(await claimJob(handle.db, { workerId: 'w3', leaseMs: 60_000 }), null, 'nothing left');
+    const stop = ctx.jobHub.subscribe((change) => changes.push(change));
+    const first = await enqueue(ctx, ada, 'first');
+    const second = await enqueue(ctx, ada, 'second');
+    const a = await claimJob({ ctx, workerId: 'w1', leaseMs: 60_000 });
+    const b = await claimJob({ ctx, workerId: 'w2', leaseMs: 60_000 });
+    assert.equal(await claimJob({ ctx, workerId: 'w3', leaseMs: 60_000 }), null, 'nothing left');
     stop();
     assert.equal(a?.job.id, first.id);
     assert.equal(b?.job.id, second.id);
@@ -78,18 +90,13 @@ describe('job queue on PGlite', () => {
       ],
     );
     // Only the holder renews and finishes; another worker is told the lease is not its.
-    await rejectsWith(
-      heartbeatJob(handle.db, { jobId: first.id, workerId: 'w2', leaseMs: 60_000 }),
-      'conflict',
-    );
-    await rejectsWith(
-      finishJob(handle.db, { jobId: first.id, workerId: 'w2', state: 'succeeded' }),
-      'conflict',
-    );
-    const beat = await heartbeatJob(handle.db, { jobId: first.id, workerId: 'w1', leaseMs: 60_000 });
+    await rejectsWith(heartbeatJob({ ctx, jobId: first.id, workerId: 'w2', leaseMs: 60_000 }), 'conflict');
+    await rejectsWith(finishJob({ ctx, jobId: first.id, workerId: 'w2', state: 'succeeded' }), 'conflict');
+    const beat = await heartbeatJob({ ctx, jobId: first.id, workerId: 'w1', leaseMs: 60_000 });
     assert.equal(beat.cancelRequested, false);
     assert.ok(beat.leaseExpiresAt.getTime() > Date.now() + 50_000);
-    const done = await finishJob(handle.db, {
+    const done = await finishJob({
+      ctx,
       jobId: first.id,
       workerId: 'w1',
       state: 'succeeded',
@@ -98,24 +105,21 @@ describe('job queue on PGlite', () => {
     assert.equal(done.state, 'succeeded');
     assert.deepEqual(done.result, { x: 1 });
     assert.ok(done.finishedAt);
-    await rejectsWith(
-      heartbeatJob(handle.db, { jobId: first.id, workerId: 'w1', leaseMs: 60_000 }),
-      'conflict',
-    );
-    await finishJob(handle.db, { jobId: second.id, workerId: 'w2', state: 'failed', error: 'boom' });
+    await rejectsWith(heartbeatJob({ ctx, jobId: first.id, workerId: 'w1', leaseMs: 60_000 }), 'conflict');
+    await finishJob({ ctx, jobId: second.id, workerId: 'w2', state: 'failed', error: 'boom' });
   });
 
   test('an expired lease is taken over; the old holder has lost it', async () => {
-    const job = await enqueue(handle);
-    const first = await claimJob(handle.db, { workerId: 'dead', leaseMs: 100 });
+    const job = await enqueue(ctx);
+    const first = await claimJob({ ctx, workerId: 'dead', leaseMs: 100 });
     assert.equal(first?.job.id, job.id);
-    assert.equal(await claimJob(handle.db, { workerId: 'other', leaseMs: 60_000 }), null, 'still leased');
+    assert.equal(await claimJob({ ctx, workerId: 'other', leaseMs: 60_000 }), null, 'still leased');
     await sleep(150);
-    const taken = await claimJob(handle.db, { workerId: 'other', leaseMs: 60_000 });
+    const taken = await claimJob({ ctx, workerId: 'other', leaseMs: 60_000 });
     assert.equal(taken?.job.id, job.id);
     assert.equal(taken.job.attempts, 2);
     assert.equal(taken.resumed, true);
-    await rejectsWith(heartbeatJob(handle.db, { jobId: job.id, workerId: 'dead', leaseMs: 100 }), 'conflict');
+    await rejectsWith(heartbeatJob({ ctx, jobId: job.id, workerId: 'dead', leaseMs: 100 }), 'conflict');
     const states = (await listJobEvents(handle.db, job.id))
       .filter((e) => e.type === 'state')
       .map((e) => e.data);
@@ -126,80 +130,80 @@ describe('job queue on PGlite', () => {
       attempt: 2,
       takenOverFrom: 'dead',
     });
-    await finishJob(handle.db, { jobId: job.id, workerId: 'other', state: 'succeeded' });
+    await finishJob({ ctx, jobId: job.id, workerId: 'other', state: 'succeeded' });
   });
 
   test('cancel: queued at once, running on request (the holder sees it), ended ones refused', async () => {
-    const queued = await enqueue(handle);
-    const cancelled = await cancelJob(handle.db, ada, queued.id);
+    const queued = await enqueue(ctx);
+    const cancelled = await cancelJob({ ctx, actor: ada, jobId: queued.id });
     assert.equal(cancelled.state, 'cancelled');
-    await rejectsWith(cancelJob(handle.db, ada, queued.id), 'conflict');
-    await rejectsWith(cancelJob(handle.db, bob, queued.id), 'not_found');
+    await rejectsWith(cancelJob({ ctx, actor: ada, jobId: queued.id }), 'conflict');
+    await rejectsWith(cancelJob({ ctx, actor: bob, jobId: queued.id }), 'not_found');
 
-    const running = await enqueue(handle);
-    await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 });
-    const asked = await cancelJob(handle.db, ada, running.id);
+    const running = await enqueue(ctx);
+    await claimJob({ ctx, workerId: 'w', leaseMs: 60_000 });
+    const asked = await cancelJob({ ctx, actor: ada, jobId: running.id });
     assert.equal(asked.state, 'running');
     assert.equal(asked.cancelRequested, true);
     assert.equal(
-      (await heartbeatJob(handle.db, { jobId: running.id, workerId: 'w', leaseMs: 60_000 })).cancelRequested,
+      (await heartbeatJob({ ctx, jobId: running.id, workerId: 'w', leaseMs: 60_000 })).cancelRequested,
       true,
     );
     assert.equal(
-      (await finishJob(handle.db, { jobId: running.id, workerId: 'w', state: 'cancelled' })).state,
+      (await finishJob({ ctx, jobId: running.id, workerId: 'w', state: 'cancelled' })).state,
       'cancelled',
     );
 
     // A job asked to cancel whose worker died is cancelled, not taken over.
-    const orphan = await enqueue(handle);
-    await claimJob(handle.db, { workerId: 'gone', leaseMs: 50 });
-    await cancelJob(handle.db, ada, orphan.id);
+    const orphan = await enqueue(ctx);
+    await claimJob({ ctx, workerId: 'gone', leaseMs: 50 });
+    await cancelJob({ ctx, actor: ada, jobId: orphan.id });
     await sleep(100);
-    assert.equal(await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 }), null);
+    assert.equal(await claimJob({ ctx, workerId: 'w', leaseMs: 60_000 }), null);
     const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, orphan.id));
     assert.equal(row?.state, 'cancelled');
   });
 
   test('retry queues a failed or cancelled job again; succeeded and running ones are refused', async () => {
-    const job = await enqueue(handle);
-    await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 });
-    await rejectsWith(retryJob(handle.db, ada, job.id), 'conflict');
-    await finishJob(handle.db, { jobId: job.id, workerId: 'w', state: 'failed', error: 'out of memory' });
-    const again = await retryJob(handle.db, ada, job.id);
+    const job = await enqueue(ctx);
+    await claimJob({ ctx, workerId: 'w', leaseMs: 60_000 });
+    await rejectsWith(retryJob({ ctx, actor: ada, jobId: job.id }), 'conflict');
+    await finishJob({ ctx, jobId: job.id, workerId: 'w', state: 'failed', error: 'out of memory' });
+    const again = await retryJob({ ctx, actor: ada, jobId: job.id });
     assert.equal(again.state, 'queued');
     assert.equal(again.error, null);
     assert.equal(again.finishedAt, null);
-    const claim = await claimJob(handle.db, { workerId: 'w2', leaseMs: 60_000 });
+    const claim = await claimJob({ ctx, workerId: 'w2', leaseMs: 60_000 });
     assert.equal(claim?.job.id, job.id);
     assert.equal(claim.resumed, true);
-    await finishJob(handle.db, { jobId: job.id, workerId: 'w2', state: 'succeeded' });
-    await rejectsWith(retryJob(handle.db, ada, job.id), 'conflict');
+    await finishJob({ ctx, jobId: job.id, workerId: 'w2', state: 'succeeded' });
+    await rejectsWith(retryJob({ ctx, actor: ada, jobId: job.id }), 'conflict');
   });
 
   test('release puts a job back at once; wall time sums over attempts and sets the cost', async () => {
-    const job = await enqueue(handle);
-    await claimJob(handle.db, { workerId: 'w', leaseMs: 60_000 });
+    const job = await enqueue(ctx);
+    await claimJob({ ctx, workerId: 'w', leaseMs: 60_000 });
     // The attempt began two seconds ago (as if it had run that long before this heartbeat).
     await handle.db
       .update(jobs)
       .set({ heartbeatAt: sql`now() - interval '2 seconds'` })
       .where(eq(jobs.id, job.id));
-    await heartbeatJob(handle.db, { jobId: job.id, workerId: 'w', leaseMs: 60_000 });
-    const released = await releaseJob(handle.db, { jobId: job.id, workerId: 'w', reason: 'shutting down' });
+    await heartbeatJob({ ctx, jobId: job.id, workerId: 'w', leaseMs: 60_000 });
+    const released = await releaseJob({ ctx, jobId: job.id, workerId: 'w', reason: 'shutting down' });
     assert.equal(released?.state, 'queued');
     assert.equal(released.workerId, null);
     assert.ok(released.wallSeconds >= 2 && released.wallSeconds < 10, String(released.wallSeconds));
-    const claim = await claimJob(handle.db, { workerId: 'w2', leaseMs: 60_000 });
+    const claim = await claimJob({ ctx, workerId: 'w2', leaseMs: 60_000 });
     assert.equal(claim?.job.id, job.id, 'released jobs are claimed at once');
     await handle.db
       .update(jobs)
       .set({ heartbeatAt: sql`now() - interval '3 seconds'` })
       .where(eq(jobs.id, job.id));
-    const done = await finishJob(handle.db, { jobId: job.id, workerId: 'w2', state: 'succeeded' });
+    const done = await finishJob({ ctx, jobId: job.id, workerId: 'w2', state: 'succeeded' });
     assert.ok(done.wallSeconds >= 5 && done.wallSeconds < 15, String(done.wallSeconds));
     assert.equal(done.cost, (done.wallSeconds / 3600) * 3.6);
 
-    const { jobs: list, totals } = await listJobs(handle.db, ada.userId);
+    const { jobs: list, totals } = await listJobs({ ctx, actor: ada });
     assert.equal(
       totals.wallSeconds,
       list.reduce((sum, j) => sum + j.wallSeconds, 0),
@@ -212,35 +216,34 @@ describe('job queue on PGlite', () => {
   });
 
   test('completion handlers add to the result before success, and fail the job when they throw', async () => {
-    registerJobCompletion('export', async (job, lastEvents) => ({
+    ctx.jobCompletions.export = async ({ job, lastEvents }) => ({
       seen: job.result?.out,
       events: lastEvents.map((e) => e.type),
-    }));
-    const job = await enqueueJob(handle.db, {
-      userId: ada.userId,
-      type: 'export',
-      name: 'e',
-      params: {},
-      hourlyRate: 0,
     });
-    const claim = await claimJob(handle.db, { workerId: 'w', types: ['export'], leaseMs: 60_000 });
-    await appendJobEvents(handle.db, job.id, [{ type: 'artifact', data: { kind: 'gguf', path: '/x' } }], 0);
-    const done = await completeJob(handle.db, claim!.job, 'w', { out: '/x' });
+    const job = await enqueueJob({ ctx, userId: ada.userId, type: 'export', name: 'e', params: {} });
+    const claim = await claimJob({ ctx, workerId: 'w', types: ['export'], leaseMs: 60_000 });
+    await appendJobEvents({
+      ctx,
+      jobId: job.id,
+      events: [{ type: 'artifact', data: { kind: 'gguf', path: '/x' } }],
+      tokensPerStep: 0,
+    });
+    const done = await completeJob({ ctx, job: claim!.job, workerId: 'w', result: { out: '/x' } });
     assert.equal(done.state, 'succeeded');
     assert.deepEqual(done.result, { out: '/x', seen: '/x', events: ['state', 'state', 'artifact'] });
 
-    registerJobCompletion('export', async () => {
+    ctx.jobCompletions.export = async () => {
       throw new Error('the registry is full');
-    });
-    await enqueueJob(handle.db, { userId: ada.userId, type: 'export', name: 'e', params: {}, hourlyRate: 0 });
-    const failing = await claimJob(handle.db, { workerId: 'w', types: ['export'], leaseMs: 60_000 });
-    const failed = await completeJob(handle.db, failing!.job, 'w', { out: '/y' });
+    };
+    await enqueueJob({ ctx, userId: ada.userId, type: 'export', name: 'e', params: {} });
+    const failing = await claimJob({ ctx, workerId: 'w', types: ['export'], leaseMs: 60_000 });
+    const failed = await completeJob({ ctx, job: failing!.job, workerId: 'w', result: { out: '/y' } });
     assert.equal(failed.state, 'failed');
     assert.match(failed.error ?? '', /could not be registered: the registry is full/);
   });
 
   test('train steps become progress and metrics; tokens are counted per step', async () => {
-    const job = await enqueue(handle);
+    const job = await enqueue(ctx);
     const mapper = new CommandEventMapper();
     const lines = [
       { type: 'run-start', step: 4, steps: 8, resumedFrom: 'ckpt', parameters: 1 },
@@ -252,12 +255,7 @@ describe('job queue on PGlite', () => {
       { type: 'artifact-written', kind: 'peft', path: '/run/adapter' },
       { type: 'run-end', step: 6, loss: 2.5, validationLoss: 2.75, checkpoint: '/run/checkpoints/step-6' },
     ].map((line) => mapper.map(JSON.stringify(line)));
-    await appendJobEvents(
-      handle.db,
-      job.id,
-      lines.flatMap((l) => l.events),
-      64,
-    );
+    await appendJobEvents({ ctx, jobId: job.id, events: lines.flatMap((l) => l.events), tokensPerStep: 64 });
     const events = (await listJobEvents(handle.db, job.id)).filter((e) => e.type !== 'state');
     assert.deepEqual(
       events.map((e) => [e.type, e.data]),
@@ -316,11 +314,12 @@ describe('job queue on PostgreSQL', () => {
 
   test('two workers claiming at once (SKIP LOCKED) claim each job exactly once', async () => {
     const queued = new Set<string>();
-    for (let i = 0; i < 40; i++) queued.add((await enqueue(first, ada, `job ${i}`)).id);
+    for (let i = 0; i < 40; i++) queued.add((await enqueue(contextOf(first), ada, `job ${i}`)).id);
     const claimAll = async (handle: DatabaseHandle, workerId: string) => {
+      const ctx = contextOf(handle);
       const claimed: string[] = [];
       for (;;) {
-        const claim = await claimJob(handle.db, { workerId, leaseMs: 60_000 });
+        const claim = await claimJob({ ctx, workerId, leaseMs: 60_000 });
         if (!claim) return claimed;
         claimed.push(claim.job.id);
       }

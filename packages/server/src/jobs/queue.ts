@@ -2,14 +2,17 @@
 // a running one whose lease expired (its worker died), with FOR UPDATE SKIP LOCKED, so concurrent workers
 // never claim the same row; it holds the job by renewing the lease with heartbeats, and only the holder may
 // finish it. Wall time is counted from heartbeat to heartbeat, so a dead worker's time is counted up to its
-// last sign of life. Every state change is stored as a `state` event and announced on jobHub.
+// last sign of life. Every state change is stored as a `state` event and announced on the app's job hub.
+// Functions a route calls on a user's behalf take the actor and look the job up by id and owner together;
+// the workers' functions take the worker's id, and only the holder of a job may change it.
 import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
-import type { Database } from '../db/database.ts';
+import type { AppContext } from '../context.ts';
 import { jobEvents, jobs, type JobState, type JobType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { eventView, jobHub } from './events.ts';
+import { validateJobParams } from './commands.ts';
+import { eventView } from './events.ts';
 import { jobView, type JobView } from './view.ts';
 
 type JobRow = typeof jobs.$inferSelect;
@@ -24,13 +27,13 @@ const leaseUntil = (leaseMs: number) => sql`now() + ${`${leaseMs} milliseconds`}
  * Null when the job is not in a state `where` accepts.
  */
 async function transition(
-  db: Database,
+  ctx: AppContext,
   id: string,
   where: SQL | undefined,
   set: Partial<Record<keyof JobRow, unknown>> & { state: JobState },
   data: Record<string, unknown> = {},
 ): Promise<JobView | null> {
-  const changed = await db.transaction(async (tx) => {
+  const changed = await ctx.db.transaction(async (tx) => {
     const [before] = await tx
       .select({ state: jobs.state })
       .from(jobs)
@@ -50,26 +53,26 @@ async function transition(
   });
   if (!changed) return null;
   const job = jobView(changed.row);
-  jobHub.publish({ kind: 'state', job, previous: changed.previous, event: changed.event });
+  ctx.jobHub.publish({ kind: 'state', job, previous: changed.previous, event: changed.event });
   return job;
 }
 
-export interface NewJob {
+/**
+ * Queues a job of the user's with parameters validated already (see commands.ts), at the machine's hourly rate
+ * now, which the job keeps. It is announced as a state change from `queued` to `queued`.
+ */
+export async function enqueueJob(options: {
+  ctx: AppContext;
   userId: string;
   type: JobType;
   name: string;
-  /** Validated parameters (see commands.ts). */
   params: Record<string, unknown>;
-  /** The machine's hourly rate now; the job keeps it. */
-  hourlyRate: number;
-}
-
-/** Queues a job. It is announced as a state change from `queued` to `queued`. */
-export async function enqueueJob(db: Database, job: NewJob): Promise<JobView> {
-  const created = await db.transaction(async (tx) => {
+}): Promise<JobView> {
+  const { ctx, ...job } = options;
+  const created = await ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(jobs)
-      .values({ id: newId('job'), ...job })
+      .values({ id: newId('job'), ...job, hourlyRate: ctx.config.hourlyRate })
       .returning();
     const [event] = await tx
       .insert(jobEvents)
@@ -77,8 +80,28 @@ export async function enqueueJob(db: Database, job: NewJob): Promise<JobView> {
       .returning();
     return { view: jobView(row!), event: eventView(event!) };
   });
-  jobHub.publish({ kind: 'state', job: created.view, previous: 'queued', event: created.event });
+  ctx.jobHub.publish({ kind: 'state', job: created.view, previous: 'queued', event: created.event });
   return created.view;
+}
+
+/**
+ * Queues a job for the actor from a request's `type`, `name` and `params`: the parameters are checked against
+ * the type and the objects they name must be the actor's (a 400 naming the field otherwise); the name defaults
+ * to the type.
+ */
+export async function createJob(options: {
+  ctx: AppContext;
+  actor: Actor;
+  type: unknown;
+  name: unknown;
+  params: unknown;
+}): Promise<JobView> {
+  const { ctx, actor, name } = options;
+  const { type, params } = await validateJobParams(options);
+  if (name !== undefined && (typeof name !== 'string' || name.length > 200))
+    throw new AppError('invalid_request', 'name must be a string of at most 200 characters', 'name');
+  const trimmed = typeof name === 'string' ? name.trim() : '';
+  return enqueueJob({ ctx, userId: actor.userId, type, name: trimmed === '' ? type : trimmed, params });
 }
 
 export interface Claim {
@@ -92,18 +115,21 @@ export interface Claim {
  * Claims the oldest job that is queued, or running with an expired lease, for `workerId`; null when there is
  * none. Running jobs that were asked to cancel and whose worker died are marked cancelled on the way.
  */
-export async function claimJob(
-  db: Database,
-  options: { workerId: string; types?: readonly JobType[]; leaseMs: number },
-): Promise<Claim | null> {
+export async function claimJob(options: {
+  ctx: AppContext;
+  workerId: string;
+  types?: readonly JobType[];
+  leaseMs: number;
+}): Promise<Claim | null> {
+  const { ctx } = options;
   const expired = and(eq(jobs.state, 'running'), lt(jobs.leaseExpiresAt, sql`now()`));
-  const abandoned = await db
+  const abandoned = await ctx.db
     .select({ id: jobs.id })
     .from(jobs)
     .where(and(expired, eq(jobs.cancelRequested, true)));
   for (const { id } of abandoned)
     await transition(
-      db,
+      ctx,
       id,
       and(expired, eq(jobs.cancelRequested, true)),
       { state: 'cancelled', finishedAt: sql`now()`, leaseExpiresAt: null, heartbeatAt: null },
@@ -113,7 +139,7 @@ export async function claimJob(
   const types =
     options.types && options.types.length > 0 ? inArray(jobs.type, [...options.types]) : undefined;
   const claimable = and(or(eq(jobs.state, 'queued'), and(expired, eq(jobs.cancelRequested, false))), types);
-  const claimed = await db.transaction(async (tx) => {
+  const claimed = await ctx.db.transaction(async (tx) => {
     const [candidate] = await tx
       .select({ id: jobs.id, state: jobs.state, workerId: jobs.workerId })
       .from(jobs)
@@ -154,7 +180,7 @@ export async function claimJob(
   });
   if (!claimed) return null;
   const job = jobView(claimed.row);
-  jobHub.publish({ kind: 'state', job, previous: claimed.previous, event: claimed.event });
+  ctx.jobHub.publish({ kind: 'state', job, previous: claimed.previous, event: claimed.event });
   return { job, leaseExpiresAt: claimed.row.leaseExpiresAt!, resumed: claimed.row.attempts > 1 };
 }
 
@@ -171,11 +197,13 @@ const leaseLost = (id: string) =>
   );
 
 /** Renews the holder's lease and counts the time since its last heartbeat; a conflict for anyone else. */
-export async function heartbeatJob(
-  db: Database,
-  options: { jobId: string; workerId: string; leaseMs: number },
-): Promise<Heartbeat> {
-  const [row] = await db
+export async function heartbeatJob(options: {
+  ctx: AppContext;
+  jobId: string;
+  workerId: string;
+  leaseMs: number;
+}): Promise<Heartbeat> {
+  const [row] = await options.ctx.db
     .update(jobs)
     .set({
       wallSeconds: sql`${jobs.wallSeconds} + ${sinceHeartbeat}`,
@@ -193,12 +221,17 @@ const held = (jobId: string, workerId: string) =>
   and(eq(jobs.id, jobId), eq(jobs.workerId, workerId), eq(jobs.state, 'running'));
 
 /** Whether the worker still holds the job (it is running under this worker's id). */
-export async function holdsJob(db: Database, jobId: string, workerId: string): Promise<JobView | null> {
-  const [row] = await db.select().from(jobs).where(held(jobId, workerId));
+export async function holdsJob(options: {
+  ctx: AppContext;
+  jobId: string;
+  workerId: string;
+}): Promise<JobView | null> {
+  const [row] = await options.ctx.db.select().from(jobs).where(held(options.jobId, options.workerId));
   return row ? jobView(row) : null;
 }
 
 export interface Finish {
+  ctx: AppContext;
   jobId: string;
   workerId: string;
   state: 'succeeded' | 'failed' | 'cancelled';
@@ -208,9 +241,9 @@ export interface Finish {
 }
 
 /** Ends the job as its holder; a conflict when the worker no longer holds it. */
-export async function finishJob(db: Database, finish: Finish): Promise<JobView> {
+export async function finishJob(finish: Finish): Promise<JobView> {
   const job = await transition(
-    db,
+    finish.ctx,
     finish.jobId,
     held(finish.jobId, finish.workerId),
     {
@@ -235,12 +268,14 @@ export async function finishJob(db: Database, finish: Finish): Promise<JobView> 
  * Puts the holder's job back in the queue at once (a server shutting down, a worker whose command was killed
  * from outside): the next claim resumes it from its checkpoint. Null when the worker no longer holds it.
  */
-export async function releaseJob(
-  db: Database,
-  options: { jobId: string; workerId: string; reason: string },
-): Promise<JobView | null> {
+export async function releaseJob(options: {
+  ctx: AppContext;
+  jobId: string;
+  workerId: string;
+  reason: string;
+}): Promise<JobView | null> {
   return transition(
-    db,
+    options.ctx,
     options.jobId,
     held(options.jobId, options.workerId),
     {
@@ -255,12 +290,13 @@ export async function releaseJob(
 }
 
 /** The actor's job; another user's is "not found", like a missing one. */
-export async function getJob(db: Database, actor: Actor, id: string): Promise<JobView> {
-  const [row] = await db
+export async function getJob(options: { ctx: AppContext; actor: Actor; jobId: string }): Promise<JobView> {
+  const { ctx, actor, jobId } = options;
+  const [row] = await ctx.db
     .select()
     .from(jobs)
-    .where(and(eq(jobs.id, id), eq(jobs.userId, actor.userId)));
-  if (!row) throw new AppError('not_found', `job ${id} not found; list jobs with GET /api/jobs`);
+    .where(and(eq(jobs.id, jobId), eq(jobs.userId, actor.userId)));
+  if (!row) throw new AppError('not_found', `job ${jobId} not found; list jobs with GET /api/jobs`);
   return jobView(row);
 }
 
@@ -270,12 +306,16 @@ export interface JobTotals {
   tokensProcessed: number;
 }
 
-/** The user's jobs, newest first, with their summed wall time, cost and tokens. */
-export async function listJobs(
-  db: Database,
-  userId: string,
-): Promise<{ jobs: JobView[]; totals: JobTotals }> {
-  const rows = await db.select().from(jobs).where(eq(jobs.userId, userId)).orderBy(desc(jobs.createdAt));
+/** The actor's jobs, newest first, with their summed wall time, cost and tokens. */
+export async function listJobs(options: {
+  ctx: AppContext;
+  actor: Actor;
+}): Promise<{ jobs: JobView[]; totals: JobTotals }> {
+  const rows = await options.ctx.db
+    .select()
+    .from(jobs)
+    .where(eq(jobs.userId, options.actor.userId))
+    .orderBy(desc(jobs.createdAt));
   const views = rows.map(jobView);
   const totals = views.reduce(
     (sum, job) => ({
@@ -292,22 +332,23 @@ export async function listJobs(
  * Cancels the actor's job: a queued one at once; a running one is marked, and its worker stops the command
  * and marks it cancelled (within a heartbeat). A conflict for a job that has ended.
  */
-export async function cancelJob(db: Database, actor: Actor, id: string): Promise<JobView> {
-  const job = await getJob(db, actor, id);
+export async function cancelJob(options: { ctx: AppContext; actor: Actor; jobId: string }): Promise<JobView> {
+  const { ctx, jobId: id } = options;
+  const job = await getJob(options);
   if (job.state === 'queued') {
-    const cancelled = await transition(db, id, eq(jobs.state, 'queued'), {
+    const cancelled = await transition(ctx, id, eq(jobs.state, 'queued'), {
       state: 'cancelled',
       finishedAt: sql`now()`,
     });
     if (cancelled) return cancelled;
   }
-  const [row] = await db
+  const [row] = await ctx.db
     .update(jobs)
     .set({ cancelRequested: true, updatedAt: new Date() })
     .where(and(eq(jobs.id, id), eq(jobs.state, 'running')))
     .returning();
   if (row) return jobView(row);
-  const now = await getJob(db, actor, id);
+  const now = await getJob(options);
   throw new AppError(
     'conflict',
     `job ${id} has already ${now.state}; only queued and running jobs can be cancelled`,
@@ -315,9 +356,10 @@ export async function cancelJob(db: Database, actor: Actor, id: string): Promise
 }
 
 /** Queues the actor's failed or cancelled job again; its run folder is kept, so it resumes from a checkpoint. */
-export async function retryJob(db: Database, actor: Actor, id: string): Promise<JobView> {
-  await getJob(db, actor, id);
-  const job = await transition(db, id, inArray(jobs.state, ['failed', 'cancelled']), {
+export async function retryJob(options: { ctx: AppContext; actor: Actor; jobId: string }): Promise<JobView> {
+  const { ctx, jobId: id } = options;
+  await getJob(options);
+  const job = await transition(ctx, id, inArray(jobs.state, ['failed', 'cancelled']), {
     state: 'queued',
     error: null,
     cancelRequested: false,
@@ -325,6 +367,6 @@ export async function retryJob(db: Database, actor: Actor, id: string): Promise<
     workerId: null,
   });
   if (job) return job;
-  const now = await getJob(db, actor, id);
+  const now = await getJob(options);
   throw new AppError('conflict', `job ${id} is ${now.state}; only failed and cancelled jobs can be retried`);
 }

@@ -1,40 +1,52 @@
+// The quickstart job for real: `ownlm quickstart` run by the app's local worker in the job folder, its six stages
+// and its training seen in the first-run status, its GGUF registered on completion; a command that fails ends
+// the job as failed with its message; a cancel stops a run under way.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { AppError } from '../errors.ts';
-import { QuickstartJob, type QuickstartStatus } from './job.ts';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../app.ts';
+import { quickstartStatus, type QuickstartStatus } from './quickstart.ts';
+import { signUp } from './testing.ts';
+import type { JobView } from './view.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'ownlm-quickstart-job-'));
-after(() => rmSync(home, { recursive: true, force: true }));
+let app: FastifyInstance;
+let headers: Record<string, string>;
 
-/** Every status a job reports until its run ends. */
-function record(job: QuickstartJob): Promise<QuickstartStatus[]> {
-  const seen: QuickstartStatus[] = [job.status()];
-  return new Promise((resolve) => {
-    const unsubscribe = job.subscribe((status) => {
+before(async () => {
+  app = await buildApp({ home, logLevel: 'warn', jobWorkers: 1 });
+  headers = await signUp(app, 'ada@example.com');
+});
+after(async () => {
+  await app?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+/** Every status of the next quickstart job, from its queueing until it ends, and the job as it ended. */
+function follow(onStatus: (status: QuickstartStatus, job: JobView) => void = () => {}) {
+  const seen: QuickstartStatus[] = [];
+  return new Promise<{ seen: QuickstartStatus[]; job: JobView }>((resolve) => {
+    const stop = app.ctx.jobHub.subscribe((change) => {
+      if (change.job.type !== 'quickstart') return;
+      const status = quickstartStatus(change.job);
       seen.push(status);
+      onStatus(status, change.job);
       if (status.state !== 'running') {
-        unsubscribe();
-        resolve(seen);
+        stop();
+        resolve({ seen, job: change.job });
       }
     });
   });
 }
 
+const start = (params: object) =>
+  app.inject({ method: 'POST', url: '/api/quickstart', headers, payload: { params } });
+
 test('a real quickstart runs through the six stages, reports training and registers the model', async () => {
-  const ready: string[] = [];
-  const job = new QuickstartJob({
-    home,
-    steps: 4,
-    extraArgs: ['--vocab-size', '512'],
-    onModelReady: async (path) => {
-      ready.push(path);
-      return 'version-1';
-    },
-  });
-  assert.deepEqual(job.status(), {
+  assert.deepEqual((await app.inject({ method: 'GET', url: '/api/quickstart', headers })).json(), {
     state: 'idle',
     stage: null,
     step: null,
@@ -44,17 +56,16 @@ test('a real quickstart runs through the six stages, reports training and regist
     error: null,
     modelId: null,
   });
-  const statuses = record(job);
-  job.start();
-  assert.equal(job.status().state, 'running');
-  assert.throws(
-    () => job.start(),
-    (error: AppError) => error.code === 'conflict' && /already running/.test(error.message),
-  );
-  const seen = await statuses;
+  const run = follow();
+  const started = await start({ steps: 4, vocabSize: 512 });
+  assert.equal(started.statusCode, 202, started.body);
+  assert.equal(started.json().state, 'running');
+  const again = await start({});
+  assert.equal(again.statusCode, 409);
+  assert.match(again.json().error.message, /already running/);
+  const { seen, job } = await run;
   const final = seen.at(-1)!;
   assert.equal(final.state, 'succeeded', final.error ?? '');
-  assert.equal(final.modelId, 'version-1');
   assert.deepEqual(
     [...new Set(seen.map((s) => s.stage).filter((s) => s !== null))],
     [
@@ -71,53 +82,41 @@ test('a real quickstart runs through the six stages, reports training and regist
   assert.equal(training.steps, 4);
   assert.ok(training.loss! > 0 && training.loss! < 10, `loss ${training.loss}`);
   assert.equal(final.step, 4);
-  assert.deepEqual(ready, [join(home, 'models', 'quickstart-f16.gguf')]);
-  assert.ok(existsSync(ready[0]));
-  const lineage = JSON.parse(readFileSync(`${ready[0]}.lineage.json`, 'utf8'));
+  assert.equal(final.etaSeconds, null);
+
+  // The GGUF the job made in its run folder is the registered version the status names.
+  const gguf = join(home, 'jobs', job.id, 'run', 'models', 'quickstart-f16.gguf');
+  assert.ok(existsSync(gguf));
+  const version = await app.ctx.registry.byVersionId(final.modelId!);
+  assert.equal(version.path, gguf);
+  assert.equal(version.name, 'quickstart-f16');
+  const lineage = JSON.parse(readFileSync(`${gguf}.lineage.json`, 'utf8'));
   assert.equal(lineage.trainedBy, 'ownlm quickstart');
   assert.equal(lineage.steps, 4);
   assert.equal(lineage.vocabSize, 512);
   assert.ok(lineage.evaluation.perplexity > 1, JSON.stringify(lineage.evaluation));
-
-  // The model exists now: a second start registers it again without training.
-  const again = record(job);
-  job.start();
-  const last = (await again).at(-1)!;
-  assert.equal(last.state, 'succeeded', last.error ?? '');
-  assert.equal(last.stage, null);
-  assert.deepEqual(ready, [ready[0], ready[0]]);
+  assert.deepEqual(version.lineage, lineage);
+  assert.deepEqual((await app.inject({ method: 'GET', url: '/api/quickstart', headers })).json(), final);
 });
 
 test('a failing command ends the job as failed with its message', async () => {
-  const job = new QuickstartJob({
-    home,
-    extraArgs: ['--steps', 'zero'],
-    onModelReady: async () => assert.fail('no model expected'),
-  });
-  const statuses = record(job);
-  job.start();
-  const final = (await statuses).at(-1)!;
+  const run = follow();
+  assert.equal((await start({ vocabSize: 100 })).statusCode, 202);
+  const final = (await run).seen.at(-1)!;
   assert.equal(final.state, 'failed');
-  assert.match(final.error ?? '', /--steps must be a positive integer, got 'zero'/);
+  assert.match(final.error ?? '', /vocab size must be an integer from 259/);
   assert.equal(final.modelId, null);
 });
 
 test('cancel stops a run under way', async () => {
-  const job = new QuickstartJob({
-    home: join(home, 'cancelled'),
-    onModelReady: async () => assert.fail('no model expected'),
+  let cancelling: Promise<unknown> | null = null;
+  const run = follow((status, job) => {
+    if (status.stage !== null)
+      cancelling ??= app.inject({ method: 'POST', url: `/api/jobs/${job.id}/cancel`, headers });
   });
-  const stageReached = new Promise<void>((resolve) => {
-    const unsubscribe = job.subscribe((status) => {
-      if (status.stage !== null) {
-        unsubscribe();
-        resolve();
-      }
-    });
-  });
-  job.start();
-  await stageReached;
-  await job.cancel();
-  assert.equal(job.status().state, 'failed');
-  assert.equal(job.status().error, 'the quickstart was cancelled');
+  assert.equal((await start({})).statusCode, 202);
+  const final = (await run).seen.at(-1)!;
+  assert.ok(cancelling, 'cancelled once a stage was reached');
+  assert.equal(final.state, 'failed');
+  assert.equal(final.error, 'the quickstart was cancelled');
 });

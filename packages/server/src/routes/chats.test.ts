@@ -14,6 +14,7 @@ import { configWithDefaults } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import { openPglite, type DatabaseHandle } from '../db/database.ts';
 import { messages, users } from '../db/schema.ts';
+import { JobHub } from '../jobs/events.ts';
 import type { ModelRegistry, RegisteredModel } from '../registry/registry.ts';
 import type { GenerationEvent, GenerationOptions, Runtime } from '../serve/runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -304,6 +305,8 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
       db: handle.db,
       registry,
       runtime,
+      jobHub: new JobHub(),
+      jobCompletions: {},
     };
     app = Fastify();
     app.decorateRequest('actor', null);

@@ -17,6 +17,7 @@ import { configWithDefaults } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import { openPglite } from '../db/database.ts';
 import { users } from '../db/schema.ts';
+import { JobHub } from '../jobs/events.ts';
 import { ModelRegistry } from '../registry/registry.ts';
 import { createLlamaRuntime } from '../serve/llama-runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -374,7 +375,14 @@ test('with no model registered, statistics estimate tokens as characters / 4 and
       .insert(users)
       .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
     const registry = new ModelRegistry(handle.db, join(dir, 'models'), () => {});
-    const ctx: AppContext = { config: configWithDefaults({ home: dir }), db: handle.db, registry, runtime };
+    const ctx: AppContext = {
+      config: configWithDefaults({ home: dir }),
+      db: handle.db,
+      registry,
+      runtime,
+      jobHub: new JobHub(),
+      jobCompletions: {},
+    };
     app.decorateRequest('actor', null);
     app.addHook('onRequest', async (request) => {
       request.actor = { userId: 'usr_a', role: 'user', apiKeyId: null };

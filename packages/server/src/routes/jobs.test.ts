@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import type { ServerConfig } from '../config.ts';
-import { jobHub, type JobEventView } from '../jobs/events.ts';
+import type { JobEventView } from '../jobs/events.ts';
 import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 
@@ -81,7 +81,7 @@ describe('jobs API with local workers', () => {
   /** Resolves once the job satisfies `done`, watching the hub (and the current state, in case it already does). */
   function until(id: string, done: (job: JobView) => boolean): Promise<JobView> {
     return new Promise((resolve, reject) => {
-      const stop = jobHub.subscribe((change) => {
+      const stop = app.ctx.jobHub.subscribe((change) => {
         if (change.job.id === id && done(change.job)) {
           stop();
           resolve(change.job);
@@ -99,7 +99,7 @@ describe('jobs API with local workers', () => {
   /** Calls `action` once the job has stored its first checkpoint event. */
   function afterFirstCheckpoint(id: string, action: () => void): Promise<void> {
     return new Promise((resolve) => {
-      const stop = jobHub.subscribe((change) => {
+      const stop = app.ctx.jobHub.subscribe((change) => {
         if (change.job.id === id && change.kind === 'event' && change.event.type === 'checkpoint') {
           stop();
           action();

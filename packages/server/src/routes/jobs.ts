@@ -10,8 +10,8 @@ import { AppError } from '../errors.ts';
 import { openEventStream } from '../event-stream.ts';
 import { validateJobParams } from '../jobs/commands.ts';
 import { finetuneEstimate } from '../jobs/preflight.ts';
-import { jobHub, listJobEvents, type JobChange, type JobEventView } from '../jobs/events.ts';
-import { cancelJob, enqueueJob, getJob, listJobs, retryJob } from '../jobs/queue.ts';
+import { listJobEvents, type JobChange, type JobEventView } from '../jobs/events.ts';
+import { cancelJob, createJob, getJob, listJobs, retryJob } from '../jobs/queue.ts';
 
 const FINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -32,45 +32,44 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       for (const close of openStreams) close();
     });
     app.post('/jobs/preflight', access('user'), async (request) => {
-      const actor = actorOf(request);
       const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
-      const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
+      const { type, params } = await validateJobParams({
+        ctx,
+        actor: actorOf(request),
+        type: body.type,
+        params: body.params,
+      });
       if (type !== 'finetune')
         throw new AppError('not_supported', `preflight estimates exist for finetune jobs only, not ${type}`);
       return { estimate: await finetuneEstimate(ctx, params) };
     });
 
     app.post('/jobs', access('user'), async (request, reply) => {
-      const actor = actorOf(request);
       const body = (request.body ?? {}) as { type?: unknown; name?: unknown; params?: unknown };
-      const { type, params } = await validateJobParams(ctx, actor, body.type, body.params);
-      if (body.name !== undefined && (typeof body.name !== 'string' || body.name.length > 200))
-        throw new AppError('invalid_request', 'name must be a string of at most 200 characters', 'name');
-      const name = typeof body.name === 'string' && body.name.trim() !== '' ? body.name.trim() : type;
-      const job = await enqueueJob(ctx.db, {
-        userId: actor.userId,
-        type,
-        name,
-        params,
-        hourlyRate: ctx.config.hourlyRate,
+      const job = await createJob({
+        ctx,
+        actor: actorOf(request),
+        type: body.type,
+        name: body.name,
+        params: body.params,
       });
       return reply.status(201).send({ job });
     });
 
     app.get('/jobs', access('user'), async (request) => {
-      const { jobs, totals } = await listJobs(ctx.db, actorOf(request).userId);
+      const { jobs, totals } = await listJobs({ ctx, actor: actorOf(request) });
       return { jobs, totals: { ...totals, currency: ctx.config.currency } };
     });
 
     app.get<{ Params: { id: string } }>('/jobs/:id', access('user'), async (request) => ({
-      job: await getJob(ctx.db, actorOf(request), request.params.id),
+      job: await getJob({ ctx, actor: actorOf(request), jobId: request.params.id }),
     }));
 
     app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
       '/jobs/:id/events',
       access('user'),
       async (request) => {
-        const job = await getJob(ctx.db, actorOf(request), request.params.id);
+        const job = await getJob({ ctx, actor: actorOf(request), jobId: request.params.id });
         return {
           events: await listJobEvents(ctx.db, job.id, replayFrom(undefined, request.query.after, 'after')),
         };
@@ -82,7 +81,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       access('user'),
       async (request, reply) => {
         const actor = actorOf(request);
-        const job = await getJob(ctx.db, actor, request.params.id);
+        const job = await getJob({ ctx, actor, jobId: request.params.id });
         let after = replayFrom(request.headers['last-event-id'], request.query.after, 'Last-Event-ID');
         // Changes that arrive while the stored events are replayed wait here, so none is lost or doubled.
         const pending: JobChange[] = [];
@@ -92,7 +91,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           closed = true;
           wake?.();
         };
-        const unsubscribe = jobHub.subscribe((change) => {
+        const unsubscribe = ctx.jobHub.subscribe((change) => {
           if (change.job.id !== job.id) return;
           pending.push(change);
           wake?.();
@@ -113,7 +112,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           for (const event of await listJobEvents(ctx.db, job.id, after)) {
             if (!(await send(event, job))) return;
           }
-          let state = (await getJob(ctx.db, actor, job.id)).state;
+          let state = (await getJob({ ctx, actor, jobId: job.id })).state;
           while (!closed && stream.open && !(FINAL.includes(state) && pending.length === 0)) {
             const change = pending.shift();
             if (!change) {
@@ -134,11 +133,11 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
     );
 
     app.post<{ Params: { id: string } }>('/jobs/:id/cancel', access('user'), async (request) => ({
-      job: await cancelJob(ctx.db, actorOf(request), request.params.id),
+      job: await cancelJob({ ctx, actor: actorOf(request), jobId: request.params.id }),
     }));
 
     app.post<{ Params: { id: string } }>('/jobs/:id/retry', access('user'), async (request) => ({
-      job: await retryJob(ctx.db, actorOf(request), request.params.id),
+      job: await retryJob({ ctx, actor: actorOf(request), jobId: request.params.id }),
     }));
   };
 }

@@ -1,52 +1,64 @@
-// /api/quickstart: the first-run quickstart for any signed-in user — its status, a start button, and its
-// progress as Server-Sent Events (`quickstart-progress`, the whole status each time).
+// /api/quickstart: the first-run quickstart job for any signed-in user — its status, a start button, and its
+// progress as Server-Sent Events (`quickstart-progress`, the whole status each time it changes).
 import type { FastifyPluginAsync } from 'fastify';
 import { access } from '../auth/access.ts';
-import type { QuickstartJob, QuickstartStatus } from '../quickstart/job.ts';
+import { actorOf } from '../auth/actor.ts';
+import type { AppContext } from '../context.ts';
+import { openEventStream } from '../event-stream.ts';
+import {
+  latestQuickstart,
+  quickstartStatus,
+  startQuickstart,
+  type QuickstartStatus,
+} from '../jobs/quickstart.ts';
 
-const heartbeatMs = 15_000;
-
-/** Routes relative to the prefix `/api/quickstart`: `GET /`, `POST /` (202, or 409 while running), `GET /events`. */
-export function quickstartRoutes(job: QuickstartJob): FastifyPluginAsync {
+/**
+ * Routes relative to the prefix `/api/quickstart`: `GET /`, `POST /` with an optional `{params}` (202, or 409
+ * while one runs), `GET /events`.
+ */
+export function quickstartRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
     // Open event streams never end by themselves; they are ended before the server closes, so it can.
-    const streams = new Set<() => void>();
+    const openStreams = new Set<() => void>();
     app.addHook('preClose', async () => {
-      for (const end of streams) end();
+      for (const close of openStreams) close();
     });
 
-    app.get('/', access('user'), async (): Promise<QuickstartStatus> => job.status());
+    app.get('/', access('user'), async () => quickstartStatus(await latestQuickstart(ctx)));
 
-    app.post('/', access('user'), async (_request, reply) => {
-      job.start();
-      return reply.code(202).send(job.status());
+    app.post('/', access('user'), async (request, reply) => {
+      const params = (request.body as { params?: unknown } | null)?.params;
+      const job = await startQuickstart({ ctx, actor: actorOf(request), params });
+      return reply.code(202).send(quickstartStatus(job));
     });
 
-    app.get('/events', access('user'), async (request, reply) => {
-      reply.hijack();
-      const response = reply.raw;
-      // Headers set by hooks (security headers) still apply to the hijacked response.
-      for (const [name, value] of Object.entries(reply.getHeaders()))
-        if (value !== undefined) response.setHeader(name, value);
-      response.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      });
-      const send = (status: QuickstartStatus) =>
-        response.write(`event: quickstart-progress\ndata: ${JSON.stringify(status)}\n\n`);
-      send(job.status());
-      const unsubscribe = job.subscribe(send);
-      const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), heartbeatMs);
-      const end = () => {
-        clearInterval(heartbeat);
-        unsubscribe();
-        streams.delete(end);
-        response.end();
+    app.get('/events', access('user'), async (_request, reply) => {
+      const stream = openEventStream(reply);
+      let last = '';
+      const send = (status: QuickstartStatus) => {
+        const text = JSON.stringify(status);
+        if (text === last) return;
+        last = text;
+        void stream.send('quickstart-progress', status);
       };
-      streams.add(end);
-      request.raw.on('close', end);
-      response.on('close', end);
+      // Changes that arrive while the current status is read are sent after it, so the last one sent is current.
+      let pending: QuickstartStatus[] | null = [];
+      const unsubscribe = ctx.jobHub.subscribe((change) => {
+        if (change.job.type !== 'quickstart') return;
+        const status = quickstartStatus(change.job);
+        if (pending) pending.push(status);
+        else send(status);
+      });
+      const close = () => {
+        unsubscribe();
+        openStreams.delete(close);
+        stream.end();
+      };
+      openStreams.add(close);
+      reply.raw.on('close', close);
+      send(quickstartStatus(await latestQuickstart(ctx)));
+      for (const status of pending) send(status);
+      pending = null;
     });
   };
 }

@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import { openPglite } from '../db/database.ts';
 import { users as userRows, webhookDeliveries, webhooks, type JobState } from '../db/schema.ts';
-import { eventView, jobHub } from '../jobs/events.ts';
+import { eventView } from '../jobs/events.ts';
 import type { JobView } from '../jobs/view.ts';
 import { WebhookDispatcher } from '../webhooks/delivery.ts';
 
@@ -57,8 +57,9 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
   throw new Error(`gave up waiting for ${what}`);
 }
 
-/** Announces a job change on the hub exactly as the job manager does after committing it. */
+/** Announces a job change on the app's hub exactly as the job manager does after committing it. */
 function announce(
+  app: FastifyInstance,
   userId: string,
   jobId: string,
   state: JobState,
@@ -94,7 +95,7 @@ function announce(
     data: { state, previous },
     createdAt: now,
   });
-  jobHub.publish({ kind: 'state', job, previous, event });
+  app.ctx.jobHub.publish({ kind: 'state', job, previous, event });
 }
 let announced = 0;
 
@@ -186,9 +187,9 @@ describe('webhooks and notifications', () => {
     servers.push(bobs.server);
     await call(1, 'POST', '/api/webhooks', { url: bobs.url });
 
-    announce(users[0]!.id, 'job_1', 'queued', 'queued');
-    announce(users[0]!.id, 'job_1', 'running', 'queued');
-    announce(users[0]!.id, 'job_1', 'succeeded', 'running');
+    announce(app, users[0]!.id, 'job_1', 'queued', 'queued');
+    announce(app, users[0]!.id, 'job_1', 'running', 'queued');
+    announce(app, users[0]!.id, 'job_1', 'succeeded', 'running');
     const states = ['job.queued', 'job.started', 'job.succeeded'];
     await until('three deliveries', async () => good.received.length >= 3);
     const bodies = good.received.map(
@@ -253,7 +254,7 @@ describe('webhooks and notifications', () => {
     ).json() as {
       webhook: { id: string };
     };
-    announce(users[1]!.id, 'job_2', 'failed', 'running', 'out of memory');
+    announce(app, users[1]!.id, 'job_2', 'failed', 'running', 'out of memory');
     for (const [id, status, error] of [
       [hook.webhook.id, 503, /^HTTP 503/],
       [gone.webhook.id, null, /ECONNREFUSED/],
@@ -326,7 +327,7 @@ test('a delivery pending when the server stops is sent by the next server on the
       payload: { url: flaky.url },
     });
     const { webhook } = created.json() as { webhook: { id: string } };
-    announce(user.id, 'job_r', 'failed', 'running', 'boom');
+    announce(app, user.id, 'job_r', 'failed', 'running', 'boom');
     await until('the first attempt', async () => flaky.received.length >= 1);
     await app.close();
     app = await buildApp(options);

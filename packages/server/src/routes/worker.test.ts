@@ -16,8 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import { OWNLM_CLI, runJobCommand } from '../jobs/child.ts';
 import { jobArguments } from '../jobs/commands.ts';
-import { registerJobCompletion } from '../jobs/completion.ts';
-import { jobHub, type JobEventView } from '../jobs/events.ts';
+import type { JobEventView } from '../jobs/events.ts';
 import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 
@@ -59,7 +58,7 @@ describe('worker API', () => {
 
   function until(id: string, done: (job: JobView, event?: JobEventView) => boolean): Promise<JobView> {
     return new Promise((resolve) => {
-      const stop = jobHub.subscribe((change) => {
+      const stop = app.ctx.jobHub.subscribe((change) => {
         if (change.job.id === id && done(change.job, change.event)) {
           stop();
           resolve(change.job);
@@ -213,11 +212,11 @@ describe('worker API', () => {
 
   test('`ownlm worker` runs a job end to end and stops a cancelled one', async () => {
     const completed: Record<string, unknown>[] = [];
-    registerJobCompletion('pretrain', async (job) => {
+    app.ctx.jobCompletions.pretrain = async ({ job }) => {
       const checkpoint = String(job.result?.checkpoint);
       completed.push({ checkpoint, stored: existsSync(join(checkpoint, 'model.safetensors')) });
       return { registered: true };
-    });
+    };
     const worker = spawn(
       process.execPath,
       [

@@ -80,7 +80,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
 
   /** The job, when the worker holds it; a conflict otherwise (its lease was lost). */
   async function held(jobId: string, worker: string) {
-    const job = await holdsJob(ctx.db, jobId, worker);
+    const job = await holdsJob({ ctx, jobId, workerId: worker });
     if (!job)
       throw new AppError('conflict', `job ${jobId} is not held by worker ${worker}; claim another job`);
     return job;
@@ -114,7 +114,8 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
             (!Array.isArray(types) || types.some((t) => !JOB_TYPES.includes(t as JobType)))
           )
             throw new AppError('invalid_request', `types must be a list of ${JOB_TYPES.join(', ')}`, 'types');
-          const claim = await claimJob(ctx.db, {
+          const claim = await claimJob({
+            ctx,
             workerId: id,
             types: types as JobType[] | undefined,
             leaseMs,
@@ -126,7 +127,8 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
           try {
             roots = await jobInputs(ctx, claim.job, jobDir);
           } catch (error) {
-            await finishJob(ctx.db, {
+            await finishJob({
+              ctx,
               jobId: claim.job.id,
               workerId: id,
               state: 'failed',
@@ -155,7 +157,8 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
         });
 
         worker.post<{ Params: { id: string } }>('/jobs/:id/heartbeat', access('worker'), async (request) => {
-          const heartbeat = await heartbeatJob(ctx.db, {
+          const heartbeat = await heartbeatJob({
+            ctx,
             jobId: request.params.id,
             workerId: workerId(request.body),
             leaseMs,
@@ -183,7 +186,12 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
                 `events[${i}]`,
               );
           });
-          const stored = await appendJobEvents(ctx.db, job.id, events, tokensPerStep(job));
+          const stored = await appendJobEvents({
+            ctx,
+            jobId: job.id,
+            events,
+            tokensPerStep: tokensPerStep(job),
+          });
           return { stored: stored.length };
         });
 
@@ -248,9 +256,11 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
             throw new AppError('invalid_request', 'error must be a string', 'error');
           const result = (body.result ?? {}) as Record<string, unknown>;
           const job = await held(request.params.id, id);
-          if (body.state === 'succeeded') return { job: await completeJob(ctx.db, job, id, result) };
+          if (body.state === 'succeeded')
+            return { job: await completeJob({ ctx, job, workerId: id, result }) };
           return {
-            job: await finishJob(ctx.db, {
+            job: await finishJob({
+              ctx,
               jobId: job.id,
               workerId: id,
               state: body.state,
