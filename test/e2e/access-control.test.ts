@@ -48,7 +48,7 @@ const ANONYMOUS_ROUTES = new Set([
 
 /**
  * Path parameters that name no object a user owns: models and aliases are the registry's, reports are made only
- * by a finished fine-tune (their owner check is tested in registry/finetune-outputs.test.ts), worker tokens are
+ * by a finished fine-tune (their owner check is tested in jobs/finetune-outputs.test.ts), worker tokens are
  * an admin's, and a worker's job must be held by that worker. They are filled with a name that does not exist.
  */
 const UNOWNED_PARAMS = new Set(['model', 'alias', 'file', '*']);
