@@ -16,6 +16,11 @@ const statusByCode = {
   server_error: 500,
   not_supported: 501,
   overloaded: 503,
+  // An outbound request (server/src/outbound): refused before connecting, or failed at the other end.
+  outbound_refused: 400,
+  outbound_unreachable: 502,
+  outbound_too_large: 502,
+  outbound_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof statusByCode;
