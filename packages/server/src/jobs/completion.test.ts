@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
-import { signUp } from './testing.ts';
+import { signUp } from '../testing/users.ts';
 import type { JobView } from './view.ts';
 
 /** A corpus folder as `ownlm data prepare` writes it, small enough to train a tokenizer on in a second. */
@@ -67,7 +67,7 @@ test('two apps in one process each complete their own job, with their own handle
     // Both jobs are queued before either ends, so both apps' workers run at the same time.
     const created = await Promise.all(
       apps.map(async ({ app }) => {
-        const headers = await signUp(app, 'ada@example.com');
+        const { headers } = await signUp(app, 'ada@example.com');
         const response = await app.inject({
           method: 'POST',
           url: '/api/jobs',

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
+import { signUp } from '../testing/users.ts';
 import { quickstartStatus, type QuickstartStatus } from './quickstart.ts';
-import { signUp } from './testing.ts';
 import type { JobView } from './view.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'ownlm-quickstart-job-'));
@@ -18,7 +18,7 @@ let headers: Record<string, string>;
 
 before(async () => {
   app = await buildApp({ home, logLevel: 'warn', jobWorkers: 1 });
-  headers = await signUp(app, 'ada@example.com');
+  ({ headers } = await signUp(app, 'ada@example.com'));
 });
 after(async () => {
   await app?.close();

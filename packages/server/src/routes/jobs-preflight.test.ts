@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { voiceConversation } from '../../../studio/src/finetune/finetune-fixture.ts';
 import { buildApp } from '../app.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
+import { signUp } from '../testing/users.ts';
 
 describe('finetune preflight', () => {
   const home = mkdtempSync(join(tmpdir(), 'ownlm-preflight-'));
@@ -25,13 +26,7 @@ describe('finetune preflight', () => {
     copyFileSync(gguf, join(home, 'models', 'tiny.gguf'));
     // No local workers: the job created here stays queued.
     app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0, hourlyRate: 7.2, currency: 'EUR' });
-    const registered = await app.inject({
-      method: 'POST',
-      url: '/api/auth/register',
-      payload: { email: 'ada@example.com', password: 'a long enough password', name: 'Ada' },
-    });
-    const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
-    headers = { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': registered.json().csrfToken };
+    ({ headers } = await signUp(app, 'ada@example.com'));
     base = (await app.inject({ method: 'GET', url: '/api/models', headers })).json().models[0].id;
     const random = new Random(5);
     const uploaded = await app.inject({

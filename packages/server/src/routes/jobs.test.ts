@@ -14,6 +14,7 @@ import type { ServerConfig } from '../config.ts';
 import type { JobEventView } from '../jobs/events.ts';
 import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
+import { signUp } from '../testing/users.ts';
 
 /** Long enough (seconds of training) to be stopped well after its first checkpoint, at step 10. */
 const slowParams = {
@@ -129,16 +130,7 @@ describe('jobs API with local workers', () => {
   before(async () => {
     inputs = await pretrainInputs(home);
     app = await buildApp(options);
-    const registered = await app.inject({
-      method: 'POST',
-      url: '/api/auth/register',
-      payload: { email: 'ada@example.com', password: 'a long enough password', name: 'Ada' },
-    });
-    const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
-    headers = {
-      cookie: `ownlm_session=${cookie.value}`,
-      'x-csrf-token': (registered.json() as { csrfToken: string }).csrfToken,
-    };
+    ({ headers } = await signUp(app, 'ada@example.com'));
   });
 
   after(async () => {
@@ -325,13 +317,7 @@ describe('jobs API with local workers', () => {
   });
 
   test("another user's job is not found on every route", async () => {
-    const registered = await app.inject({
-      method: 'POST',
-      url: '/api/auth/register',
-      payload: { email: 'bob@example.com', password: 'a long enough password', name: 'Bob' },
-    });
-    const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
-    const bob = { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': registered.json().csrfToken };
+    const bob = (await signUp(app, 'bob@example.com')).headers;
     const id = uninterrupted.id;
     for (const [method, url] of [
       ['GET', `/api/jobs/${id}`],

@@ -12,7 +12,7 @@ import { buildApp } from '../app.ts';
 import { appendJobEvents } from '../jobs/events.ts';
 import { claimJob, finishJob } from '../jobs/queue.ts';
 import type { QuickstartStatus } from '../jobs/quickstart.ts';
-import { signUp } from '../jobs/testing.ts';
+import { signUp } from '../testing/users.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'ownlm-quickstart-routes-'));
 let app: FastifyInstance;
@@ -23,8 +23,8 @@ let bob: Record<string, string>;
 before(async () => {
   app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0 });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
-  ada = await signUp(app, 'ada@example.com');
-  bob = await signUp(app, 'bob@example.com');
+  ada = (await signUp(app, 'ada@example.com')).headers;
+  bob = (await signUp(app, 'bob@example.com')).headers;
 });
 after(async () => {
   await app?.close();
@@ -178,7 +178,7 @@ test('closing the server ends the open event streams', async () => {
   const other = await buildApp({ home: otherHome, logLevel: 'warn', jobWorkers: 0 });
   try {
     const address = await other.listen({ host: '127.0.0.1', port: 0 });
-    const headers = await signUp(other, 'ada@example.com');
+    const { headers } = await signUp(other, 'ada@example.com');
     const response = await new Promise<IncomingMessage>((resolve) =>
       get(`${address}/api/quickstart/events`, { headers }, resolve),
     );

@@ -17,6 +17,7 @@ import { openPglite } from '../db/database.ts';
 import { users as userRows, webhookDeliveries, webhooks, type JobState } from '../db/schema.ts';
 import { eventView } from '../jobs/events.ts';
 import type { JobView } from '../jobs/view.ts';
+import { signUp, type SignedUp } from '../testing/users.ts';
 import { WebhookDispatcher } from '../webhooks/delivery.ts';
 
 interface Received {
@@ -103,7 +104,7 @@ describe('webhooks and notifications', () => {
   const home = mkdtempSync(join(tmpdir(), 'ownlm-webhooks-'));
   const servers: Server[] = [];
   let app: FastifyInstance;
-  const users: { headers: Record<string, string>; id: string }[] = [];
+  const users: SignedUp[] = [];
 
   async function call(who: number, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) {
     return app.inject({ method, url, headers: users[who]!.headers, ...(payload ? { payload } : {}) });
@@ -111,20 +112,7 @@ describe('webhooks and notifications', () => {
 
   before(async () => {
     app = await buildApp({ home, logLevel: 'silent', webhookBackoffMs: 10, webhookAttempts: 3 });
-    for (const email of ['ada@example.com', 'bob@example.com']) {
-      const registered = await app.inject({
-        method: 'POST',
-        url: '/api/auth/register',
-        payload: { email, password: 'a long enough password', name: email },
-      });
-      assert.equal(registered.statusCode, 201, registered.body);
-      const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
-      const body = registered.json() as { csrfToken: string; user: { id: string } };
-      users.push({
-        id: body.user.id,
-        headers: { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': body.csrfToken },
-      });
-    }
+    for (const email of ['ada@example.com', 'bob@example.com']) users.push(await signUp(app, email));
   });
   after(async () => {
     await app?.close();
@@ -187,9 +175,9 @@ describe('webhooks and notifications', () => {
     servers.push(bobs.server);
     await call(1, 'POST', '/api/webhooks', { url: bobs.url });
 
-    announce(app, users[0]!.id, 'job_1', 'queued', 'queued');
-    announce(app, users[0]!.id, 'job_1', 'running', 'queued');
-    announce(app, users[0]!.id, 'job_1', 'succeeded', 'running');
+    announce(app, users[0]!.userId, 'job_1', 'queued', 'queued');
+    announce(app, users[0]!.userId, 'job_1', 'running', 'queued');
+    announce(app, users[0]!.userId, 'job_1', 'succeeded', 'running');
     const states = ['job.queued', 'job.started', 'job.succeeded'];
     await until('three deliveries', async () => good.received.length >= 3);
     const bodies = good.received.map(
@@ -254,7 +242,7 @@ describe('webhooks and notifications', () => {
     ).json() as {
       webhook: { id: string };
     };
-    announce(app, users[1]!.id, 'job_2', 'failed', 'running', 'out of memory');
+    announce(app, users[1]!.userId, 'job_2', 'failed', 'running', 'out of memory');
     for (const [id, status, error] of [
       [hook.webhook.id, 503, /^HTTP 503/],
       [gone.webhook.id, null, /ECONNREFUSED/],
@@ -312,14 +300,7 @@ test('a delivery pending when the server stops is sent by the next server on the
   try {
     const options = { home, logLevel: 'silent' as const, webhookBackoffMs: 300, webhookAttempts: 3 };
     let app = await buildApp(options);
-    const registered = await app.inject({
-      method: 'POST',
-      url: '/api/auth/register',
-      payload: { email: 'ada@example.com', password: 'a long enough password', name: 'Ada' },
-    });
-    const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
-    const { csrfToken, user } = registered.json() as { csrfToken: string; user: { id: string } };
-    const headers = { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': csrfToken };
+    const { userId, headers } = await signUp(app, 'ada@example.com');
     const created = await app.inject({
       method: 'POST',
       url: '/api/webhooks',
@@ -327,7 +308,7 @@ test('a delivery pending when the server stops is sent by the next server on the
       payload: { url: flaky.url },
     });
     const { webhook } = created.json() as { webhook: { id: string } };
-    announce(app, user.id, 'job_r', 'failed', 'running', 'boom');
+    announce(app, userId, 'job_r', 'failed', 'running', 'boom');
     await until('the first attempt', async () => flaky.received.length >= 1);
     await app.close();
     app = await buildApp(options);

@@ -19,6 +19,7 @@ import { jobArguments } from '../jobs/commands.ts';
 import type { JobEventView } from '../jobs/events.ts';
 import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
+import { signUp } from '../testing/users.ts';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -32,16 +33,6 @@ describe('worker API', () => {
   let apiKey: string;
   let workerSecret: string;
   let inputs: { data: string; tokenizer: string };
-
-  async function register(email: string): Promise<Record<string, string>> {
-    const registered = await app.inject({
-      method: 'POST',
-      url: '/api/auth/register',
-      payload: { email, password: 'a long enough password', name: email },
-    });
-    const cookie = registered.cookies.find((c) => c.name === 'ownlm_session')!;
-    return { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': registered.json().csrfToken };
-  }
 
   const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
@@ -73,8 +64,8 @@ describe('worker API', () => {
     app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0, jobLeaseMs: 1500 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    admin = await register('admin@example.com');
-    user = await register('user@example.com');
+    admin = (await signUp(app, 'admin@example.com')).headers;
+    user = (await signUp(app, 'user@example.com')).headers;
     const key = await app.inject({
       method: 'POST',
       url: '/api/keys',
