@@ -46,16 +46,7 @@ const start = (params: object) =>
   app.inject({ method: 'POST', url: '/api/quickstart', headers, payload: { params } });
 
 test('a real quickstart runs through the six stages, reports training and registers the model', async () => {
-  assert.deepEqual((await app.inject({ method: 'GET', url: '/api/quickstart', headers })).json(), {
-    state: 'idle',
-    stage: null,
-    step: null,
-    steps: null,
-    loss: null,
-    etaSeconds: null,
-    error: null,
-    modelId: null,
-  });
+  assert.equal((await app.inject({ method: 'GET', url: '/api/quickstart', headers })).json().state, 'idle');
   const run = follow();
   const started = await start({ steps: 4, vocabSize: 512 });
   assert.equal(started.statusCode, 202, started.body);
