@@ -55,12 +55,22 @@ export {
 } from './train/loop.ts';
 export {
   ConfigError,
+  flagName,
+  mismatch,
+  valueFromText,
+  type ConfigErrorCode,
+  type ConfigTable,
+  type Rule,
+  type Setting,
+} from './config-table.ts';
+export {
   configFromFlags,
   mergeConfig,
   modelConfig,
   readConfigFile,
   resolveConfig,
   trainDefaults,
+  trainSettings,
   type TrainConfig,
 } from './train/config.ts';
 export {
@@ -139,6 +149,7 @@ export {
 export {
   finetuneConfigFromFlags,
   finetuneDefaults,
+  finetuneSettings,
   mergeFinetuneConfig,
   readFinetuneConfigFile,
   resolveFinetuneConfig,

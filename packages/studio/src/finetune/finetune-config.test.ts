@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { llamaConfig } from '@ownlm/engine';
-import { ConfigError } from '../train/config.ts';
+import { ConfigError } from '../config-table.ts';
 import {
   finetuneConfigFromFlags,
   learningRateOf,

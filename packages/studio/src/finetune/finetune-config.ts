@@ -1,23 +1,24 @@
-// The fine-tune configuration: flat and typed like the pretraining config (same field rules, unknown keys
-// rejected, errors naming the key and where it came from), overridable from flags, saved in every checkpoint.
+// The fine-tune configuration: a flat config table like the pretraining one (config-table.ts: same rules,
+// unknown keys rejected, errors naming the key and where it came from), overridable from flags, saved in every
+// checkpoint.
 import { LORA_TARGETS, type LoraTarget } from '@ownlm/engine';
 import {
-  ConfigError,
-  mergeFields,
-  nonNegative,
+  defaultsOf,
+  mergeSettings,
+  oneOf,
   positive,
-  readYamlFile,
+  readSettingsFile,
+  resolveSettings,
+  settingsFromFlags,
   unit,
-  valuesFromFlags,
-  type Field,
-} from '../train/config.ts';
+  type ConfigTable,
+} from '../config-table.ts';
+import { checkSchedule, trainingSettings } from '../train/config.ts';
 
+/** Each key's meaning, default and rule: `finetuneSettings`. */
 export interface FinetuneConfig {
-  /** The base model: a model folder (Hugging Face layout, `ownlm import` output, checkpoint) or a llama GGUF. */
   base: string;
-  /** Conversation dataset folder (train.jsonl, validation.jsonl, dataset.json). */
   data: string;
-  /** Run folder: checkpoints, metrics.jsonl, config.yaml, the outputs and the report. */
   out: string;
   method: 'lora' | 'full';
   rank: number;
@@ -25,15 +26,12 @@ export interface FinetuneConfig {
   lora_dropout: number;
   targets: LoraTarget[];
   rslora: boolean;
-  /** Peak learning rate; null picks 2e-4 for LoRA and 2e-5 for full fine-tuning. */
   lr: number | null;
   min_lr: number;
-  /** Passes over the training conversations, unless steps is set. */
   epochs: number;
   steps: number | null;
   batch_size: number;
   grad_accumulation: number;
-  /** Longest sequence in tokens; null uses the base's max_position_embeddings (it may not exceed it). */
   context: number | null;
   warmup_steps: number;
   schedule: 'constant' | 'linear' | 'cosine';
@@ -42,130 +40,143 @@ export interface FinetuneConfig {
   beta2: number;
   grad_clip: number;
   seed: number;
-  /** Validation loss every N steps (0: only at the end). */
   eval_every: number;
   checkpoint_every: number;
   checkpoint_minutes: number;
   keep_checkpoints: number;
   threads: number;
-  /** Also write the merged model (HF folder and GGUF). */
   merge: boolean;
-  /** Prompts answered by base and tuned model in the report; empty: first user turns of held-out conversations. */
   scenarios: string[];
   scenario_tokens: number;
 }
 
-const optionalPositive: [(v: number | null) => boolean, string] = [(v) => v === null || v > 0, 'positive'];
-
-const fields: Record<keyof FinetuneConfig, Field> = {
-  base: { kind: 'string' },
-  data: { kind: 'string' },
-  out: { kind: 'string' },
-  method: { kind: 'string', rule: [(v: string) => v === 'lora' || v === 'full', 'lora or full'] },
-  rank: { kind: 'integer', rule: positive },
-  alpha: { kind: 'number', rule: positive },
-  lora_dropout: { kind: 'number', rule: unit },
+export const finetuneSettings: ConfigTable<FinetuneConfig> = {
+  base: {
+    kind: 'string',
+    placeholder: 'PATH',
+    help: 'the base model: a model folder (Hugging Face layout, `ownlm import` output, a checkpoint) or a llama GGUF',
+  },
+  data: {
+    kind: 'string',
+    placeholder: 'DIR',
+    help: 'conversation dataset folder (`ownlm dataset import` output)',
+  },
+  out: {
+    kind: 'string',
+    placeholder: 'DIR',
+    help: 'run folder: checkpoints, metrics.jsonl, config.yaml, the outputs and the report',
+  },
+  method: {
+    kind: 'string',
+    default: 'lora',
+    placeholder: 'NAME',
+    rule: oneOf(['lora', 'full']),
+    help: 'lora (an adapter on the frozen base) or full (every weight)',
+  },
+  rank: { kind: 'integer', default: 8, rule: positive, help: 'LoRA rank' },
+  alpha: {
+    kind: 'number',
+    default: 16,
+    rule: positive,
+    help: 'LoRA alpha: the update is scaled by alpha / rank',
+  },
+  lora_dropout: { kind: 'number', default: 0.05, rule: unit, help: 'dropout on the LoRA path' },
   targets: {
     kind: 'strings',
+    default: [...LORA_TARGETS],
     separator: ',',
+    placeholder: 'A,B',
     rule: [
-      (v: string[]) =>
+      (v) =>
         v.length > 0 &&
         new Set(v).size === v.length &&
         v.every((t) => LORA_TARGETS.includes(t as LoraTarget)),
       `a non-empty list of distinct projections among ${LORA_TARGETS.join(', ')}`,
     ],
+    help: 'the projections LoRA adapts, comma-separated',
   },
-  rslora: { kind: 'boolean' },
-  lr: { kind: 'optional-number', rule: optionalPositive },
-  min_lr: { kind: 'number', rule: nonNegative },
-  epochs: { kind: 'number', rule: positive },
-  steps: { kind: 'optional-integer', rule: optionalPositive },
-  batch_size: { kind: 'integer', rule: positive },
-  grad_accumulation: { kind: 'integer', rule: positive },
-  context: { kind: 'optional-integer', rule: [(v: number | null) => v === null || v >= 2, '≥ 2'] },
-  warmup_steps: { kind: 'integer', rule: nonNegative },
-  schedule: {
-    kind: 'string',
-    rule: [(v: string) => ['constant', 'linear', 'cosine'].includes(v), 'constant, linear or cosine'],
+  rslora: { kind: 'boolean', default: false, help: 'rank-stabilized LoRA: scale by alpha / √rank' },
+  lr: {
+    kind: 'optional-number',
+    default: null,
+    rule: positive,
+    defaultHelp: '2e-4 for lora, 2e-5 for full',
+    help: 'peak learning rate',
   },
-  weight_decay: { kind: 'number', rule: nonNegative },
-  beta1: { kind: 'number', rule: unit },
-  beta2: { kind: 'number', rule: unit },
-  grad_clip: { kind: 'number', rule: nonNegative },
-  seed: { kind: 'integer', rule: nonNegative },
-  eval_every: { kind: 'integer', rule: nonNegative },
-  checkpoint_every: { kind: 'integer', rule: nonNegative },
-  checkpoint_minutes: { kind: 'number', rule: nonNegative },
-  keep_checkpoints: { kind: 'integer', rule: positive },
-  threads: { kind: 'integer', rule: nonNegative },
-  merge: { kind: 'boolean' },
-  scenarios: { kind: 'strings' },
-  scenario_tokens: { kind: 'integer', rule: positive },
+  min_lr: { ...trainingSettings.min_lr, default: 0 },
+  epochs: {
+    kind: 'number',
+    default: 3,
+    rule: positive,
+    help: 'passes over the training conversations, unless steps is set',
+  },
+  steps: {
+    kind: 'optional-integer',
+    default: null,
+    rule: positive,
+    defaultHelp: 'from epochs',
+    help: 'optimizer steps',
+  },
+  batch_size: { ...trainingSettings.batch_size, default: 4, help: 'conversations per micro-batch' },
+  grad_accumulation: { ...trainingSettings.grad_accumulation, default: 1 },
+  context: {
+    kind: 'optional-integer',
+    default: null,
+    rule: [(v) => v >= 2, '≥ 2'],
+    defaultHelp: "the base's max_position_embeddings",
+    help: "longest sequence in tokens; at most the base's max_position_embeddings",
+  },
+  warmup_steps: { ...trainingSettings.warmup_steps, default: 0 },
+  schedule: { ...trainingSettings.schedule, default: 'linear' },
+  weight_decay: { ...trainingSettings.weight_decay, default: 0 },
+  beta1: { ...trainingSettings.beta1, default: 0.9 },
+  beta2: { ...trainingSettings.beta2, default: 0.999 },
+  grad_clip: { ...trainingSettings.grad_clip, default: 1 },
+  seed: { ...trainingSettings.seed, default: 1 },
+  eval_every: { ...trainingSettings.eval_every, default: 50 },
+  checkpoint_every: { ...trainingSettings.checkpoint_every, default: 50 },
+  checkpoint_minutes: { ...trainingSettings.checkpoint_minutes, default: 10 },
+  keep_checkpoints: { ...trainingSettings.keep_checkpoints, default: 2 },
+  threads: { ...trainingSettings.threads, default: 0 },
+  merge: {
+    kind: 'boolean',
+    default: false,
+    help: 'also write the merged model (Hugging Face folder and GGUF)',
+  },
+  scenarios: {
+    kind: 'strings',
+    default: [],
+    defaultHelp: 'the first user turns of up to 4 held-out conversations',
+    help: 'prompts base and tuned model answer in the report',
+  },
+  scenario_tokens: { kind: 'integer', default: 64, rule: positive, help: 'tokens per scenario answer' },
 };
 
-export const finetuneDefaults: Omit<FinetuneConfig, 'base' | 'data' | 'out'> = {
-  method: 'lora',
-  rank: 8,
-  alpha: 16,
-  lora_dropout: 0.05,
-  targets: [...LORA_TARGETS],
-  rslora: false,
-  lr: null,
-  min_lr: 0,
-  epochs: 3,
-  steps: null,
-  batch_size: 4,
-  grad_accumulation: 1,
-  context: null,
-  warmup_steps: 0,
-  schedule: 'linear',
-  weight_decay: 0,
-  beta1: 0.9,
-  beta2: 0.999,
-  grad_clip: 1,
-  seed: 1,
-  eval_every: 50,
-  checkpoint_every: 50,
-  checkpoint_minutes: 10,
-  keep_checkpoints: 2,
-  threads: 0,
-  merge: false,
-  scenarios: [],
-  scenario_tokens: 64,
-};
+export const finetuneDefaults = defaultsOf(finetuneSettings) as Omit<FinetuneConfig, 'base' | 'data' | 'out'>;
 
-/** Validates a partial fine-tune config from `where` (a file name or "flags") over a base config. */
+/** Validates a partial fine-tune config from `where` (a file name, "flags" or "params") over a base config. */
 export function mergeFinetuneConfig(
   base: Partial<FinetuneConfig>,
   input: unknown,
   where: string,
 ): Partial<FinetuneConfig> {
-  return mergeFields(fields, base, input, where);
+  return mergeSettings(finetuneSettings, base, input, where);
 }
 
-/** Reads a YAML (or JSON) fine-tune config file into a validated partial config. */
+/** Reads a YAML or JSON fine-tune config file into a validated partial config. */
 export function readFinetuneConfigFile(path: string): Partial<FinetuneConfig> {
-  return mergeFields(fields, {}, readYamlFile(path), path);
+  return readSettingsFile(finetuneSettings, path);
 }
 
 /** Typed values of `--key value` flags (kebab- or snake-case; --targets q_proj,v_proj). */
 export function finetuneConfigFromFlags(flags: Record<string, string>): Record<string, unknown> {
-  return valuesFromFlags(fields, flags, 'finetune');
+  return settingsFromFlags(finetuneSettings, flags, 'finetune');
 }
 
-/** Completes a partial config with defaults; base, data and out are required. */
+/** Completes a partial config with defaults and checks cross-key rules; base, data and out are required. */
 export function resolveFinetuneConfig(partial: Partial<FinetuneConfig>, where: string): FinetuneConfig {
-  const config = { ...finetuneDefaults, ...partial } as FinetuneConfig;
-  for (const key of ['base', 'data', 'out'] as const) {
-    if (!config[key])
-      throw new ConfigError(`${where}: '${key}' is required (in the config file or as --${key})`);
-  }
-  const lr = learningRateOf(config);
-  if (config.min_lr > lr)
-    throw new ConfigError(`${where}: min_lr (${config.min_lr}) must not exceed lr (${lr})`);
-  if (config.steps !== null && config.warmup_steps > config.steps)
-    throw new ConfigError(`${where}: warmup_steps (${config.warmup_steps}) exceeds steps (${config.steps})`);
+  const config = resolveSettings(finetuneSettings, partial, where);
+  checkSchedule(where, { ...config, lr: learningRateOf(config) });
   return config;
 }
 

@@ -22,11 +22,11 @@ import {
   type LoraAdapter,
 } from '@ownlm/engine';
 import { stringify as toYaml } from 'yaml';
+import { ConfigError } from '../config-table.ts';
 import { DataError } from '../data/errors.ts';
 import { readModelConfig } from '../formats/hf-folder.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { resumableCheckpoint } from '../train/checkpoint.ts';
-import { ConfigError } from '../train/config.ts';
 import { importModel, loadModelFolder } from '../train/import.ts';
 import { loopComputeKeys, trainLoop, type TrainEvent, type TrainLoopResult } from '../train/loop.ts';
 import { largestFittingBatch, preflight, type Preflight } from '../train/preflight.ts';
@@ -138,6 +138,7 @@ function loadBase(config: FinetuneConfig): { model: LlamaModel; tokenizer: Token
 export function contextOf(config: FinetuneConfig, base: LlamaConfig): number {
   if (config.context !== null && config.context > base.max_position_embeddings)
     throw new ConfigError(
+      'conflict',
       `context ${config.context} exceeds the base model's max_position_embeddings (${base.max_position_embeddings}); use --context ${base.max_position_embeddings} or less`,
     );
   return config.context ?? base.max_position_embeddings;
@@ -418,12 +419,14 @@ export async function runFinetune(
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
     const batch = largestFittingBatch(model.config, context, runEstimate.availableBytes);
     throw new ConfigError(
+      'exceeds-memory',
       `this fine-tune needs about ${gib(runEstimate.memoryBytes)} but ${gib(runEstimate.availableBytes)} is available; ` +
         (batch > 0 ? `use batch_size ${batch}` : 'use a smaller context or method lora'),
     );
   }
   if (config.steps === null && config.warmup_steps > runEstimate.steps)
     throw new ConfigError(
+      'conflict',
       `warmup_steps (${config.warmup_steps}) exceeds the run's ${runEstimate.steps} steps`,
     );
   writeFileSync(join(runDir, 'config.yaml'), toYaml(config));

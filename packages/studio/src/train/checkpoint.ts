@@ -19,11 +19,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { AdamW, AdamWState, LlamaConfig, LlamaModel, Random, RandomState, Tensor } from '@ownlm/engine';
+import { ConfigError } from '../config-table.ts';
 import { FormatError } from '../formats/errors.ts';
 import { TOKENIZER_FILES, hfConfigJson, sortedJson } from '../formats/hf-folder.ts';
 import { readSafetensors, writeAtomically, writeSafetensors } from '../formats/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { ConfigError, type TrainConfig } from './config.ts';
+import type { TrainConfig } from './config.ts';
 
 export const CHECKPOINT_FILES = {
   model: 'model.safetensors',
@@ -280,7 +281,10 @@ export function restoreCheckpoint<C>(
   for (const [name, p] of weights) {
     const saved = resumed.weights.get(name);
     if (!saved || saved.length !== p.size)
-      throw new ConfigError(`${resumed.dir}: weights for ${name} are missing or have the wrong size`);
+      throw new ConfigError(
+        'resume-mismatch',
+        `${resumed.dir}: weights for ${name} are missing or have the wrong size`,
+      );
     p.data.set(saved);
   }
   optimizer.loadState(resumed.optimizer);
@@ -316,6 +320,7 @@ function checkResumable<C>(resumed: LoadedCheckpoint<C>, config: C, keys: readon
   for (const key of keys) {
     if (JSON.stringify(resumed.state.config[key]) !== JSON.stringify(config[key])) {
       throw new ConfigError(
+        'resume-mismatch',
         `${resumed.dir}: cannot resume with ${String(key)} = ${JSON.stringify(config[key])}; the run started with ${JSON.stringify(resumed.state.config[key])}`,
       );
     }

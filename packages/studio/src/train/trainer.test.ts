@@ -12,16 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { createInterface } from 'node:readline';
 import { LlamaModel, Random, memoryStats, resetPeakMemory } from '@ownlm/engine';
 import { stringify as toYaml } from 'yaml';
+import { ConfigError } from '../config-table.ts';
 import { TokenShardLoader } from '../data/token-shards.ts';
 import { CHECKPOINT_FILES, listCheckpoints, loadLatestCheckpoint } from './checkpoint.ts';
-import {
-  ConfigError,
-  mergeConfig,
-  modelConfig,
-  readConfigFile,
-  resolveConfig,
-  type TrainConfig,
-} from './config.ts';
+import { mergeConfig, modelConfig, readConfigFile, resolveConfig, type TrainConfig } from './config.ts';
 import { preflight } from './preflight.ts';
 import { writePretrainInputs } from './pretrain-fixture.ts';
 import { runTraining } from './trainer.ts';

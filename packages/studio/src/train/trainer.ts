@@ -8,10 +8,11 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AdamW, LlamaModel, backend, generateTokens, noGrad } from '@ownlm/engine';
 import { stringify as toYaml } from 'yaml';
+import { ConfigError } from '../config-table.ts';
 import { TokenShardLoader } from '../data/token-shards.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { resumableCheckpoint } from './checkpoint.ts';
-import { ConfigError, modelConfig, type TrainConfig } from './config.ts';
+import { modelConfig, type TrainConfig } from './config.ts';
 import { loopComputeKeys, trainLoop, type TrainEvent } from './loop.ts';
 import { largestFittingBatch, preflight } from './preflight.ts';
 
@@ -115,6 +116,7 @@ export function runTraining(config: TrainConfig, options: RunOptions = {}): RunR
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
     const batch = largestFittingBatch(shape, config.context, check.availableBytes);
     throw new ConfigError(
+      'exceeds-memory',
       `this run needs about ${gib(check.totalBytes)} but ${gib(check.availableBytes)} is available; ` +
         (batch > 0
           ? `use batch_size ${batch} (with grad_accumulation ${Math.ceil(config.batch_size / batch)} to keep the tokens per step)`
