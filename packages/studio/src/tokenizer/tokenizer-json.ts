@@ -28,6 +28,19 @@ type PreTokenizerStep = { kind: 'split'; regex: RegExp; behavior: SplitBehavior 
 export type Normalization = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
 
 const MAX_TOKEN_ID = (1 << 21) - 1;
+/**
+ * Bounds on the added tokens, which the encoder matches with one regular expression of them all. Its compile
+ * time grows with the square of their number (8,000 took 0.7 s, 32,767 took 20 s), and V8 refuses one token of
+ * 50,000 characters as too large. Real files have at most a few thousand, each a few dozen characters long.
+ */
+const MAX_ADDED_TOKENS = 5_000;
+const MAX_ADDED_TOKEN_CHARACTERS = 1_000;
+const MAX_ADDED_CHARACTERS = 100_000;
+/**
+ * Components nest two or three levels in real files; deeper ones are refused before the recursive readers
+ * below walk them, so a file cannot overflow the stack.
+ */
+const MAX_NESTING = 32;
 /** Merge ranks are keyed by `left * PAIR_SHIFT + right` (ids stay below 2^21). */
 export const PAIR_SHIFT = 1 << 21;
 
@@ -65,7 +78,7 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
   const root = object(json, where('the top level'));
   const model = object(root.model, where('model'));
   if (model.type !== 'BPE')
-    throw unsupported(where(`model.type ${JSON.stringify(model.type)} (only BPE is supported)`));
+    throw unsupported(where(`model.type ${show(model.type)} (only BPE is supported)`));
   if (model.byte_fallback === true)
     throw unsupported(where('model.byte_fallback true (SentencePiece-style BPE)'));
   if (model.dropout != null && model.dropout !== 0) throw unsupported(where('model.dropout'));
@@ -97,12 +110,13 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
       if (space < 0) throw invalid(`${field} must be "left right"`);
       [left, right] = [merge.slice(0, space), merge.slice(space + 1)];
     } else if (Array.isArray(merge) && merge.length === 2) [left, right] = merge;
-    else throw invalid(`${field} must be "left right" or [left, right]`);
-    const a = vocab.get(left as string);
-    const b = vocab.get(right as string);
+    if (typeof left !== 'string' || typeof right !== 'string')
+      throw invalid(`${field} must be "left right" or [left, right]`);
+    const a = vocab.get(left);
+    const b = vocab.get(right);
     const merged = vocab.get(`${left}${right}`);
     if (a === undefined || b === undefined || merged === undefined) {
-      throw invalid(`${field} ${JSON.stringify(merge)} uses or makes a token that is not in model.vocab`);
+      throw invalid(`${field} ${show(`${left} ${right}`)} uses or makes a token that is not in model.vocab`);
     }
     // Repeated merges keep their first (lowest) rank, as in tokenizers.
     if (!ranks.has(a * PAIR_SHIFT + b)) ranks.set(a * PAIR_SHIFT + b, rank);
@@ -113,12 +127,23 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
   const byteIds = new Int32Array(256);
   for (let b = 0; b < 256; b++) byteIds[b] = vocab.get(BYTE_TO_CHAR[b]) ?? -1;
 
-  const addedTokens = array(root.added_tokens ?? [], where('added_tokens')).map((entry, i) => {
+  const addedEntries = array(root.added_tokens ?? [], where('added_tokens'));
+  if (addedEntries.length > MAX_ADDED_TOKENS)
+    throw unsupported(where(`added_tokens: ${addedEntries.length} entries (more than ${MAX_ADDED_TOKENS})`));
+  let addedCharacters = 0;
+  const addedTokens = addedEntries.map((entry, i) => {
     const field = where(`added_tokens[${i}]`);
     const t = object(entry, field);
     checkId(t.id, `${field}.id`);
     if (typeof t.content !== 'string' || t.content === '')
       throw invalid(`${field}.content must be a non-empty string`);
+    if (t.content.length > MAX_ADDED_TOKEN_CHARACTERS)
+      throw unsupported(
+        `${field}.content of ${t.content.length} characters (more than ${MAX_ADDED_TOKEN_CHARACTERS})`,
+      );
+    addedCharacters += t.content.length;
+    if (addedCharacters > MAX_ADDED_CHARACTERS)
+      throw unsupported(`${field}: added tokens of more than ${MAX_ADDED_CHARACTERS} characters in all`);
     const token: AddedToken = {
       id: t.id,
       content: t.content,
@@ -129,13 +154,15 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
     };
     const existing = idToTokenText[token.id];
     if (existing !== undefined && existing !== token.content) {
-      throw invalid(`${field}: id ${token.id} is already model.vocab's ${JSON.stringify(existing)}`);
+      throw invalid(`${field}: id ${token.id} is already model.vocab's ${show(existing)}`);
     }
     idToTokenText[token.id] = token.content;
     maxId = Math.max(maxId, token.id);
     return token;
   });
 
+  for (const component of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'])
+    checkNesting(root[component], where(component));
   const normalization = normalizer(root.normalizer, where('normalizer'));
   const steps = preTokenizerSteps(root.pre_tokenizer, where('pre_tokenizer'));
   if (!hasByteLevel(root.pre_tokenizer))
@@ -186,7 +213,7 @@ function normalizer(value: unknown, where: string): 'NFC' | 'NFD' | 'NFKC' | 'NF
     return used[0] ?? null;
   }
   if (n.type === 'NFC' || n.type === 'NFD' || n.type === 'NFKC' || n.type === 'NFKD') return n.type;
-  throw unsupported(`${where}.type ${JSON.stringify(n.type)}`);
+  throw unsupported(`${where}.type ${show(n.type)}`);
 }
 
 function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
@@ -208,7 +235,7 @@ function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
       const pattern = object(p.pattern, `${where}.pattern`);
       const behavior = p.behavior;
       if (behavior !== 'Isolated' && behavior !== 'Removed')
-        throw unsupported(`${where}.behavior ${JSON.stringify(behavior)}`);
+        throw unsupported(`${where}.behavior ${show(behavior)}`);
       if (p.invert === true) throw unsupported(`${where}.invert true`);
       let regex: RegExp;
       if (typeof pattern.Regex === 'string') regex = compilePattern(pattern.Regex, `${where}.pattern.Regex`);
@@ -217,7 +244,7 @@ function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
       return [{ kind: 'split', regex, behavior }];
     }
     default:
-      throw unsupported(`${where}.type ${JSON.stringify(p.type)}`);
+      throw unsupported(`${where}.type ${show(p.type)}`);
   }
 }
 
@@ -237,7 +264,7 @@ function decoderCheck(value: unknown, where: string): void {
     array(d.decoders, `${where}.decoders`).forEach((part, i) =>
       decoderCheck(part, `${where}.decoders[${i}]`),
     );
-  } else if (d.type !== 'ByteLevel') throw unsupported(`${where}.type ${JSON.stringify(d.type)}`);
+  } else if (d.type !== 'ByteLevel') throw unsupported(`${where}.type ${show(d.type)}`);
 }
 
 /** Ids the post-processor puts before and after a single sequence. */
@@ -255,7 +282,7 @@ function postProcessorIds(
     );
     return [parts.flatMap((x) => x[0]), parts.flatMap((x) => x[1])];
   }
-  if (p.type !== 'TemplateProcessing') throw unsupported(`${where}.type ${JSON.stringify(p.type)}`);
+  if (p.type !== 'TemplateProcessing') throw unsupported(`${where}.type ${show(p.type)}`);
   const specialTokens = object(p.special_tokens ?? {}, `${where}.special_tokens`);
   const before: number[] = [];
   const after: number[] = [];
@@ -267,15 +294,17 @@ function postProcessorIds(
       return;
     }
     const special = object(entry.SpecialToken, `${where}.single[${i}].SpecialToken`);
+    if (typeof special.id !== 'string')
+      throw invalid(`${where}.single[${i}].SpecialToken.id must be a string`);
+    const field = `${where}.special_tokens[${show(special.id)}]`;
     const spec = object(
-      specialTokens[special.id as string],
-      `${where}.special_tokens[${JSON.stringify(special.id)}]`,
+      Object.hasOwn(specialTokens, special.id) ? specialTokens[special.id] : undefined,
+      field,
     );
-    const ids = array(spec.ids, `${where}.special_tokens[${JSON.stringify(special.id)}].ids`).map((id) => {
-      checkId(id, `${where}.special_tokens[${JSON.stringify(special.id)}].ids`);
-      return known(id);
-    });
-    (seenSequence ? after : before).push(...ids);
+    for (const id of array(spec.ids, `${field}.ids`)) {
+      checkId(id, `${field}.ids`);
+      (seenSequence ? after : before).push(known(id));
+    }
   });
   return [before, after];
 }
@@ -320,7 +349,25 @@ function array(value: unknown, where: string): unknown[] {
 
 function checkId(value: unknown, where: string): asserts value is number {
   if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_TOKEN_ID) {
-    throw invalid(`${where} must be a token id between 0 and ${MAX_TOKEN_ID} (got ${JSON.stringify(value)})`);
+    throw invalid(`${where} must be a token id between 0 and ${MAX_TOKEN_ID} (got ${show(value)})`);
+  }
+}
+
+/** A value from the file as an error shows it: short scalars as they are, containers by kind. */
+function show(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+function checkNesting(value: unknown, where: string): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > MAX_NESTING) throw unsupported(`${where} nested more than ${MAX_NESTING} levels deep`);
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
 }
 
