@@ -543,7 +543,8 @@ export function readGgufTensorBytes(header: GgufHeader, names?: Iterable<string>
 /** Float32 values of a tensor of type F32, F16, BF16, Q8_0 or Q4_0 (ggml's dequantization). */
 export function dequantizeTensor(info: GgufTensorInfo, bytes: Uint8Array, file: string): Float32Array {
   const count = info.ne.reduce((a, b) => a * b, 1);
-  const aligned = (size: number) => (bytes.byteOffset % size === 0 ? bytes : bytes.slice());
+  // A copy, not `slice()`: on a Buffer that is a view at the same misaligned offset.
+  const aligned = (size: number) => (bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes));
   switch (info.type) {
     case GgmlType.F32: {
       const b = aligned(4);

@@ -236,7 +236,11 @@ export function parseSafetensorsHeader(
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       throw fail(field, 'must be an object with dtype, shape and data_offsets');
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (!isSafetensorsDtype(dtype)) throw fail(`${field}.dtype`, `unknown dtype ${JSON.stringify(dtype)}`);
+    if (!isSafetensorsDtype(dtype))
+      throw fail(
+        `${field}.dtype`,
+        `unknown dtype ${typeof dtype === 'string' ? JSON.stringify(dtype.slice(0, 80)) : `of type ${typeof dtype}`}`,
+      );
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw fail(`${field}.shape`, 'must be an array of non-negative integers');
     if (
@@ -315,7 +319,8 @@ export class SafetensorsTensor {
     BYTES_PER_ELEMENT: number;
   }): T {
     const size = type.BYTES_PER_ELEMENT;
-    const bytes = this.bytes.byteOffset % size === 0 ? this.bytes : this.bytes.slice();
+    // A copy, not `slice()`: on a Buffer (readFileSync's bytes) that is a view at the same misaligned offset.
+    const bytes = this.bytes.byteOffset % size === 0 ? this.bytes : new Uint8Array(this.bytes);
     return new type(bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
   }
 }
