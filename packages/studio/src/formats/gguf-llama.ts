@@ -350,6 +350,11 @@ export function scalar(header: GgufHeader, key: string): GgufScalar | undefined 
   return v && v.type !== 'array' ? v.value : undefined;
 }
 
+/** A scalar as an error message quotes it (JSON.stringify cannot take the bigints of 64-bit values). */
+export function showScalar(value: GgufScalar | undefined): string {
+  return typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? 'nothing');
+}
+
 /**
  * Reads a `llama` GGUF into Hugging Face names and config keys. Every tensor must belong to the architecture
  * and have the shape the hyperparameters give; features the engine lacks (RoPE scaling, partial rotary
@@ -363,7 +368,7 @@ export function readLlamaGguf(path: string): LlamaGguf {
   if (arch !== 'llama')
     throw fail(
       'key "general.architecture"',
-      `${JSON.stringify(arch)} is not supported (only "llama" is)`,
+      `${showScalar(arch)} is not supported (only "llama" is)`,
       'unsupported',
     );
   for (const key of ['llama.rope.scaling.type', 'llama.rope.scaling.factor']) {

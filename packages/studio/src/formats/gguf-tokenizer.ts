@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LLAMA3_PATTERN, QWEN2_CPP_PATTERN } from '../tokenizer/pretokenize.ts';
 import { FormatError } from './errors.ts';
 import type { GgufHeader } from './gguf.ts';
-import { scalar, stringArray, TokenType } from './gguf-llama.ts';
+import { scalar, showScalar, stringArray, TokenType } from './gguf-llama.ts';
 import { sortedJson } from './hf-folder.ts';
 
 const byteLevel = (useRegex: boolean) => ({
@@ -43,15 +43,16 @@ export function writeGgufTokenizerFiles(header: GgufHeader, dir: string): void {
   if (model !== 'gpt2')
     throw fail(
       'tokenizer.ggml.model',
-      `${JSON.stringify(model)} (only gpt2, byte-level BPE, is supported)`,
+      `${showScalar(model)} (only gpt2, byte-level BPE, is supported)`,
       'unsupported',
     );
   const pre = scalar(header, 'tokenizer.ggml.pre') ?? 'default';
-  const preTokenizer = PRE_TOKENIZERS[pre as string];
+  const preTokenizer =
+    typeof pre === 'string' && Object.hasOwn(PRE_TOKENIZERS, pre) ? PRE_TOKENIZERS[pre] : null;
   if (!preTokenizer)
     throw fail(
       'tokenizer.ggml.pre',
-      `${JSON.stringify(pre)} is not a pre-tokenizer ownlm reproduces (${Object.keys(PRE_TOKENIZERS).join(', ')})`,
+      `${showScalar(pre)} is not a pre-tokenizer ownlm reproduces (${Object.keys(PRE_TOKENIZERS).join(', ')})`,
       'unsupported',
     );
   const tokens = stringArray(header, 'tokenizer.ggml.tokens');
