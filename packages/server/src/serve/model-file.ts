@@ -24,7 +24,8 @@ function number(header: GgufHeader, key: string): number | null {
   const values = entry.type === 'array' ? entry.value : [entry.value];
   // Some architectures give per-layer values (head_count_kv); the largest one bounds the memory.
   const numbers = values.filter((v) => typeof v === 'number' || typeof v === 'bigint').map(Number);
-  return numbers.length === 0 ? null : Math.max(...numbers);
+  // reduce, not Math.max(...numbers): a file's array can be longer than a call's arguments may be.
+  return numbers.length === 0 ? null : numbers.reduce((a, b) => Math.max(a, b));
 }
 
 function required(header: GgufHeader, key: string): number {
