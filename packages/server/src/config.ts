@@ -270,7 +270,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       strict: true,
     }).values;
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}\n${configUsage}`);
+    throw new ConfigError('unknown-key', `${(error as Error).message}\n${configUsage}`);
   }
   const value = (row: Setting<unknown>): unknown => {
     const raw = flags[row.flag] ?? env[row.env];
@@ -278,7 +278,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const read = row.type.read(raw);
     if (read === undefined)
       throw new ConfigError(
+        'invalid-value',
         `--${row.flag} / ${row.env}: expected ${row.type.expected}, got '${masked(row, raw)}'`,
+        row.flag,
       );
     return read;
   };
