@@ -57,6 +57,7 @@ export {
   ConfigError,
   flagName,
   mismatch,
+  oneOf,
   valueFromText,
   type ConfigErrorCode,
   type ConfigTable,
@@ -171,3 +172,71 @@ export {
   renderReportHtml as renderFinetuneReportHtml,
   renderReportMarkdown as renderFinetuneReportMarkdown,
 } from './finetune/report-render.ts';
+export {
+  classifierLabels,
+  moderationCategories,
+  type ClassifierLabel,
+  type ModerationCategory,
+  type SafetyReason,
+} from './safety/categories.ts';
+export {
+  loadSafetyClassifier,
+  safetyClassifierDefaults,
+  saveSafetyClassifier,
+  shippedClassifier,
+  trainSafetyClassifier,
+  SafetyClassifier,
+  type ClassifierPrediction,
+  type SafetyClassifierConfig,
+} from './safety/classifier.ts';
+export {
+  generateClassifierDataset,
+  generateRedteamSuite,
+  readLabelledExamples,
+  readRedteamSuite,
+  redteamCategories,
+  safetyDataDir,
+  safetyDataFiles,
+  SHIPPED_DATA_SEED,
+  writeSafetyDatasets,
+  type LabelledExample,
+  type RedteamCategory,
+  type RedteamPrompt,
+} from './safety/datasets.ts';
+export { evaluateSafety, moderationLabel, type SafetyEvaluation } from './safety/evaluate.ts';
+export {
+  guardModeration,
+  guardPrompt,
+  llamaGuardCategories,
+  parseGuardVerdict,
+  type GuardCategory,
+  type GuardMessage,
+  type GuardVerdict,
+} from './safety/guard.ts';
+export {
+  detectInjection,
+  hiddenPayloads,
+  type InjectionOptions,
+  type InjectionResult,
+} from './safety/injection.ts';
+export {
+  builtinModerationPolicy,
+  mergeModerations,
+  moderate,
+  type BuiltinFilters,
+  type ModerationPolicy,
+  type ModerationResult,
+} from './safety/moderate.ts';
+export {
+  runRedteam,
+  redteamSecrets,
+  redteamSystemPrompt,
+  type FilterVerdict,
+  type RedteamAnswer,
+  type RedteamMessage,
+  type RedteamOptions,
+  type RedteamOutcome,
+  type RedteamReport,
+} from './safety/redteam.ts';
+export { renderRedteamHtml, renderRedteamMarkdown, writeRedteamReport } from './safety/redteam-render.ts';
+export { compileRules, loadRules, shippedRules, type RuleDefinition, type RuleSet } from './safety/rules.ts';

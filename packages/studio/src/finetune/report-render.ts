@@ -1,5 +1,6 @@
 // The before/after report as a Markdown and as a self-contained HTML document (inline style, no script, no
-// external resource; every value escaped), the downloads the server offers for a report.
+// external resource; every value escaped), the downloads the server offers for a report. The escaping and the
+// page are shared with the other reports that read the same way (the red-team report).
 import type { FinetuneReport } from './compare.ts';
 
 const htmlEscapes: Record<string, string> = {
@@ -10,7 +11,7 @@ const htmlEscapes: Record<string, string> = {
   "'": '&#39;',
 };
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => htmlEscapes[c]);
 }
 
@@ -28,7 +29,7 @@ function change(report: FinetuneReport): string {
  * Markdown text for a table cell: HTML-escaped (renderers pass raw HTML through, and answers are untrusted
  * text), pipes escaped, line breaks kept as <br>.
  */
-function cell(text: string): string {
+export function markdownCell(text: string): string {
   const escaped = escapeHtml(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
   return escaped.replace(/\r?\n/g, '<br>') || '*(empty)*';
 }
@@ -52,22 +53,21 @@ export function renderReportMarkdown(report: FinetuneReport): string {
     '',
     '| prompt | base | tuned |',
     '| --- | --- | --- |',
-    ...report.scenarios.map((s) => `| ${cell(s.prompt)} | ${cell(s.base)} | ${cell(s.tuned)} |`),
+    ...report.scenarios.map(
+      (s) => `| ${markdownCell(s.prompt)} | ${markdownCell(s.base)} | ${markdownCell(s.tuned)} |`,
+    ),
     '',
   ];
   return lines.join('\n');
 }
 
-export function renderReportHtml(report: FinetuneReport): string {
-  const e = escapeHtml;
-  const rows = report.scenarios
-    .map((s) => `<tr><td>${e(s.prompt)}</td><td>${e(s.base)}</td><td>${e(s.tuned)}</td></tr>`)
-    .join('\n');
+/** A self-contained HTML page (inline style, no script); `body` must already be escaped. */
+export function htmlDocument(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>Fine-tune report: ${e(report.tunedModel)}</title>
+<title>${escapeHtml(title)}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1a1a1a; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
@@ -77,7 +77,20 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 </style>
 </head>
 <body>
-<h1>Fine-tune report: ${e(report.tunedModel)}</h1>
+${body}
+</body>
+</html>
+`;
+}
+
+export function renderReportHtml(report: FinetuneReport): string {
+  const e = escapeHtml;
+  const rows = report.scenarios
+    .map((s) => `<tr><td>${e(s.prompt)}</td><td>${e(s.base)}</td><td>${e(s.tuned)}</td></tr>`)
+    .join('\n');
+  return htmlDocument(
+    `Fine-tune report: ${report.tunedModel}`,
+    `<h1>Fine-tune report: ${e(report.tunedModel)}</h1>
 <ul>
 <li>Base model: ${e(report.baseModel)}</li>
 <li>Tuned model: ${e(report.tunedModel)}</li>
@@ -93,8 +106,6 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 <table>
 <tr><th>prompt</th><th>base</th><th>tuned</th></tr>
 ${rows}
-</table>
-</body>
-</html>
-`;
+</table>`,
+  );
 }
