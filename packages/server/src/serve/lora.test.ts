@@ -94,7 +94,7 @@ describe('adapters served with run-time LoRA', () => {
         cookie: `ownlm_session=${cookie.value}`,
         'x-csrf-token': (registered.json() as { csrfToken: string }).csrfToken,
       },
-      payload: { name: 'test', scopes: ['inference', 'platform'] },
+      payload: { name: 'test', scopes: ['inference', 'platform', 'admin'] },
     });
     assert.equal(key.statusCode, 201, key.body);
     authorization = `Bearer ${(key.json() as { secret: string }).secret}`;
