@@ -94,10 +94,18 @@ test('streamed chat: text deltas, then a finish with usage; the prompt is the em
 
   const result = await collect(served.chat('tiny', messages, options({ maxTokens: 30 })));
   assert.ok(result.text.length > 0 && result.deltas > 1, 'text arrives in several deltas');
-  // The model ends its turn with <|im_end|>, which is not text.
-  assert.equal(result.finishReason, 'stop');
+  // Whether the tiny model ends its turn before its context (64) is full depends on its weights, which differ
+  // in the last bits between CPUs (the kernels' SIMD paths); the engine on the same weights says which it is.
+  // An ending <|im_end|> is a stop and not text.
+  const ids = engine.tokenizer.encodeChat(
+    messages.map((m) => ({ ...m })),
+    { addGenerationPrompt: true },
+  );
+  const expected = engineGreedy(ids, 30);
+  assert.equal(result.finishReason, expected.ended ? 'stop' : 'length');
+  assert.equal(result.text, expected.text);
   assert.ok(!result.text.includes('<|'), result.text);
-  assert.ok(result.usage.completionTokens > 0 && result.usage.completionTokens < 30);
+  assert.equal(result.usage.completionTokens, expected.tokens + (expected.ended ? 1 : 0));
 
   const rendered = engine.tokenizer.applyChatTemplate(
     messages.map((m) => ({ ...m })),
