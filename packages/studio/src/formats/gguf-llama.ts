@@ -387,11 +387,18 @@ export function readLlamaGguf(path: string): LlamaGguf {
     );
   const tokens = stringArray(header, 'tokenizer.ggml.tokens');
   const names = new Set(header.tensors.map((t) => t.name));
-  const config = llamaConfig({
+  // Each layer has 9 tensors: a count the file cannot hold is refused before shapes are listed for it.
+  const layers = integer(header, 'llama.block_count');
+  if (layers * 9 > header.tensors.length)
+    throw fail(
+      'key "llama.block_count"',
+      `${layers} layers need more tensors than the ${header.tensors.length} in the file`,
+    );
+  const hyperparameters = {
     vocab_size: tokens?.length ?? integer(header, 'llama.vocab_size'),
     hidden_size: hidden,
     intermediate_size: integer(header, 'llama.feed_forward_length'),
-    num_hidden_layers: integer(header, 'llama.block_count'),
+    num_hidden_layers: layers,
     num_attention_heads: heads,
     num_key_value_heads: integer(header, 'llama.attention.head_count_kv', heads),
     head_dim: headDim,
@@ -400,7 +407,15 @@ export function readLlamaGguf(path: string): LlamaGguf {
     max_position_embeddings: integer(header, 'llama.context_length'),
     tie_word_embeddings: !names.has('output.weight'),
     attention_bias: names.has('blk.0.attn_q.bias'),
-  });
+  };
+  // The engine asserts its invariants (heads a multiple of KV heads, an even head_dim); from a file they are
+  // a FormatError.
+  let config: LlamaConfig;
+  try {
+    config = llamaConfig(hyperparameters);
+  } catch (error) {
+    throw fail('key "llama.*"', (error as Error).message);
+  }
   const expected = expectedShapes(config);
   const bytes = readGgufTensorBytes(header);
   const tensors = new Map<string, HfTensor>();
