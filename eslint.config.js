@@ -38,4 +38,19 @@ export default tseslint.config(
     },
   },
   ...layers.slice(0, -1).map(forbidHigherLayers),
+  {
+    // The server reaches URLs only through its outbound module, which refuses internal addresses
+    // (packages/server/src/outbound/outbound.ts); tests may call their own loopback servers directly.
+    files: ['packages/server/src/**/*.ts'],
+    ignores: ['packages/server/src/outbound/**', '**/*.test.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        {
+          name: 'fetch',
+          message: 'fetch URLs with ctx.outbound (packages/server/src/outbound/outbound.ts).',
+        },
+      ],
+    },
+  },
 );

@@ -16,6 +16,7 @@ import { JobHub } from './jobs/events.ts';
 import { registerFinetuneOutputs } from './jobs/finetune-outputs.ts';
 import { LocalWorkers } from './jobs/local-worker.ts';
 import { registerQuickstartModel } from './jobs/quickstart.ts';
+import { Outbound } from './outbound/outbound.ts';
 import { ModelRegistry } from './registry/registry.ts';
 import { authRoutes } from './routes/auth.ts';
 import { chatRoutes } from './routes/chats.ts';
@@ -102,10 +103,12 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     runtime,
     jobHub: new JobHub(),
     jobCompletions: { finetune: registerFinetuneOutputs, quickstart: registerQuickstartModel },
+    outbound: new Outbound({ allow: config.outboundAllow }),
   };
   app.decorate('ctx', ctx);
   const webhooks = new WebhookDispatcher({
     db: database.db,
+    outbound: ctx.outbound,
     backoffMs: config.webhookBackoffMs,
     attempts: config.webhookAttempts,
     log: { warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) },

@@ -79,3 +79,17 @@ test('job settings: workers, lease, hourly rate and currency, each checked', () 
       (e: Error) => e instanceof ConfigError && message.test(e.message),
     );
 });
+
+test('the outbound allow-list: CIDRs, addresses and host names; anything else names the setting', () => {
+  assert.deepEqual(loadConfig([], {}).outboundAllow, []);
+  const config = loadConfig(['--outbound-allow', '10.0.0.0/8, 127.0.0.1,vllm.internal'], {});
+  assert.deepEqual(config.outboundAllow, ['10.0.0.0/8', '127.0.0.1', 'vllm.internal']);
+  assert.match(describeConfig(config), /--outbound-allow +10\.0\.0\.0\/8,127\.0\.0\.1,vllm\.internal$/m);
+  assert.deepEqual(loadConfig([], { OWNLM_OUTBOUND_ALLOW: '::1' }).outboundAllow, ['::1']);
+  for (const bad of ['10.0.0.0/33', '127.1', 'http://vllm.internal'])
+    assert.throws(
+      () => loadConfig(['--outbound-allow', bad], {}),
+      (e: Error) =>
+        e instanceof ConfigError && /--outbound-allow \/ OWNLM_OUTBOUND_ALLOW: expected/.test(e.message),
+    );
+});

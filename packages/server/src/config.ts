@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@ownlm/studio';
 import { maskUrl } from './db/database.ts';
+import { readAllowList } from './outbound/addresses.ts';
 import { defaultThreads } from './serve/llama-models.ts';
 
 /** How a setting's text becomes its value, and back. */
@@ -80,6 +81,13 @@ const postgresUrl: SettingType<string | null> = {
   expected: 'postgres://…',
   read: (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined),
   write: (value) => value ?? '',
+};
+
+/** Comma-separated CIDRs, addresses and host names (outbound/addresses.ts). */
+const allowList: SettingType<string[]> = {
+  expected: 'comma-separated CIDRs, addresses and host names such as 10.0.0.0/8,vllm.internal',
+  read: readAllowList,
+  write: (value) => value.join(','),
 };
 
 const setting = <T>(row: Setting<T>): Setting<T> => row;
@@ -201,6 +209,15 @@ const settings = {
     type: trueOrFalse,
     default: false,
     help: 'trust X-Forwarded-* headers',
+  }),
+  /** Non-public addresses and names that outbound requests (webhooks, the synthesizer's endpoint) may reach. */
+  outboundAllow: setting({
+    flag: 'outbound-allow',
+    env: 'OWNLM_OUTBOUND_ALLOW',
+    type: allowList,
+    default: [],
+    defaultText: 'none',
+    help: 'private addresses and hosts outbound requests may reach',
   }),
   logLevel: setting({
     flag: 'log-level',

@@ -1,10 +1,11 @@
 // What every route plugin is given: the validated configuration, the database, the model registry, the
-// runtime that serves the registry's versions, and the app's jobs' hub and completion handlers. Built once by
-// buildApp; nothing in it is shared with another app in the same process.
+// runtime that serves the registry's versions, the app's jobs' hub and completion handlers, and the one way
+// to fetch a URL. Built once by buildApp; nothing in it is shared with another app in the same process.
 import type { ServerConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import type { JobCompletions } from './jobs/completion.ts';
 import type { JobHub } from './jobs/events.ts';
+import type { Outbound } from './outbound/outbound.ts';
 import type { ModelRegistry } from './registry/registry.ts';
 import type { Runtime } from './serve/runtime.ts';
 
@@ -17,6 +18,8 @@ export interface AppContext {
   jobHub: JobHub;
   /** What runs when a job of each type succeeds, before it is marked succeeded. */
   jobCompletions: JobCompletions;
+  /** Every request the server makes to a URL goes through it (the admin's allow-list applied). */
+  outbound: Outbound;
 }
 
 declare module 'fastify' {

@@ -23,6 +23,7 @@ import type { AppContext } from '../context.ts';
 import { datasets } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { outboundUrl } from '../outbound/outbound.ts';
 
 /** STUDIO-API.md `dataset`. */
 export interface DatasetView {
@@ -231,22 +232,7 @@ export function validateGenerator(raw: unknown): GeneratorRequest {
       return { kind: 'model', model: stringField(body!.model, 'generator.model', 200) };
     case 'openai': {
       const baseUrl = stringField(body!.baseUrl, 'generator.baseUrl');
-      let url: URL;
-      try {
-        url = new URL(baseUrl);
-      } catch {
-        throw new AppError(
-          'invalid_request',
-          'generator.baseUrl must be an absolute http(s) URL',
-          'generator.baseUrl',
-        );
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new AppError(
-          'invalid_request',
-          'generator.baseUrl must use http or https',
-          'generator.baseUrl',
-        );
+      outboundUrl(baseUrl, 'generator.baseUrl');
       return {
         kind: 'openai',
         baseUrl: baseUrl.replace(/\/+$/, ''),
@@ -297,9 +283,10 @@ async function generatorFor(
   }
   const { baseUrl, apiKey, model } = request;
   return async (messages) => {
-    let response: Response;
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(`${baseUrl}/chat/completions`, {
+      const response = await ctx.outbound.request(`${baseUrl}/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
         body: JSON.stringify({
@@ -308,24 +295,26 @@ async function generatorFor(
           max_tokens: GENERATION.maxTokens,
           temperature: GENERATION.temperature,
         }),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(120_000)]),
+        timeoutMs: 120_000,
+        signal,
       });
+      status = response.status;
+      text = await response.text();
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new AppError(
-        'invalid_request',
-        `generator: ${baseUrl}/chat/completions could not be reached (${cause})`,
-        'generator.baseUrl',
-      );
+      if (!(error instanceof AppError)) throw error;
+      // The outbound module names the host; here the fault is the generator's endpoint.
+      throw new AppError(error.code, `generator: ${error.message}`, 'generator.baseUrl');
     }
-    const body = (await response.json().catch(() => null)) as {
-      choices?: { message?: { content?: unknown } }[];
-      error?: { message?: unknown };
-    } | null;
-    if (!response.ok)
+    let body: { choices?: { message?: { content?: unknown } }[]; error?: { message?: unknown } } | null;
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      body = null;
+    }
+    if (status < 200 || status >= 300)
       throw new AppError(
         'invalid_request',
-        `generator: ${baseUrl}/chat/completions answered HTTP ${response.status}` +
+        `generator: ${baseUrl}/chat/completions answered HTTP ${status}` +
           (typeof body?.error?.message === 'string' ? `: ${body.error.message.slice(0, 300)}` : ''),
         'generator',
       );

@@ -18,6 +18,7 @@ import { configWithDefaults } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import { openPglite, type DatabaseHandle } from '../db/database.ts';
 import { datasets, users } from '../db/schema.ts';
+import { Outbound } from '../outbound/outbound.ts';
 import { ModelRegistry } from '../registry/registry.ts';
 import { reportRoutes } from '../routes/reports.ts';
 import { createLlamaRuntime } from '../serve/llama-runtime.ts';
@@ -97,6 +98,7 @@ describe('fine-tune outputs and reports', () => {
       runtime,
       jobHub: new JobHub(),
       jobCompletions: {},
+      outbound: new Outbound({ allow: [] }),
     };
     app = Fastify();
     await app.register(fastifyCookie);

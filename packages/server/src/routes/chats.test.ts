@@ -15,6 +15,7 @@ import type { AppContext } from '../context.ts';
 import { openPglite, type DatabaseHandle } from '../db/database.ts';
 import { messages, users } from '../db/schema.ts';
 import { JobHub } from '../jobs/events.ts';
+import { Outbound } from '../outbound/outbound.ts';
 import type { ModelRegistry, RegisteredModel } from '../registry/registry.ts';
 import type { GenerationEvent, GenerationOptions, Runtime } from '../serve/runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -307,6 +308,7 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
       runtime,
       jobHub: new JobHub(),
       jobCompletions: {},
+      outbound: new Outbound({ allow: [] }),
     };
     app = Fastify();
     app.decorateRequest('actor', null);

@@ -2,10 +2,11 @@
 // uploads in each content type and format with every rejected line surfacing, statistics counted with the
 // model's tokenizer (checked against llama.cpp's own tokenization), preview pages, the size limit, another
 // user's dataset as 404, delete with its files, and synthesis from templates and from an OpenAI-compatible
-// endpoint (a real HTTP receiver on loopback that checks the user's key).
+// endpoint (a real HTTP receiver on loopback that checks the user's key; the app allows 127.0.0.1 explicitly,
+// and any other loopback address is refused).
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import type { AppContext } from '../context.ts';
 import { openPglite } from '../db/database.ts';
 import { users } from '../db/schema.ts';
 import { JobHub } from '../jobs/events.ts';
+import { Outbound } from '../outbound/outbound.ts';
 import { ModelRegistry } from '../registry/registry.ts';
 import { createLlamaRuntime } from '../serve/llama-runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -106,7 +108,13 @@ describe('datasets API', () => {
     gguf = (await tinyModel()).gguf;
     mkdirSync(join(home, 'models'));
     copyFileSync(gguf, join(home, 'models', 'tiny.gguf'));
-    app = await buildApp({ home, logLevel: 'silent', threads: 1, datasetLimitBytes: 32 * 1024 });
+    app = await buildApp({
+      home,
+      logLevel: 'silent',
+      threads: 1,
+      datasetLimitBytes: 32 * 1024,
+      outboundAllow: ['127.0.0.1'],
+    });
     for (const email of ['ada@example.com', 'bob@example.com']) {
       const registered = await app.inject({
         method: 'POST',
@@ -363,6 +371,48 @@ describe('datasets API', () => {
       assert.equal((bad.json() as { error: { param: string } }).error.param, param);
     }
   });
+
+  test("the endpoint must be allowed (loopback is not, but for 127.0.0.1 here) and its redirects aren't followed", async () => {
+    const reached: string[] = [];
+    const endpoint = async (host: string, answer: (response: ServerResponse) => void) => {
+      const server = createServer((request, response) => {
+        reached.push(`${host} ${request.url}`);
+        request.resume();
+        request.on('end', () => answer(response));
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, host, resolve));
+      return `http://${host}:${(server.address() as AddressInfo).port}/v1`;
+    };
+    const completion = (response: ServerResponse) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'Moved here.' } }] }));
+    };
+    const synthesize = (baseUrl: string) =>
+      call(0, 'POST', '/api/datasets/synthetic', {
+        name: 'ssrf',
+        count: 1,
+        generator: { kind: 'openai', baseUrl, apiKey: 'sk-user-secret-123', model: 'm' },
+      });
+
+    // 127.0.0.2 is loopback too, and not on the allow-list: refused before a connection is made.
+    const other = await synthesize(await endpoint('127.0.0.2', completion));
+    assert.equal(other.statusCode, 400, other.body);
+    const refused = (other.json() as { error: { code: string; param: string; message: string } }).error;
+    assert.deepEqual([refused.code, refused.param], ['outbound_refused', 'generator.baseUrl']);
+    assert.match(refused.message, /^generator: 127\.0\.0\.2 is a non-public address \(loopback\)/);
+    assert.deepEqual(reached, []);
+
+    const target = await endpoint('127.0.0.1', completion);
+    const redirecting = await endpoint('127.0.0.1', (response) => {
+      response.writeHead(307, { location: `${target}/chat/completions` });
+      response.end();
+    });
+    const redirected = await synthesize(redirecting);
+    assert.equal(redirected.statusCode, 400, redirected.body);
+    assert.match((redirected.json() as { error: { message: string } }).error.message, /answered HTTP 307/);
+    assert.deepEqual(reached, ['127.0.0.1 /v1/chat/completions'], 'the redirect was not followed');
+  });
 });
 
 test('with no model registered, statistics estimate tokens as characters / 4 and say so', async () => {
@@ -382,6 +432,7 @@ test('with no model registered, statistics estimate tokens as characters / 4 and
       runtime,
       jobHub: new JobHub(),
       jobCompletions: {},
+      outbound: new Outbound({ allow: [] }),
     };
     app.decorateRequest('actor', null);
     app.addHook('onRequest', async (request) => {

@@ -2,7 +2,8 @@
 // every job state change arrives signed (the signature checked here with node:crypto, independently of the
 // server's code), failing receivers get retries with backoff (milliseconds here), the log is listed by the
 // route, and an ended job leaves a notification. Job changes are announced on the job hub as the job manager
-// does; the manager's own path to the hub is exercised end to end in test/e2e/finetune.test.ts.
+// does; the manager's own path to the hub is exercised end to end in test/e2e/finetune.test.ts. Receivers are on
+// loopback, so the apps here allow 127.0.0.1 explicitly (--outbound-allow); without that, loopback is refused.
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { openPglite } from '../db/database.ts';
 import { users as userRows, webhookDeliveries, webhooks, type JobState } from '../db/schema.ts';
 import { eventView } from '../jobs/events.ts';
 import type { JobView } from '../jobs/view.ts';
+import { Outbound } from '../outbound/outbound.ts';
 import { signUp, type SignedUp } from '../testing/users.ts';
 import { WebhookDispatcher } from '../webhooks/delivery.ts';
 
@@ -24,6 +26,16 @@ interface Received {
   headers: IncomingHttpHeaders;
   body: string;
 }
+
+interface Delivery {
+  state: string;
+  attempts: number;
+  responseStatus: number | null;
+  lastError: string | null;
+}
+
+/** What every receiver answers: a delivery log must never show it. */
+const RECEIVER_ANSWER = 'internal page of the receiver';
 
 /** A loopback receiver answering each request with the next status of `statuses` (the last one repeats). */
 async function receiver(statuses: number[]): Promise<{ url: string; received: Received[]; server: Server }> {
@@ -34,7 +46,7 @@ async function receiver(statuses: number[]): Promise<{ url: string; received: Re
     request.on('end', () => {
       received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
       response.statusCode = statuses[Math.min(received.length, statuses.length) - 1]!;
-      response.end('ok');
+      response.end(RECEIVER_ANSWER);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -111,7 +123,13 @@ describe('webhooks and notifications', () => {
   }
 
   before(async () => {
-    app = await buildApp({ home, logLevel: 'silent', webhookBackoffMs: 10, webhookAttempts: 3 });
+    app = await buildApp({
+      home,
+      logLevel: 'silent',
+      webhookBackoffMs: 10,
+      webhookAttempts: 3,
+      outboundAllow: ['127.0.0.1'],
+    });
     for (const email of ['ada@example.com', 'bob@example.com']) users.push(await signUp(app, email));
   });
   after(async () => {
@@ -132,6 +150,23 @@ describe('webhooks and notifications', () => {
       const refused = await call(0, 'POST', '/api/webhooks', payload);
       assert.equal(refused.statusCode, 400, refused.body);
       assert.equal((refused.json() as { error: { param: string } }).error.param, param);
+    }
+    // A host that is non-public whatever DNS says is refused at once; only 127.0.0.1 is allowed here.
+    for (const [url, kind] of [
+      ['http://127.0.0.2:8080/hook', 'loopback'],
+      ['http://2130706434/hook', 'loopback'],
+      ['http://[::1]/hook', 'loopback'],
+      ['http://[::ffff:10.0.0.1]/hook', 'private'],
+      ['http://169.254.169.254/latest/meta-data/', 'cloud metadata'],
+      ['http://192.168.1.1/hook', 'private'],
+      ['http://localhost:8080/hook', 'loopback'],
+      ['http://metadata.google.internal/', 'cloud metadata'],
+    ] as const) {
+      const refused = await call(0, 'POST', '/api/webhooks', { url });
+      assert.equal(refused.statusCode, 400, refused.body);
+      const { error } = refused.json() as { error: { code: string; param: string; message: string } };
+      assert.deepEqual([error.code, error.param], ['outbound_refused', 'url'], url);
+      assert.match(error.message, new RegExp(`non-public address \\(${kind}\\).*--outbound-allow`), url);
     }
     const created = await call(0, 'POST', '/api/webhooks', {
       url: 'https://example.com/a',
@@ -227,7 +262,7 @@ describe('webhooks and notifications', () => {
     assert.equal(bobs.received.length, 0, "another user's endpoint hears nothing of this job");
   });
 
-  test('a receiver that always fails ends failed after the attempt limit; a closed port too', async () => {
+  test('a receiver that always fails ends failed after the attempt limit, its answer never logged; a closed port too', async () => {
     const broken = await receiver([503]);
     servers.push(broken.server);
     const hook = (
@@ -244,18 +279,20 @@ describe('webhooks and notifications', () => {
     };
     announce(app, users[1]!.userId, 'job_2', 'failed', 'running', 'out of memory');
     for (const [id, status, error] of [
-      [hook.webhook.id, 503, /^HTTP 503/],
-      [gone.webhook.id, null, /ECONNREFUSED/],
+      [hook.webhook.id, 503, /^HTTP 503$/],
+      // The reason is the host and a generic cause, not the socket's errno (no port-scanning oracle beyond it).
+      [gone.webhook.id, null, /^could not reach 127\.0\.0\.1; /],
     ] as const) {
       const [delivery] = await until(`delivery ${id} to fail`, async () => {
-        const listed = (await call(1, 'GET', `/api/webhooks/${id}/deliveries`)).json() as {
-          deliveries: { state: string; attempts: number; responseStatus: number | null; lastError: string }[];
-        };
-        return listed.deliveries[0]?.state === 'failed' && listed.deliveries;
+        const listed = await call(1, 'GET', `/api/webhooks/${id}/deliveries`);
+        assert.ok(!listed.body.includes(RECEIVER_ANSWER), 'the log never shows what the receiver answered');
+        const { deliveries } = listed.json() as { deliveries: Delivery[] };
+        return deliveries[0]?.state === 'failed' && deliveries;
       });
       assert.equal(delivery!.attempts, 3);
       assert.equal(delivery!.responseStatus, status);
-      assert.match(delivery!.lastError, error);
+      assert.match(delivery!.lastError!, error);
+      assert.ok(!/ECONNREFUSED/.test(delivery!.lastError!));
     }
     assert.equal(broken.received.length, 3);
   });
@@ -298,7 +335,13 @@ test('a delivery pending when the server stops is sent by the next server on the
   const home = mkdtempSync(join(tmpdir(), 'ownlm-webhooks-restart-'));
   const flaky = await receiver([500, 200]);
   try {
-    const options = { home, logLevel: 'silent' as const, webhookBackoffMs: 300, webhookAttempts: 3 };
+    const options = {
+      home,
+      logLevel: 'silent' as const,
+      webhookBackoffMs: 300,
+      webhookAttempts: 3,
+      outboundAllow: ['127.0.0.1'],
+    };
     let app = await buildApp(options);
     const { userId, headers } = await signUp(app, 'ada@example.com');
     const created = await app.inject({
@@ -334,7 +377,9 @@ test('two servers on one database send each delivery once', async () => {
   const handle = await openPglite('memory://');
   const target = await receiver([200]);
   const log = { warn: () => {}, error: (message: string) => assert.fail(message) };
-  const dispatcher = () => new WebhookDispatcher({ db: handle.db, backoffMs: 10, attempts: 3, log });
+  const outbound = new Outbound({ allow: ['127.0.0.1'] });
+  const dispatcher = () =>
+    new WebhookDispatcher({ db: handle.db, outbound, backoffMs: 10, attempts: 3, log });
   const senders = [dispatcher(), dispatcher()];
   try {
     await handle.db
@@ -358,6 +403,84 @@ test('two servers on one database send each delivery once', async () => {
     assert.equal(new Set(target.received.map((r) => r.headers['ownlm-webhook-id'])).size, 12);
   } finally {
     await Promise.all(senders.map((d) => d.stop()));
+    await new Promise((resolve) => target.server.close(resolve));
+    await handle.close();
+  }
+});
+
+test('each delivery checks the address again: loopback, by address or by a name resolving to it, is refused before connecting unless allowed', async () => {
+  const handle = await openPglite('memory://');
+  const target = await receiver([200]);
+  const port = new URL(target.url).port;
+  // Endpoints stored before the creation check existed, or whose name resolved elsewhere when they were made.
+  const urls = [target.url, `http://hook.invalid:${port}/hook`];
+  const resolved: string[] = [];
+  const outbound = (allow: string[]) =>
+    new Outbound({
+      allow,
+      resolve: async (host) => {
+        resolved.push(host);
+        return host === 'hook.invalid' ? ['127.0.0.1'] : [];
+      },
+    });
+  const log = { warn: () => {}, error: (message: string) => assert.fail(message) };
+  try {
+    await handle.db
+      .insert(userRows)
+      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
+    for (const [index, url] of urls.entries())
+      await handle.db
+        .insert(webhooks)
+        .values({ id: `wh_${index}`, userId: 'usr_a', url, secret: 'whsec_test', events: [] });
+    const deliveries = async () =>
+      (await handle.db.select().from(webhookDeliveries)).sort((a, b) =>
+        a.webhookId.localeCompare(b.webhookId),
+      );
+
+    const refusing = new WebhookDispatcher({
+      db: handle.db,
+      outbound: outbound([]),
+      backoffMs: 5,
+      attempts: 2,
+      log,
+    });
+    refusing.start();
+    await refusing.enqueueJobState({ id: 'job_1', userId: 'usr_a', state: 'failed' } as JobView);
+    await until('both deliveries to fail', async () => {
+      const rows = await deliveries();
+      return rows.length === 2 && rows.every((d) => d.state === 'failed');
+    });
+    await refusing.stop();
+    assert.deepEqual(
+      (await deliveries()).map((d) => [d.attempts, d.responseStatus, d.lastError!.split(';')[0]]),
+      [
+        [2, null, '127.0.0.1 is a non-public address (loopback)'],
+        [2, null, "host 'hook.invalid' resolves to a non-public address (loopback)"],
+      ],
+    );
+    assert.equal(target.received.length, 0, 'nothing reached the receiver');
+    assert.deepEqual(
+      resolved,
+      ['hook.invalid', 'hook.invalid'],
+      'the name is resolved again at each attempt',
+    );
+
+    const allowed = new WebhookDispatcher({
+      db: handle.db,
+      outbound: outbound(['127.0.0.1']),
+      backoffMs: 5,
+      attempts: 2,
+      log,
+    });
+    allowed.start();
+    await allowed.enqueueJobState({ id: 'job_2', userId: 'usr_a', state: 'failed' } as JobView);
+    await until('both deliveries to arrive', async () => target.received.length === 2);
+    await allowed.stop();
+    assert.deepEqual(target.received.map((r) => r.headers.host).sort(), [
+      `127.0.0.1:${port}`,
+      `hook.invalid:${port}`,
+    ]);
+  } finally {
     await new Promise((resolve) => target.server.close(resolve));
     await handle.close();
   }

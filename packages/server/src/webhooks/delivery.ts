@@ -1,11 +1,15 @@
 // Webhook deliveries: a job's state change becomes one row in webhook_deliveries per subscribed endpoint, and a
 // loop posts due rows, signed (STUDIO-API.md), retrying non-2xx answers and network errors with exponential
 // backoff until the attempt limit. The queue is the table, so deliveries pending at a restart are sent after it.
+// Posts go through the outbound module (no internal addresses, no redirects followed), and the log keeps only
+// the status code or the outbound error's reason: the endpoint's answer is never read, so never shown.
 import { createHmac, randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, lte, min } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { webhookDeliveries, webhooks } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
 import type { JobView } from '../jobs/view.ts';
+import type { Outbound } from '../outbound/outbound.ts';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhooks.ts';
 
 /** `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, the `ownlm-webhook-signature` header. */
@@ -15,6 +19,7 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
 
 export interface WebhookDispatcherOptions {
   db: Database;
+  outbound: Outbound;
   /** Delay before the first retry; each further retry waits twice as long. */
   backoffMs: number;
   /** Attempts before a delivery is `failed`. */
@@ -192,7 +197,8 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(url, {
+      // A redirect comes back as the answer (a non-2xx status to fix at the endpoint), never followed.
+      const response = await this.options.outbound.request(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -202,17 +208,14 @@ export class WebhookDispatcher {
           'ownlm-webhook-signature': signWebhook(secret, timestamp, delivery.body),
         },
         body: delivery.body,
-        // A redirect is an answer to fix at the endpoint, not one to follow with the signed body.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
       });
+      response.discard();
       status = response.status;
-      if (status < 200 || status >= 300)
-        error = `HTTP ${status}: ${(await response.text().catch(() => '')).slice(0, 200)}`;
-      else await response.body?.cancel();
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (failure) {
-      const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
-      error = cause?.code ?? cause?.message ?? (failure as Error).message;
+      if (!(failure instanceof AppError)) throw failure;
+      error = failure.message;
     }
     const attempts = delivery.attempts + 1;
     const succeeded = error === null;

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { webhookDeliveries, webhooks } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { Outbound } from '../outbound/outbound.ts';
 
 /** The job events a webhook can receive (STUDIO-API.md). */
 export const WEBHOOK_EVENTS = [
@@ -46,37 +47,18 @@ const view = (row: typeof webhooks.$inferSelect): WebhookView => ({
   createdAt: row.createdAt,
 });
 
-/** An absolute http(s) URL of at most 2,000 characters, or an error naming `url`. */
-export function validateWebhookUrl(raw: unknown): string {
+/**
+ * An absolute http(s) URL of at most 2,000 characters whose host is not a non-public address whatever DNS says
+ * (a name is checked again at each delivery, since what it resolves to can change), or an error naming `url`.
+ */
+export function validateWebhookUrl(raw: unknown, outbound: Outbound): string {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2000)
     throw new AppError(
       'invalid_request',
       'url must be an http:// or https:// URL of at most 2000 characters',
       'url',
     );
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new AppError(
-      'invalid_request',
-      `url '${raw}' is not an absolute URL; write it as https://host/path`,
-      'url',
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new AppError(
-      'invalid_request',
-      `url must use http or https, not ${url.protocol.slice(0, -1)}`,
-      'url',
-    );
-  if (url.username !== '' || url.password !== '')
-    throw new AppError(
-      'invalid_request',
-      'url must not carry a user name or password; deliveries are authenticated by their signature',
-      'url',
-    );
-  return url.toString();
+  return outbound.checkWithoutResolving(raw, 'url').toString();
 }
 
 function validateEvents(raw: unknown): WebhookEvent[] {
@@ -104,7 +86,7 @@ export async function createWebhook(options: {
   url: unknown;
   events: unknown;
 }): Promise<{ webhook: WebhookView; secret: string }> {
-  const url = validateWebhookUrl(options.url);
+  const url = validateWebhookUrl(options.url, options.ctx.outbound);
   const events = validateEvents(options.events);
   const secret = `whsec_${randomToken(32)}`;
   const [row] = await options.ctx.db
