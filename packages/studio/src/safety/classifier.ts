@@ -127,7 +127,7 @@ function softmax(logits: Float32Array): Float64Array {
   return exps.map((v) => v / total);
 }
 
-/** Long texts are read in windows of this many words (overlapping by a quarter) and scored by the worst. */
+/** Long texts are read in windows of this many words, overlapping by a quarter. */
 const WINDOW_WORDS = 64;
 
 function windows(text: string): string[] {
@@ -149,33 +149,25 @@ export class SafetyClassifier {
   ) {}
 
   /**
-   * Label probabilities of each text. A text longer than a window is scored per window, and each harmful
-   * label takes its highest window (an instruction buried in a long document still counts).
+   * Label probabilities of each text. A text longer than a window is as harmful as its least benign window,
+   * so an instruction buried in a long document still counts.
    */
   predict(texts: readonly string[]): ClassifierPrediction[] {
     const { labels, buckets } = this.config;
+    const benign = labels.indexOf('benign');
     return texts.map((text) => {
-      const parts = windows(text);
-      const bags = parts.map((part) => featureIds(part, buckets));
+      const bags = windows(text).map((part) => featureIds(part, buckets));
       const width = Math.max(1, ...bags.map((b) => b.length));
       const logits = noGrad(() => forward(this.parameters, bags, width)).data;
-      const best = new Float64Array(labels.length);
-      for (let w = 0; w < parts.length; w++) {
-        const probabilities = softmax(logits.subarray(w * labels.length, (w + 1) * labels.length));
-        for (let l = 0; l < labels.length; l++) best[l] = Math.max(best[l], probabilities[l]);
+      let worst = softmax(logits.subarray(0, labels.length));
+      for (let w = 1; w < bags.length; w++) {
+        const window = softmax(logits.subarray(w * labels.length, (w + 1) * labels.length));
+        if (window[benign] < worst[benign]) worst = window;
       }
-      const benign = labels.indexOf('benign');
-      // The benign probability is what is left once the harmful labels took their worst window.
-      const harmful = best.reduce((s, v, l) => (l === benign ? s : s + v), 0);
-      if (benign >= 0 && parts.length > 1) best[benign] = Math.max(0, 1 - harmful);
-      const total = best.reduce((s, v) => s + v, 0);
-      const probabilities = Object.fromEntries(labels.map((l, i) => [l, best[i] / total])) as Record<
-        ClassifierLabel,
-        number
-      >;
       let top = 0;
-      for (let l = 1; l < labels.length; l++) if (best[l] > best[top]) top = l;
-      return { label: labels[top], probabilities };
+      for (let l = 1; l < labels.length; l++) if (worst[l] > worst[top]) top = l;
+      const probabilities = Object.fromEntries(labels.map((l, i) => [l, worst[i]]));
+      return { label: labels[top], probabilities: probabilities as Record<ClassifierLabel, number> };
     });
   }
 
