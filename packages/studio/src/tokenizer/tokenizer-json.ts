@@ -37,10 +37,17 @@ const MAX_ADDED_TOKENS = 5_000;
 const MAX_ADDED_TOKEN_CHARACTERS = 1_000;
 const MAX_ADDED_CHARACTERS = 100_000;
 /**
- * Components nest two or three levels in real files; deeper ones are refused before the recursive readers
- * below walk them, so a file cannot overflow the stack.
+ * Components (normalizer, pre-tokenizer, post-processor, decoder) nest two or three levels and hold a few dozen
+ * values in real files; larger ones are refused before the recursive readers below walk them, so a file cannot
+ * overflow the stack or make thousands of regular expressions.
  */
 const MAX_NESTING = 32;
+const MAX_COMPONENT_VALUES = 1_000;
+/**
+ * The pre-tokenizer's regular expressions, translated, in characters (one for Qwen 2 or Llama 3 is about 480).
+ * V8 compiles a regex on its first match, in time that grows with its length: 47,000 characters took 2 s.
+ */
+const MAX_PATTERN_CHARACTERS = 8_000;
 /** Merge ranks are keyed by `left * PAIR_SHIFT + right` (ids stay below 2^21). */
 export const PAIR_SHIFT = 1 << 21;
 
@@ -162,9 +169,19 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
   });
 
   for (const component of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'])
-    checkNesting(root[component], where(component));
+    checkComponentSize(root[component], where(component));
   const normalization = normalizer(root.normalizer, where('normalizer'));
   const steps = preTokenizerSteps(root.pre_tokenizer, where('pre_tokenizer'));
+  const patternCharacters = steps.reduce(
+    (n, step) => n + (step.kind === 'split' ? step.regex.source.length : 0),
+    0,
+  );
+  if (patternCharacters > MAX_PATTERN_CHARACTERS)
+    throw unsupported(
+      where(
+        `pre_tokenizer: regular expressions of ${patternCharacters} characters (more than ${MAX_PATTERN_CHARACTERS})`,
+      ),
+    );
   if (!hasByteLevel(root.pre_tokenizer))
     throw unsupported(where('pre_tokenizer without ByteLevel (not a byte-level BPE)'));
   decoderCheck(root.decoder, where('decoder'));
@@ -361,10 +378,12 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
-function checkNesting(value: unknown, where: string): void {
+function checkComponentSize(value: unknown, where: string): void {
   const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
+  for (let values = 0; stack.length > 0; values++) {
     const [node, depth] = stack.pop()!;
+    if (values > MAX_COMPONENT_VALUES)
+      throw unsupported(`${where} of more than ${MAX_COMPONENT_VALUES} values`);
     if (node === null || typeof node !== 'object') continue;
     if (depth > MAX_NESTING) throw unsupported(`${where} nested more than ${MAX_NESTING} levels deep`);
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
