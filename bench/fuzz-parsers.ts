@@ -8,7 +8,7 @@
 // No peer: this measures robustness, not speed; inputs per second are printed to size CI runs.
 // Usage: npm run bench -- fuzz-parsers [--count N] [--seed S] [--jobs J] [--no-keep]
 import { parseArgs } from 'node:util';
-import { runFuzz } from '../packages/studio/src/fuzz/harness.ts';
+import { distinctFailures, runFuzz } from '../packages/studio/src/fuzz/harness.ts';
 import { studioTargets } from '../packages/studio/src/fuzz/targets.ts';
 import { modelFileTargetRef } from '../packages/server/src/testing/fuzz-model-file.ts';
 
@@ -43,19 +43,21 @@ const seconds = (performance.now() - start) / 1000;
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log(
-  `\n${'target'.padEnd(22)}${pad('inputs', 9)}${pad('accepted', 10)}${pad('rejected', 10)}${pad('failures', 10)}${pad('slowest ms', 12)}`,
+  `\n${'target'.padEnd(22)}${pad('inputs', 9)}${pad('accepted', 10)}${pad('rejected', 10)}${pad('failures', 10)}${pad('slowest ms', 12)}${pad('parser inputs/s', 17)}`,
 );
 for (const r of reports)
   console.log(
-    `${r.target.padEnd(22)}${pad(r.inputs, 9)}${pad(r.accepted, 10)}${pad(r.rejected, 10)}${pad(r.failures.length, 10)}${pad(r.slowestMs.toFixed(1), 12)}  (input ${r.slowestInput})`,
+    `${r.target.padEnd(22)}${pad(r.inputs, 9)}${pad(r.accepted, 10)}${pad(r.rejected, 10)}${pad(r.failures.length, 10)}${pad(r.slowestMs.toFixed(1), 12)}${pad((r.inputs / (r.busyMs / 1000)).toFixed(0), 17)}  (slowest: input ${r.slowestInput})`,
   );
 const inputs = reports.reduce((n, r) => n + r.inputs, 0);
 const failures = reports.flatMap((r) => r.failures);
 console.log(
   `\n${inputs} inputs in ${seconds.toFixed(1)} s: ${(inputs / seconds).toFixed(0)} inputs/s; ${failures.length} failures`,
 );
-for (const f of failures)
+for (const { first, count } of distinctFailures(failures)) {
   console.log(
-    `  ${f.target} input ${f.input}: ${f.reason}: ${f.message}${f.kept ? `\n    kept as ${f.kept}` : ''}`,
+    `  ${first.target} input ${first.input} (and ${count - 1} more like it): ${first.reason}: ${first.message.slice(0, 300)}`,
   );
+  if (first.kept) console.log(`    kept as ${first.kept}`);
+}
 process.exit(failures.length > 0 ? 1 : 0);

@@ -2,7 +2,7 @@
 // target, i): the seeds are made once here and handed to the children, each child mutates and runs its share,
 // and a failing input is made again here to be kept. Each input ends as one of:
 //   accepted  — the parsers took it;
-//   rejected  — a typed error (FormatError, DataError, AppError) with a code, whose message names the file;
+//   rejected  — one of ownlm's typed errors (FormatError, DataError, AppError…) with a code, naming the file;
 //   failure   — any other exception (RangeError, TypeError, a Node ERR_*), a typed error that does not name the
 //               file, a crash of the child, more than `timeoutMs` on one input (a hang), or a jump of more than
 //               512 MiB in the child's heap and buffers (an allocation sized by the input).
@@ -52,13 +52,16 @@ export interface TargetRef {
   regressions: string;
 }
 
-/** Error classes that are ownlm's typed rejections (a closed code set, a message naming file and field). */
-const TYPED_ERRORS = new Set(['FormatError', 'DataError', 'AppError']);
+/** JavaScript's own error classes; Node's errors are these too, with an ERR_* or errno `code`. */
+const BUILT_IN_ERRORS = new Set(
+  Object.getOwnPropertyNames(globalThis).filter((name) => /^([A-Z]\w*)?Error$/.test(name)),
+);
 
+/** ownlm's typed errors (FormatError, DataError, AppError…): their own class and a code from a closed set. */
 export function isTypedError(error: unknown): error is Error & { code: string } {
   return (
     error instanceof Error &&
-    TYPED_ERRORS.has(error.name) &&
+    !BUILT_IN_ERRORS.has(error.name) &&
     typeof (error as { code?: unknown }).code === 'string'
   );
 }
@@ -103,8 +106,16 @@ export function classify(error: unknown, path: string, verdict: Verdict): Outcom
           reason: 'unclear-rejection',
           message: `${error.name} [${error.code}]: ${error.message}`,
         };
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : `thrown ${String(error)}`;
-  return { kind: 'failure', reason: 'untyped-error', message: message.slice(0, 500) };
+  if (!(error instanceof Error))
+    return { kind: 'failure', reason: 'untyped-error', message: `thrown ${String(error)}`.slice(0, 300) };
+  // Where it was thrown, so failures with one message but different causes stay apart.
+  const frame = error.stack?.split('\n').find((line) => line.includes('/packages/'));
+  const where = frame ? ` (${frame.trim().replace(/\(.*?(packages\/[^:]*:\d+):\d+\)$/, '($1)')})` : '';
+  return {
+    kind: 'failure',
+    reason: 'untyped-error',
+    message: `${error.name}: ${error.message.slice(0, 300)}${where}`,
+  };
 }
 
 /** A loaded target with its seeds and one mutator per seed. */
@@ -183,6 +194,8 @@ class FuzzChild {
         reject(new Error(`fuzz child exited (${code}) while starting: ${this.stderr}`)),
       );
     });
+    // Awaited by run(); a child closed before its first job must not be an unhandled rejection.
+    this.ready.catch(() => undefined);
     this.process.send(setup);
   }
 
@@ -358,24 +371,29 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
   }
 }
 
-/** A failure's kind, with the numbers and quoted names that vary between inputs taken out. */
-function signature(failure: Failure): string {
-  return `${failure.reason} ${failure.message.replace(/"[^"]*"|'[^']*'|\d+/g, '#').slice(0, 200)}`;
+/** The distinct failures among `failures` (the same reason and message but for numbers and quoted names), each
+ * with the first input that showed it and how many did. */
+export function distinctFailures(failures: readonly Failure[]): { first: Failure; count: number }[] {
+  const byKind = new Map<string, { first: Failure; count: number }>();
+  for (const failure of failures) {
+    const kind = `${failure.target} ${failure.reason} ${failure.message.replace(/"[^"]*"|'[^']*'|\d+/g, '#').slice(0, 200)}`;
+    const seen = byKind.get(kind);
+    if (seen) seen.count++;
+    else byKind.set(kind, { first: failure, count: 1 });
+  }
+  return [...byKind.values()];
 }
 
-/** Writes the first input of each distinct failure of a generated run into the target's regression folder. */
+/** Writes the first generated input of each distinct failure into the target's regression folder. */
 function keepFailures(report: TargetReport, ref: TargetRef, prepared: PreparedTarget, runSeed: number): void {
-  const seen = new Set<string>();
-  for (const failure of report.failures) {
-    if (typeof failure.input !== 'number' || seen.has(signature(failure))) continue;
-    seen.add(signature(failure));
-    const bytes = makeInput(prepared, runSeed, failure.input);
+  for (const { first } of distinctFailures(report.failures.filter((f) => typeof f.input === 'number'))) {
+    const bytes = makeInput(prepared, runSeed, first.input as number);
     mkdirSync(ref.regressions, { recursive: true });
-    failure.kept = join(
+    first.kept = join(
       ref.regressions,
       `${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.bin`,
     );
-    writeFileSync(failure.kept, bytes);
+    writeFileSync(first.kept, bytes);
   }
 }
 
