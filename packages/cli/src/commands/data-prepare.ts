@@ -1,9 +1,9 @@
 // `ownlm data prepare`: thin over studio's prepareCorpus; flags and an optional JSON config become one validated
 // configuration, progress is drawn per pass, and Ctrl-C cancels without touching the output folder.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import {
   DataError,
+  defaultCorpusConfig,
   demoCorpusSources,
   fileSource,
   prepareCorpus,
@@ -12,47 +12,11 @@ import {
   type CorpusSource,
   type PrepareProgress,
 } from '@ownlm/studio';
-import type { Command } from '../command.ts';
+import { defineCommand, nonNegativeInteger } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
-const usage = `usage: ownlm data prepare [INPUT...] --out DIR [options]
-
-Cleans raw text into a training corpus: Unicode/whitespace normalization, quality filters (Gopher rules),
-exact and near-duplicate removal (MinHash LSH), PII scrubbing, and a train/validation split by content hash.
-Writes DIR/train.jsonl and DIR/validation.jsonl ({"id","source","text"} per line), report.json and report.md.
-
-INPUT: files, folders (recursive) and quoted globs ("data/**/*.md") of .txt .md .html .jsonl and source code.
-
-options:
-  -o, --out DIR             output folder (required)
-  --demo                    add the bundled demo corpus (Brown + nlp-corpus, ~19 MB, no download)
-  --text-field NAME         JSONL field holding the text (default text; "a.b" reaches nested fields)
-  --languages LIST          keep only these detected languages, comma-separated
-                            (en de fr es it nl pt, plus "unknown"; default: keep all)
-  --min-words N             drop documents with fewer words (default 50)
-  --max-words N             drop documents with more words (default 100000)
-  --reject REGEX            drop documents matching REGEX (repeatable)
-  --threshold J             near-duplicate Jaccard threshold (default 0.8)
-  --permutations N          MinHash permutations (default 128)
-  --shingle N               words per shingle (default 5)
-  --keep first|longest      which document of a near-duplicate cluster stays (default first)
-  --no-near-dedup           skip near-duplicate removal
-  --no-pii                  do not scrub PII
-  --validation F            share of documents for validation (default 0.02)
-  --config FILE             JSON settings {"filters", "dedup", "pii", "split"}; flags override it
-  --workers N               worker threads (default: one per core, none under 64 MB of input)
-  --overwrite               replace a corpus prepared earlier in the output folder
-  --events PATH|-           also write JSON events (data-prepare-stage, data-prepare-done) to PATH or stdout
-  -h, --help                show this help`;
-
-function number(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed))
-    throw new Error(`${flag} expects a number, got "${value}"`);
-  return parsed;
-}
+const { filters, dedup, split } = defaultCorpusConfig;
 
 /** Sets `section.key` on a config input, creating the section. */
 function set<S extends keyof CorpusConfigInput>(
@@ -65,42 +29,102 @@ function set<S extends keyof CorpusConfigInput>(
   input[section] = { ...input[section], [key]: value } as CorpusConfigInput[S];
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'data prepare',
   summary: 'clean raw text into a deduplicated, PII-scrubbed train/validation corpus',
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        demo: { type: 'boolean' },
-        'text-field': { type: 'string' },
-        languages: { type: 'string' },
-        'min-words': { type: 'string' },
-        'max-words': { type: 'string' },
-        reject: { type: 'string', multiple: true },
-        threshold: { type: 'string' },
-        permutations: { type: 'string' },
-        shingle: { type: 'string' },
-        keep: { type: 'string' },
-        'no-near-dedup': { type: 'boolean' },
-        'no-pii': { type: 'boolean' },
-        validation: { type: 'string' },
-        config: { type: 'string' },
-        workers: { type: 'string' },
-        overwrite: { type: 'boolean' },
-        events: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (!values.out || (positionals.length === 0 && !values.demo)) {
-      console.error(`ownlm data prepare: give --out and at least one INPUT or --demo\n\n${usage}`);
-      return 2;
-    }
+  usage: 'ownlm data prepare [INPUT...] --out DIR [options]',
+  about: `Cleans raw text into a training corpus: Unicode/whitespace normalization, quality filters (Gopher rules),
+exact and near-duplicate removal (MinHash LSH), PII scrubbing, and a train/validation split by content hash.
+Writes DIR/train.jsonl and DIR/validation.jsonl ({"id","source","text"} per line), report.json and report.md.
+
+INPUT: files, folders (recursive) and quoted globs ("data/**/*.md") of .txt .md .html .jsonl and source code.`,
+  positionals: { name: 'INPUT', min: 0 },
+  options: {
+    out: { kind: 'string', short: 'o', required: true, placeholder: 'DIR', help: 'output folder' },
+    demo: { kind: 'boolean', help: 'add the bundled demo corpus (Brown + nlp-corpus, ~19 MB, no download)' },
+    text_field: {
+      kind: 'string',
+      placeholder: 'NAME',
+      defaultHelp: 'text',
+      help: 'JSONL field holding the text; "a.b" reaches nested fields',
+    },
+    languages: {
+      kind: 'strings',
+      separator: ',',
+      placeholder: 'LIST',
+      defaultHelp: 'all',
+      help: 'keep only these detected languages, comma-separated: en de fr es it nl pt, and "unknown"',
+    },
+    min_words: {
+      kind: 'number',
+      placeholder: 'N',
+      defaultHelp: String(filters.minWords),
+      help: 'drop documents with fewer words',
+    },
+    max_words: {
+      kind: 'number',
+      placeholder: 'N',
+      defaultHelp: String(filters.maxWords),
+      help: 'drop documents with more words',
+    },
+    reject: {
+      kind: 'strings',
+      repeatable: true,
+      placeholder: 'REGEX',
+      help: 'drop documents matching REGEX',
+    },
+    threshold: {
+      kind: 'number',
+      placeholder: 'J',
+      defaultHelp: String(dedup.threshold),
+      help: 'near-duplicate Jaccard threshold',
+    },
+    permutations: {
+      kind: 'number',
+      placeholder: 'N',
+      defaultHelp: String(dedup.permutations),
+      help: 'MinHash permutations',
+    },
+    shingle: {
+      kind: 'number',
+      placeholder: 'N',
+      defaultHelp: String(dedup.shingleSize),
+      help: 'words per shingle',
+    },
+    keep: {
+      kind: 'string',
+      placeholder: 'first|longest',
+      defaultHelp: dedup.keep,
+      help: 'which document of a near-duplicate cluster stays',
+    },
+    no_near_dedup: { kind: 'boolean', help: 'skip near-duplicate removal' },
+    no_pii: { kind: 'boolean', help: 'do not scrub PII' },
+    validation: {
+      kind: 'number',
+      placeholder: 'F',
+      defaultHelp: String(split.validationFraction),
+      help: 'share of documents for validation',
+    },
+    config: {
+      kind: 'string',
+      placeholder: 'FILE',
+      help: 'JSON settings {"filters", "dedup", "pii", "split"}; flags override it',
+    },
+    workers: {
+      kind: 'integer',
+      rule: nonNegativeInteger,
+      defaultHelp: 'one per core, none under 64 MB of input',
+      help: 'worker threads',
+    },
+    overwrite: { kind: 'boolean', help: 'replace a corpus prepared earlier in the output folder' },
+    events: {
+      kind: 'string',
+      placeholder: 'PATH|-',
+      help: 'also write JSON events (data-prepare-stage, data-prepare-done) to PATH or stdout',
+    },
+  },
+  async run({ values, positionals, usageError }) {
+    if (positionals.length === 0 && !values.demo) return usageError('give at least one INPUT or --demo');
 
     const events = trainProgress({ events: values.events });
     // With events on stdout, the human summary goes to stderr.
@@ -118,27 +142,23 @@ export const command: Command = {
       input,
       'filters',
       'languages',
-      values.languages
-        ?.split(',')
-        .map((l) => l.trim())
-        .filter((l) => l !== ''),
+      values.languages?.map((l) => l.trim()).filter((l) => l !== ''),
     );
-    set(input, 'filters', 'minWords', number(values['min-words'], '--min-words'));
-    set(input, 'filters', 'maxWords', number(values['max-words'], '--max-words'));
+    set(input, 'filters', 'minWords', values.min_words);
+    set(input, 'filters', 'maxWords', values.max_words);
     if (values.reject)
       set(input, 'filters', 'rejectPatterns', [...(input.filters?.rejectPatterns ?? []), ...values.reject]);
-    set(input, 'dedup', 'threshold', number(values.threshold, '--threshold'));
-    set(input, 'dedup', 'permutations', number(values.permutations, '--permutations'));
-    set(input, 'dedup', 'shingleSize', number(values.shingle, '--shingle'));
+    set(input, 'dedup', 'threshold', values.threshold);
+    set(input, 'dedup', 'permutations', values.permutations);
+    set(input, 'dedup', 'shingleSize', values.shingle);
     set(input, 'dedup', 'keep', values.keep);
-    if (values['no-near-dedup']) set(input, 'dedup', 'near', false);
-    if (values['no-pii']) set(input, 'pii', 'scrub', false);
-    set(input, 'split', 'validationFraction', number(values.validation, '--validation'));
+    if (values.no_near_dedup) set(input, 'dedup', 'near', false);
+    if (values.no_pii) set(input, 'pii', 'scrub', false);
+    set(input, 'split', 'validationFraction', values.validation);
     const config = resolveCorpusConfig(input, 'flags');
-    const workers = number(values.workers, '--workers');
 
     const sources: CorpusSource[] = [];
-    if (positionals.length > 0) sources.push(fileSource(positionals, { textField: values['text-field'] }));
+    if (positionals.length > 0) sources.push(fileSource(positionals, { textField: values.text_field }));
     if (values.demo) sources.push(...demoCorpusSources());
     const f = config.filters;
     const d = config.dedup;
@@ -164,7 +184,7 @@ export const command: Command = {
           sources,
           outputDir: values.out,
           overwrite: values.overwrite,
-          workers,
+          workers: values.workers,
           signal: controller.signal,
         },
         {
@@ -217,4 +237,4 @@ export const command: Command = {
       process.off('SIGINT', cancel);
     }
   },
-};
+});

@@ -1,63 +1,58 @@
 // `ownlm dataset import`: a conversation file → a dataset folder (train/validation JSONL, dataset.json).
-import { parseArgs } from 'node:util';
 import {
   datasetStats,
   importConversationsFile,
   splitConversations,
   writeConversationDataset,
+  type ConversationFormat,
 } from '@ownlm/studio';
-import type { Command } from '../command.ts';
-import { formatFlag, printRejected, printStats, tokenCounter } from './dataset-validate.ts';
+import { defineCommand, type Option } from '../command.ts';
+import {
+  formatOption,
+  printRejected,
+  printStats,
+  tokenCounter,
+  tokenizerOption,
+} from './dataset-validate.ts';
 
-const usage = `usage: ownlm dataset import FILE --out DIR [options]
+/** The --validation option of the dataset commands. */
+export const validationOption = {
+  kind: 'number',
+  placeholder: 'X',
+  default: 0.1,
+  rule: [(v: number) => v >= 0 && v < 1, 'a number in [0, 1)'],
+  help: 'share of conversations held out for validation',
+} as const satisfies Option;
 
-Converts a conversation JSONL file (OpenAI chat, ShareGPT or Alpaca) into a dataset folder: train.jsonl and
-validation.jsonl in the OpenAI chat form, and dataset.json (counts, statistics, rejected lines). Rejected lines
-are printed as FILE:LINE: field: reason; the import fails only when no line is valid.
-
-options:
-  --out DIR           dataset folder to write (required)
-  --format F          auto | openai | sharegpt | alpaca (default auto)
-  --validation X      share of conversations held out for validation, in [0, 1) (default 0.1)
-  --seed N            changes which conversations are held out (default 0)
-  --tokenizer PATH    count tokens with this tokenizer (default: characters / 4)
-  --force             replace a non-empty output folder
-  -h, --help          show this help`;
-
-export const command: Command = {
+export const command = defineCommand({
+  name: 'dataset import',
   summary: 'convert a conversation JSONL file into a train/validation dataset folder',
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        format: { type: 'string' },
-        validation: { type: 'string' },
-        seed: { type: 'string' },
-        tokenizer: { type: 'string' },
-        force: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1 || !values.out) {
-      console.error(`ownlm dataset import: give one FILE and --out\n\n${usage}`);
-      return 2;
-    }
-    const [file] = positionals;
-    const validationFraction = fraction(values.validation ?? '0.1');
-    const seed = integer(values.seed ?? '0', '--seed');
+  usage: 'ownlm dataset import FILE --out DIR [options]',
+  about: `Converts a conversation JSONL file (OpenAI chat, ShareGPT or Alpaca) into a dataset folder: train.jsonl and
+validation.jsonl in the OpenAI chat form, and dataset.json (counts, statistics, rejected lines). Rejected lines
+are printed as FILE:LINE: field: reason; the import fails only when no line is valid.`,
+  positionals: { name: 'FILE', min: 1, max: 1 },
+  options: {
+    out: { kind: 'string', short: 'o', required: true, placeholder: 'DIR', help: 'dataset folder to write' },
+    format: formatOption,
+    validation: validationOption,
+    seed: { kind: 'integer', default: 0, help: 'changes which conversations are held out' },
+    tokenizer: tokenizerOption,
+    force: { kind: 'boolean', help: 'replace a non-empty output folder' },
+  },
+  async run({ values, positionals: [file] }) {
     const countTokens = tokenCounter(values.tokenizer);
-    const result = await importConversationsFile(file, { format: formatFlag(values.format) });
+    const result = await importConversationsFile(file, {
+      format: values.format as ConversationFormat | 'auto',
+    });
     printRejected(file, result);
     if (result.conversations.length === 0) {
       throw new Error(`${file} holds no valid conversation (${result.rejected.length} line(s) rejected)`);
     }
-    const { train, validation } = splitConversations(result.conversations, { validationFraction, seed });
+    const { train, validation } = splitConversations(result.conversations, {
+      validationFraction: values.validation,
+      seed: values.seed,
+    });
     const stats = datasetStats(result.conversations, countTokens);
     writeConversationDataset(
       values.out,
@@ -71,17 +66,4 @@ export const command: Command = {
     console.log(`dataset: ${values.out}`);
     return 0;
   },
-};
-
-export function fraction(value: string): number {
-  const x = Number(value);
-  if (value.trim() === '' || !(x >= 0 && x < 1)) {
-    throw new Error(`--validation must be a number in [0, 1) (got "${value}")`);
-  }
-  return x;
-}
-
-export function integer(value: string, flag: string): number {
-  if (!/^-?\d+$/.test(value)) throw new Error(`${flag} must be an integer (got "${value}")`);
-  return Number(value);
-}
+});

@@ -1,36 +1,34 @@
 // `ownlm dataset validate`: reads a conversation file, prints its statistics and every rejected line.
-import { parseArgs } from 'node:util';
 import {
   conversationFormats,
   datasetStats,
   importConversationsFile,
+  oneOf,
   Tokenizer,
   type ConversationFormat,
   type DatasetStats,
   type ImportConversationsResult,
 } from '@ownlm/studio';
-import type { Command } from '../command.ts';
+import { defineCommand, type Option } from '../command.ts';
 
-const usage = `usage: ownlm dataset validate FILE [options]
+/** The --format option of the dataset commands. */
+export const formatOption = {
+  kind: 'string',
+  placeholder: 'F',
+  default: 'auto',
+  rule: oneOf(['auto', ...conversationFormats]),
+  help: `auto | ${conversationFormats.join(' | ')}; auto takes it from the first JSON object line`,
+} as const satisfies Option;
 
-Checks a conversation JSONL file (OpenAI chat, ShareGPT or Alpaca), prints its statistics and every line it
-rejects as FILE:LINE: field: reason. Exits 1 when no line is a valid conversation.
+/** The --tokenizer option of the dataset commands. */
+export const tokenizerOption = {
+  kind: 'string',
+  placeholder: 'PATH',
+  defaultHelp: 'characters / 4',
+  help: 'count tokens with this tokenizer folder or tokenizer.json',
+} as const satisfies Option;
 
-options:
-  --format F          auto | openai | sharegpt | alpaca (default auto: from the first JSON object line)
-  --tokenizer PATH    count tokens with this tokenizer folder or tokenizer.json (default: characters / 4)
-  -h, --help          show this help`;
-
-/** The --format flag, checked. */
-export function formatFlag(value: string | undefined): ConversationFormat | 'auto' {
-  if (value === undefined || value === 'auto') return 'auto';
-  if (!(conversationFormats as readonly string[]).includes(value)) {
-    throw new Error(`--format must be auto, ${conversationFormats.join(', ')} (got "${value}")`);
-  }
-  return value as ConversationFormat;
-}
-
-/** A token counter from the --tokenizer flag; none means the characters / 4 estimate. */
+/** A token counter from the --tokenizer option; none means the characters / 4 estimate. */
 export function tokenCounter(path: string | undefined): ((text: string) => number) | undefined {
   if (path === undefined) return undefined;
   const tokenizer = Tokenizer.fromFile(path);
@@ -63,30 +61,19 @@ export function printStats(stats: DatasetStats): void {
   }
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'dataset validate',
   summary: 'check a conversation JSONL file and print its statistics and rejected lines',
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string' },
-        tokenizer: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      console.error(`ownlm dataset validate: give exactly one FILE\n\n${usage}`);
-      return 2;
-    }
-    const [file] = positionals;
-    const format = formatFlag(values.format);
+  usage: 'ownlm dataset validate FILE [options]',
+  about: `Checks a conversation JSONL file (OpenAI chat, ShareGPT or Alpaca), prints its statistics and every line it
+rejects as FILE:LINE: field: reason. Exits 1 when no line is a valid conversation.`,
+  positionals: { name: 'FILE', min: 1, max: 1 },
+  options: { format: formatOption, tokenizer: tokenizerOption },
+  async run({ values, positionals: [file] }) {
     const countTokens = tokenCounter(values.tokenizer);
-    const result = await importConversationsFile(file, { format });
+    const result = await importConversationsFile(file, {
+      format: values.format as ConversationFormat | 'auto',
+    });
     printRejected(file, result);
     console.log(`format: ${result.format}`);
     console.log(
@@ -99,4 +86,4 @@ export const command: Command = {
     printStats(datasetStats(result.conversations, countTokens));
     return 0;
   },
-};
+});

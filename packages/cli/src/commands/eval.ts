@@ -2,23 +2,9 @@
 // text files.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { evaluateText, loadModelFolder } from '@ownlm/studio';
-import type { Command } from '../command.ts';
+import { defineCommand, positiveInteger } from '../command.ts';
 import { ProgressBar } from '../progress-bar.ts';
-
-const usage = `usage: ownlm eval --model DIR (--corpus DIR | --text FILE...) [options]
-
-Scores held-out text: mean loss, perplexity and bits per byte (comparable across tokenizers).
-
-options:
-  --model DIR      model folder (required)
-  --corpus DIR     prepared corpus (\`ownlm data prepare\` output): scores its validation.jsonl
-  --text FILE      a plain-text file scored as one document (repeatable)
-  --context N      tokens per window (default: the model's context)
-  --batch N        windows per forward pass (default 8)
-  --json           print the result as JSON
-  -h, --help       show this help`;
 
 /** The "text" field of every line of a prepared corpus's validation.jsonl. */
 function validationDocuments(corpus: string): string[] {
@@ -37,43 +23,45 @@ function validationDocuments(corpus: string): string[] {
     });
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'eval',
   summary: 'perplexity and bits per byte on held-out text',
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        corpus: { type: 'string' },
-        text: { type: 'string', multiple: true },
-        context: { type: 'string' },
-        batch: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (!values.model || (!values.corpus && !values.text)) {
-      console.error(usage);
-      return 2;
-    }
+  usage: 'ownlm eval --model DIR (--corpus DIR | --text FILE...) [options]',
+  about: 'Scores held-out text: mean loss, perplexity and bits per byte (comparable across tokenizers).',
+  options: {
+    model: { kind: 'string', required: true, placeholder: 'DIR', help: 'model folder' },
+    corpus: {
+      kind: 'string',
+      placeholder: 'DIR',
+      help: 'prepared corpus (`ownlm data prepare` output): scores its validation.jsonl',
+    },
+    text: {
+      kind: 'strings',
+      repeatable: true,
+      placeholder: 'FILE',
+      help: 'a plain-text file scored as one document',
+    },
+    context: {
+      kind: 'integer',
+      rule: positiveInteger,
+      defaultHelp: "the model's context",
+      help: 'tokens per window',
+    },
+    batch: { kind: 'integer', default: 8, rule: positiveInteger, help: 'windows per forward pass' },
+    json: { kind: 'boolean', help: 'print the result as JSON' },
+  },
+  async run({ values, usageError }) {
+    if (values.corpus === undefined && values.text === undefined)
+      return usageError('give --corpus DIR or --text FILE');
     const { model, tokenizer } = loadModelFolder(values.model);
     const documents = values.corpus
       ? validationDocuments(values.corpus)
       : values.text!.map((file) => readFileSync(file, 'utf8'));
-    const context = values.context ? Number(values.context) : model.config.max_position_embeddings;
-    const batch = values.batch ? Number(values.batch) : 8;
-    if (!Number.isInteger(context) || context < 1)
-      throw new Error(`--context must be a positive integer, got '${values.context}'`);
-    if (!Number.isInteger(batch) || batch < 1)
-      throw new Error(`--batch must be a positive integer, got '${values.batch}'`);
+    const context = values.context ?? model.config.max_position_embeddings;
     let bar: ProgressBar | undefined;
     const result = evaluateText(model, tokenizer, documents, {
       context,
-      batch,
+      batch: values.batch,
       onProgress: (done, total) =>
         (bar ??= new ProgressBar({ label: 'eval', total, unit: 'windows' })).update(done),
     });
@@ -86,4 +74,4 @@ export const command: Command = {
       );
     return 0;
   },
-};
+});

@@ -4,7 +4,6 @@
 // `npm start` runs when no model exists yet, and what the server's first-run page drives through `--events -`.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { backend, generateTokens } from '@ownlm/engine';
 import {
   bestCheckpoint,
@@ -19,27 +18,9 @@ import {
   type TrainConfig,
   type TrainEvent,
 } from '@ownlm/studio';
-import type { Command } from '../command.ts';
+import { defineCommand, positiveInteger } from '../command.ts';
 import { ProgressBar } from '../progress-bar.ts';
 import { trainProgress } from '../train-progress.ts';
-
-const usage = `usage: ownlm quickstart [options]
-
-Trains a small language model from scratch on the bundled demo corpus (Brown corpus + nlp-corpus):
-data prepare → tokenizer train → data pack → train → evaluate → export a verified GGUF.
-
-options:
-  --home DIR         ownlm's data folder (default: $OWNLM_HOME or .ownlm)
-  --steps N          optimizer steps (default 800, about ten minutes on two cores)
-  --vocab-size N     tokenizer vocabulary (default 4096)
-  --seed N           seed for initialization, batches and sampling (default 1)
-  --force            train again even if the quickstart model exists
-  --events PATH|-    also write one JSON event per line to PATH (or stdout; the rest of the output then
-                     goes to stderr): quickstart-stage, quickstart-progress, the training events of
-                     \`ownlm train --events\`, and quickstart-done with the model's path
-  -h, --help         show this help
-
-Beside the GGUF it writes MODEL.lineage.json: corpus, tokenizer, checkpoint, steps, seed and evaluation.`;
 
 /** The six stages, in order; `quickstart-stage` events carry these names. */
 export const quickstartStages = [
@@ -96,13 +77,6 @@ const quickstartRun: Partial<TrainConfig> = {
   keep_checkpoints: 2,
 };
 
-function positiveInteger(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag} must be a positive integer, got '${value}'`);
-  return n;
-}
-
 /** The "text" of every line of a prepared corpus's validation.jsonl. */
 function validationTexts(corpus: string): string[] {
   return readFileSync(join(corpus, 'validation.jsonl'), 'utf8')
@@ -132,33 +106,48 @@ export function ownlmHome(flag?: string): string {
   return resolve(flag ?? process.env.OWNLM_HOME ?? '.ownlm');
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'quickstart',
   summary: 'train, evaluate and export a small model from scratch on the bundled corpus',
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        home: { type: 'string' },
-        steps: { type: 'string' },
-        'vocab-size': { type: 'string' },
-        seed: { type: 'string' },
-        force: { type: 'boolean' },
-        events: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
+  usage: 'ownlm quickstart [options]',
+  about: `Trains a small language model from scratch on the bundled demo corpus (Brown corpus + nlp-corpus):
+data prepare → tokenizer train → data pack → train → evaluate → export a verified GGUF.`,
+  options: {
+    home: {
+      kind: 'string',
+      placeholder: 'DIR',
+      defaultHelp: '$OWNLM_HOME or .ownlm',
+      help: "ownlm's data folder",
+    },
+    steps: {
+      kind: 'integer',
+      default: 800,
+      rule: positiveInteger,
+      help: 'optimizer steps, about ten minutes on two cores',
+    },
+    vocab_size: { kind: 'integer', default: 4096, rule: positiveInteger, help: 'tokenizer vocabulary' },
+    seed: {
+      kind: 'integer',
+      default: 1,
+      rule: positiveInteger,
+      help: 'seed for initialization, batches and sampling',
+    },
+    force: { kind: 'boolean', help: 'train again even if the quickstart model exists' },
+    events: {
+      kind: 'string',
+      placeholder: 'PATH|-',
+      help: 'also write one JSON event per line to PATH, or to stdout with the rest of the output on stderr: quickstart-stage, quickstart-progress, the training events of `ownlm train --events`, and quickstart-done with the model path',
+    },
+  },
+  notes:
+    'Beside the GGUF it writes MODEL.lineage.json: corpus, tokenizer, checkpoint, steps, seed and evaluation.',
+  async run({ values }) {
     // With `--events -` stdout carries only JSON lines; everything for a person goes to stderr.
     const human = values.events === '-' ? process.stderr : process.stdout;
     const say = (text: string) => human.write(`${text}\n`);
     const home = ownlmHome(values.home);
     mkdirSync(home, { recursive: true });
-    const steps = positiveInteger(values.steps, 800, 'steps');
-    const vocabSize = positiveInteger(values['vocab-size'], 4096, 'vocab-size');
-    const seed = positiveInteger(values.seed, 1, 'seed');
+    const { steps, vocab_size: vocabSize, seed } = values;
     const work = join(home, 'quickstart');
     const dirs = {
       corpus: join(work, 'corpus'),
@@ -200,7 +189,7 @@ export const command: Command = {
       await progress.close();
     }
   },
-};
+});
 
 interface QuickstartRun {
   home: string;

@@ -1,46 +1,32 @@
 // `ownlm tokenizer encode`: shows how a tokenizer splits text (or decodes ids), for inspection and scripts.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Tokenizer } from '@ownlm/studio';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../command.ts';
 
-const usage = `usage: ownlm tokenizer encode --tokenizer DIR [TEXT... | --file PATH] [options]
-       ownlm tokenizer encode --tokenizer DIR --decode ID...
-
-Prints the token ids of TEXT (the arguments joined by spaces), or of a file ("-" reads standard input).
-
-options:
-  --tokenizer PATH   tokenizer folder or tokenizer.json (required)
-  --file PATH        encode this file instead of the arguments
-  --tokens           print one "id<TAB>token" line per token: its text as a JSON string, or its bytes in hex
-                     when they are part of a character
-  --plain            treat special-token text such as "<|im_end|>" as ordinary text
-  --decode           the arguments are ids: print their text
-  -h, --help         show this help`;
-
-export const command: Command = {
+export const command = defineCommand({
+  name: 'tokenizer encode',
   summary: 'encode text with a tokenizer (or decode ids)',
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        tokenizer: { type: 'string' },
-        file: { type: 'string' },
-        tokens: { type: 'boolean' },
-        plain: { type: 'boolean' },
-        decode: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (!values.tokenizer) {
-      console.error(`ownlm tokenizer encode: --tokenizer is required\n\n${usage}`);
-      return 2;
-    }
+  usage: `ownlm tokenizer encode --tokenizer DIR [TEXT... | --file PATH] [options]
+       ownlm tokenizer encode --tokenizer DIR --decode ID...`,
+  about:
+    'Prints the token ids of TEXT (the arguments joined by spaces), or of a file ("-" reads standard input).',
+  positionals: { name: 'TEXT', min: 0 },
+  options: {
+    tokenizer: {
+      kind: 'string',
+      required: true,
+      placeholder: 'PATH',
+      help: 'tokenizer folder or tokenizer.json',
+    },
+    file: { kind: 'string', placeholder: 'PATH', help: 'encode this file instead of the arguments' },
+    tokens: {
+      kind: 'boolean',
+      help: 'print "id<TAB>token" per token: its text as JSON, or its bytes in hex inside a character',
+    },
+    plain: { kind: 'boolean', help: 'treat special-token text such as "<|im_end|>" as ordinary text' },
+    decode: { kind: 'boolean', help: 'the arguments are ids: print their text' },
+  },
+  async run({ values, positionals }) {
     const tokenizer = Tokenizer.fromFile(values.tokenizer);
     if (values.decode) {
       const ids = positionals.map((p) => {
@@ -63,7 +49,7 @@ export const command: Command = {
     );
     return 0;
   },
-};
+});
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -17,7 +17,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import {
   eventStore,
@@ -29,22 +28,7 @@ import {
   type JobEventInput,
   type JobView,
 } from '@ownlm/server';
-import type { Command } from '../command.ts';
-
-const usage = `usage: ownlm worker --server URL --token TOKEN [options]
-
-Runs training jobs for an ownlm server on this machine: claims queued jobs over the worker API, downloads
-their inputs, runs them, streams progress back, uploads the outputs. Create the token as an admin with
-POST /api/worker-tokens.
-
-options:
-  --server URL        the ownlm server, e.g. http://gpu-host:8080 (required)
-  --token TOKEN       a worker token, ow-worker-… (required; or OWNLM_WORKER_TOKEN)
-  --types A,B         job types to take (default all: ${JOB_TYPES.join(', ')})
-  --work-dir DIR      where inputs and runs are kept (default .ownlm-worker)
-  --poll-seconds N    how often to ask for work when there is none (default 5)
-  --once              exit after one job
-  -h, --help          show this help`;
+import { defineCommand } from '../command.ts';
 
 /** Events per request (the server takes up to 1000). */
 const EVENTS_PER_REQUEST = 500;
@@ -115,43 +99,56 @@ function filesUnder(path: string): string[] {
   );
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'worker',
   summary: 'run training jobs for an ownlm server on this machine',
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        server: { type: 'string' },
-        token: { type: 'string' },
-        types: { type: 'string' },
-        'work-dir': { type: 'string' },
-        'poll-seconds': { type: 'string' },
-        once: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
+  usage: 'ownlm worker --server URL --token TOKEN [options]',
+  about: `Runs training jobs for an ownlm server on this machine: claims queued jobs over the worker API, downloads
+their inputs, runs them, streams progress back, uploads the outputs. Create the token as an admin with
+POST /api/worker-tokens.`,
+  options: {
+    server: {
+      kind: 'string',
+      required: true,
+      placeholder: 'URL',
+      rule: [(v: string) => URL.canParse(v), 'a URL such as http://host:8080'],
+      help: 'the ownlm server, e.g. http://gpu-host:8080',
+    },
+    token: {
+      kind: 'string',
+      placeholder: 'TOKEN',
+      defaultHelp: '$OWNLM_WORKER_TOKEN',
+      help: 'a worker token, ow-worker-…',
+    },
+    types: {
+      kind: 'strings',
+      separator: ',',
+      placeholder: 'A,B',
+      defaultHelp: `all: ${JOB_TYPES.join(', ')}`,
+      help: 'job types to take',
+    },
+    work_dir: {
+      kind: 'string',
+      placeholder: 'DIR',
+      default: '.ownlm-worker',
+      help: 'where inputs and runs are kept',
+    },
+    poll_seconds: {
+      kind: 'number',
+      default: 5,
+      rule: [(v: number) => v > 0, 'a positive number'],
+      help: 'how often to ask for work when there is none',
+    },
+    once: { kind: 'boolean', help: 'exit after one job' },
+  },
+  async run({ values, usageError }) {
     const token = values.token ?? process.env.OWNLM_WORKER_TOKEN;
-    if (!values.server || !token) {
-      console.error(`ownlm worker: --server and --token are required\n\n${usage}`);
-      return 2;
-    }
-    try {
-      new URL(values.server);
-    } catch {
-      throw new Error(`--server must be a URL such as http://host:8080, got '${values.server}'`);
-    }
-    const types = values.types?.split(',').map((t) => t.trim());
+    if (!token) return usageError('give --token (or set OWNLM_WORKER_TOKEN)');
+    const types = values.types?.map((t) => t.trim());
     const unknown = types?.find((t) => !(JOB_TYPES as readonly string[]).includes(t));
     if (unknown !== undefined) throw new Error(`--types: '${unknown}' is not one of ${JOB_TYPES.join(', ')}`);
-    const pollSeconds = Number(values['poll-seconds'] ?? 5);
-    if (!(pollSeconds > 0))
-      throw new Error(`--poll-seconds must be a positive number, got '${values['poll-seconds']}'`);
     // Absolute, since each command runs with its job folder as the working directory.
-    const workDir = resolve(values['work-dir'] ?? '.ownlm-worker');
+    const workDir = resolve(values.work_dir);
     const api = new WorkerApi(values.server, token);
     const workerId = `remote:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
@@ -170,7 +167,7 @@ export const command: Command = {
       while (!stopping) {
         const response = await api.request('POST', '/api/worker/claim', { workerId, types });
         if (response.status === 204) {
-          await sleep(pollSeconds * 1000);
+          await sleep(values.poll_seconds * 1000);
           continue;
         }
         const claim = (await response.json()) as ClaimAnswer;
@@ -186,7 +183,7 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});
 
 /** Runs one claimed job to its end; returns how it ended, as reported to the server. */
 async function runClaim(

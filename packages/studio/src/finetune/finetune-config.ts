@@ -54,12 +54,12 @@ export const finetuneSettings: ConfigTable<FinetuneConfig> = {
   base: {
     kind: 'string',
     placeholder: 'PATH',
-    help: 'the base model: a model folder (Hugging Face layout, `ownlm import` output, a checkpoint) or a llama GGUF',
+    help: 'the base model: a model folder or a llama GGUF',
   },
   data: {
     kind: 'string',
     placeholder: 'DIR',
-    help: 'conversation dataset folder (`ownlm dataset import` output)',
+    help: 'conversation dataset folder, from `ownlm dataset import`',
   },
   out: {
     kind: 'string',
@@ -71,7 +71,7 @@ export const finetuneSettings: ConfigTable<FinetuneConfig> = {
     default: 'lora',
     placeholder: 'NAME',
     rule: oneOf(['lora', 'full']),
-    help: 'lora (an adapter on the frozen base) or full (every weight)',
+    help: 'lora trains an adapter on the frozen base, full trains every weight',
   },
   rank: { kind: 'integer', default: 8, rule: positive, help: 'LoRA rank' },
   alpha: {
@@ -123,8 +123,8 @@ export const finetuneSettings: ConfigTable<FinetuneConfig> = {
     kind: 'optional-integer',
     default: null,
     rule: [(v) => v >= 2, '≥ 2'],
-    defaultHelp: "the base's max_position_embeddings",
-    help: "longest sequence in tokens; at most the base's max_position_embeddings",
+    defaultHelp: "the base's",
+    help: "longest sequence in tokens, at most the base's max_position_embeddings",
   },
   warmup_steps: { ...trainingSettings.warmup_steps, default: 0 },
   schedule: { ...trainingSettings.schedule, default: 'linear' },

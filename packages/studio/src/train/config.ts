@@ -87,7 +87,11 @@ export const trainingSettings: ConfigTable<Pick<TrainConfig, TrainingKeys>> = {
   weight_decay: { kind: 'number', rule: nonNegative, help: 'AdamW weight decay' },
   beta1: { kind: 'number', rule: unit, help: 'AdamW beta1' },
   beta2: { kind: 'number', rule: unit, help: 'AdamW beta2' },
-  grad_clip: { kind: 'number', rule: nonNegative, help: 'largest global gradient norm (0: no clipping)' },
+  grad_clip: {
+    kind: 'number',
+    rule: nonNegative,
+    help: 'largest global gradient norm; 0 turns clipping off',
+  },
   seed: {
     kind: 'integer',
     rule: nonNegative,
@@ -96,27 +100,27 @@ export const trainingSettings: ConfigTable<Pick<TrainConfig, TrainingKeys>> = {
   eval_every: {
     kind: 'integer',
     rule: nonNegative,
-    help: 'validation loss every N steps (0: only at the end)',
+    help: 'validation loss every N steps and at the end; 0: only at the end',
   },
   checkpoint_every: {
     kind: 'integer',
     rule: nonNegative,
-    help: 'checkpoint every N steps (0: off); always at the end',
+    help: 'checkpoint every N steps and at the end; 0: only at the end',
   },
-  checkpoint_minutes: { kind: 'number', rule: nonNegative, help: 'checkpoint every X minutes (0: off)' },
+  checkpoint_minutes: { kind: 'number', rule: nonNegative, help: 'also checkpoint every X minutes; 0: off' },
   keep_checkpoints: {
     kind: 'integer',
     rule: positive,
     help: 'recent checkpoints kept besides the best one by validation loss',
   },
-  threads: { kind: 'integer', rule: nonNegative, help: 'engine threads (0: one per core)' },
+  threads: { kind: 'integer', rule: nonNegative, help: 'engine threads; 0: one per core' },
 };
 
 const shape = (help: string, defaultHelp = "the preset's") =>
   ({ kind: 'optional-integer', default: null, rule: positive, defaultHelp, help }) as const;
 
 export const trainSettings: ConfigTable<TrainConfig> = {
-  data: { kind: 'string', placeholder: 'DIR', help: 'token shards folder (`ownlm data pack` output)' },
+  data: { kind: 'string', placeholder: 'DIR', help: 'token shards folder, from `ownlm data pack`' },
   tokenizer: { kind: 'string', placeholder: 'DIR', help: 'tokenizer folder the shards were packed with' },
   out: { kind: 'string', placeholder: 'DIR', help: 'run folder: checkpoints, metrics.jsonl, config.yaml' },
   model: {
@@ -130,7 +134,7 @@ export const trainSettings: ConfigTable<TrainConfig> = {
   intermediate_size: shape('width of the feed-forward layers'),
   num_hidden_layers: shape('transformer layers'),
   num_attention_heads: shape('attention heads'),
-  num_key_value_heads: shape('key/value heads (grouped-query attention)', 'num_attention_heads'),
+  num_key_value_heads: shape('key and value heads, fewer for grouped-query attention', 'num_attention_heads'),
   rope_theta: { kind: 'number', default: 10000, rule: positive, help: 'RoPE base frequency' },
   tie_word_embeddings: {
     kind: 'boolean',
@@ -141,7 +145,7 @@ export const trainSettings: ConfigTable<TrainConfig> = {
     kind: 'integer',
     default: 256,
     rule: [(v) => v >= 2, '≥ 2'],
-    help: "tokens per training sequence (also the model's max_position_embeddings)",
+    help: "tokens per training sequence, also the model's max_position_embeddings",
   },
   batch_size: { ...trainingSettings.batch_size, default: 16 },
   grad_accumulation: { ...trainingSettings.grad_accumulation, default: 1 },
@@ -162,7 +166,7 @@ export const trainSettings: ConfigTable<TrainConfig> = {
     kind: 'integer',
     default: 0,
     rule: nonNegative,
-    help: 'print samples every N steps (0: never)',
+    help: 'print samples every N steps; 0: never',
   },
   sample_prompts: {
     kind: 'strings',
