@@ -12,6 +12,7 @@ import { configWithDefaults, modelsDirectory, pgliteDirectory, type ServerConfig
 import type { AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
 import { AppError } from './errors.ts';
+import { registerHostCheck } from './host-check.ts';
 import { JobHub } from './jobs/events.ts';
 import { registerFinetuneOutputs } from './jobs/finetune-outputs.ts';
 import { LocalWorkers } from './jobs/local-worker.ts';
@@ -122,6 +123,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     if (appError.code === 'server_error') request.log.error(error);
     return reply.status(appError.status).send(appError.toOpenAI());
   });
+  registerHostCheck(app, config);
   await app.register(fastifyCookie);
   registerAuthentication(app, database.db);
   app.addHook('onSend', async (_request, reply) => {

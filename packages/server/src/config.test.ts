@@ -93,3 +93,23 @@ test('the outbound allow-list: CIDRs, addresses and host names; anything else na
         e instanceof ConfigError && /--outbound-allow \/ OWNLM_OUTBOUND_ALLOW: expected/.test(e.message),
     );
 });
+
+test('the public URL and the other host names this server answers to', () => {
+  const config = loadConfig(
+    ['--public-url', 'https://Ownlm.Example.com/chat/', '--allowed-hosts', 'a.example, B.internal'],
+    {},
+  );
+  assert.equal(config.publicUrl, 'https://ownlm.example.com');
+  assert.deepEqual(config.allowedHosts, ['a.example', 'b.internal']);
+  assert.equal(loadConfig([], {}).publicUrl, null);
+  for (const [argv, message] of [
+    [['--public-url', 'ftp://ownlm.example.com'], /--public-url \/ OWNLM_PUBLIC_URL: expected/],
+    [['--public-url', 'https://user:pw@ownlm.example.com'], /--public-url/],
+    [['--allowed-hosts', '*.example.com'], /--allowed-hosts \/ OWNLM_ALLOWED_HOSTS: expected/],
+    [['--allowed-hosts', 'ownlm.example.com:8080'], /--allowed-hosts/],
+  ] as const)
+    assert.throws(
+      () => loadConfig([...argv], {}),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+    );
+});

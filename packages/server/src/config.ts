@@ -90,6 +90,34 @@ const allowList: SettingType<string[]> = {
   write: (value) => value.join(','),
 };
 
+/** An http(s) URL, without a trailing slash; null when not set. */
+const publicUrl: SettingType<string | null> = {
+  expected: 'an http:// or https:// URL such as https://ownlm.example.com',
+  read(raw) {
+    try {
+      const url = new URL(raw);
+      return /^https?:$/.test(url.protocol) && url.username === '' ? url.origin : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  write: (value) => value ?? '',
+};
+
+/** Comma-separated host names (no ports, no wildcards). */
+const hostNames: SettingType<string[]> = {
+  expected: 'comma-separated host names such as ownlm.example.com,ownlm.internal',
+  read(raw) {
+    const names = raw.split(',').map((name) => name.trim().toLowerCase());
+    return names.every((name) =>
+      /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name),
+    )
+      ? names
+      : undefined;
+  },
+  write: (value) => value.join(','),
+};
+
 const setting = <T>(row: Setting<T>): Setting<T> => row;
 
 const settings = {
@@ -209,6 +237,24 @@ const settings = {
     type: trueOrFalse,
     default: false,
     help: 'trust X-Forwarded-* headers',
+  }),
+  /** Where users reach this server (behind a proxy, its public address); its host name is an allowed Host. */
+  publicUrl: setting({
+    flag: 'public-url',
+    env: 'OWNLM_PUBLIC_URL',
+    type: publicUrl,
+    default: null,
+    defaultText: 'none',
+    help: 'the URL users open',
+  }),
+  /** Host names requests may carry besides IP addresses, localhost and the public URL's (DNS rebinding). */
+  allowedHosts: setting({
+    flag: 'allowed-hosts',
+    env: 'OWNLM_ALLOWED_HOSTS',
+    type: hostNames,
+    default: [],
+    defaultText: 'none',
+    help: 'other host names this server answers to',
   }),
   /** Non-public addresses and names that outbound requests (webhooks, the synthesizer's endpoint) may reach. */
   outboundAllow: setting({

@@ -11,6 +11,7 @@ const statusByCode = {
   model_not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  misdirected: 421,
   context_length_exceeded: 400,
   rate_limited: 429,
   server_error: 500,

@@ -26,12 +26,10 @@ async function register(app: FastifyInstance, email: string, headers: Record<str
 async function signIn(app: FastifyInstance, email: string, password = PASSWORD) {
   const response = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password } });
   const cookie = response.cookies.find((c) => c.name === 'ownlm_session');
-  return {
-    status: response.statusCode,
-    headers: cookie
-      ? { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': response.json().csrfToken as string }
-      : {},
-  };
+  const headers: Record<string, string> = cookie
+    ? { cookie: `ownlm_session=${cookie.value}`, 'x-csrf-token': response.json().csrfToken as string }
+    : {};
+  return { status: response.statusCode, headers };
 }
 
 const sessionUser = async (app: FastifyInstance, headers: Record<string, string>) =>
