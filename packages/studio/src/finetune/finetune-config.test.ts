@@ -56,6 +56,13 @@ describe('FinetuneConfig', () => {
     assert.equal(stepsOf(config, 9), 9);
   });
 
+  it('a JSON file of every resolved setting (what the server writes for a job) reads back to the same config', () => {
+    const resolved = resolveFinetuneConfig({ ...required, rank: 4, steps: 12, scenarios: ['Hi?'] }, 'test');
+    const file = join(dir, 'job.json');
+    writeFileSync(file, JSON.stringify(resolved));
+    assert.deepEqual(resolveFinetuneConfig(readFinetuneConfigFile(file), file), resolved);
+  });
+
   it('errors name the key and where it came from', () => {
     const cases: [() => unknown, RegExp][] = [
       [
