@@ -41,16 +41,16 @@ async function serve(setup: ChildSetup): Promise<void> {
       slowestInput: 0,
       busyMs: 0,
     };
-    const items =
-      'files' in job ? job.files : Array.from({ length: job.to - job.from }, (_, i) => job.from + i);
-    for (let position = 0; position < items.length; position++) {
-      const item = items[position];
+    for (let position = 0; position < job.items.length; position++) {
+      const item = job.items[position];
       const bytes = typeof item === 'string' ? readFileSync(item) : makeInput(prepared, setup.runSeed, item);
       writeFileSync(input, bytes);
       rmSync(scratch, { recursive: true, force: true });
       mkdirSync(scratch);
       progress.set([number, position, Date.now()]);
       writeSync(progressFd, progress, 0, 24, 0);
+      // Garbage left by earlier inputs is collected first, so the jump measures this input alone.
+      if (memory() > MEMORY_JUMP) globalThis.gc?.();
       const before = memory();
       const start = performance.now();
       let error: unknown;
@@ -63,11 +63,12 @@ async function serve(setup: ChildSetup): Promise<void> {
       const ms = performance.now() - start;
       result.busyMs += ms;
       let outcome = classify(error, input, verdict);
-      if (memory() - before > MEMORY_JUMP)
+      const allocated = memory() - before;
+      if (allocated > MEMORY_JUMP)
         outcome = {
           kind: 'failure',
           reason: 'memory',
-          message: `${((memory() - before) / 2 ** 20).toFixed(0)} MiB allocated`,
+          message: `${(allocated / 2 ** 20).toFixed(0)} MiB allocated`,
         };
       if (typeof item === 'number' && item < prepared.seeds.length && outcome.kind !== 'accepted')
         outcome = {

@@ -144,8 +144,11 @@ export function makeInput(prepared: PreparedTarget, runSeed: number, index: numb
   return mutators[index % seeds.length](random);
 }
 
-/** What a child is asked to run: a range of generated inputs or a list of files. */
-export type Job = { target: string; from: number; to: number } | { target: string; files: string[] };
+/** What a child is asked to run: generated inputs (by index) and files (by path) of one target. */
+export interface Job {
+  target: string;
+  items: (number | string)[];
+}
 
 export type JobResult = Omit<TargetReport, 'target' | 'inputs'>;
 
@@ -159,15 +162,6 @@ export interface ChildSetup {
   timeoutMs: number;
 }
 
-const jobItems = (job: Job): (number | string)[] =>
-  'files' in job ? job.files : Array.from({ length: job.to - job.from }, (_, i) => job.from + i);
-
-function jobRest(job: Job, after: number): Job | null {
-  if ('files' in job)
-    return after + 1 < job.files.length ? { ...job, files: job.files.slice(after + 1) } : null;
-  return job.from + after + 1 < job.to ? { ...job, from: job.from + after + 1 } : null;
-}
-
 const childModule = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 /** One child process and its watchdog. */
@@ -179,8 +173,10 @@ class FuzzChild {
   private readonly ready: Promise<void>;
 
   constructor(private readonly setup: ChildSetup) {
+    // A killed predecessor's last note must not read as this child's progress.
+    writeFileSync(setup.progressFile, new Uint8Array(24));
     this.process = fork(childModule, [], {
-      execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=2048'],
+      execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=2048', '--expose-gc'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
@@ -289,9 +285,11 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
     const jobs: Job[] = [];
     for (const ref of options.targets) {
       const files = options.replay ? regressionFiles(ref) : [];
-      if (files.length > 0) jobs.push({ target: ref.name, files });
-      for (let from = 0; from < options.count; from += 250)
-        jobs.push({ target: ref.name, from, to: Math.min(options.count, from + 250) });
+      if (files.length > 0) jobs.push({ target: ref.name, items: files });
+      for (let from = 0; from < options.count; from += 250) {
+        const length = Math.min(250, options.count - from);
+        jobs.push({ target: ref.name, items: Array.from({ length }, (_, i) => from + i) });
+      }
     }
     const reports = new Map<string, TargetReport>(
       options.targets.map((ref) => [
@@ -308,7 +306,7 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
         },
       ]),
     );
-    const total = jobs.reduce((n, job) => n + jobItems(job).length, 0);
+    const total = jobs.reduce((n, job) => n + job.items.length, 0);
     let done = 0;
     const timeoutMs = options.timeoutMs ?? 5000;
     const slots = options.jobs ?? Math.min(4, availableParallelism());
@@ -321,7 +319,6 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
           scratch: join(work, `scratch-${slot}`),
           timeoutMs,
         });
-        writeFileSync(setup().progressFile, new Uint8Array(24));
         let child = new FuzzChild(setup());
         try {
           for (let job = jobs.shift(); job; job = jobs.shift()) {
@@ -329,7 +326,7 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
             const outcome = await child.run(job);
             if ('result' in outcome) {
               const { result } = outcome;
-              const count = jobItems(job).length;
+              const count = job.items.length;
               report.inputs += count;
               report.accepted += result.accepted;
               report.rejected += result.rejected;
@@ -341,17 +338,18 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
               }
               done += count;
             } else {
-              // The input at `died` hung or crashed the child: count it, start a new child, go on after it.
-              report.inputs += outcome.died + 1;
+              // The input at `died` hung or crashed the child: count it, start a new child, and run the job's
+              // other inputs again there (their results went with the child).
+              report.inputs += 1;
               report.failures.push({
                 target: job.target,
-                input: jobItems(job)[outcome.died],
+                input: job.items[outcome.died],
                 reason: outcome.reason,
                 message: outcome.message,
               });
-              done += outcome.died + 1;
-              const rest = jobRest(job, outcome.died);
-              if (rest) jobs.unshift(rest);
+              done += 1;
+              const rest = job.items.filter((_, i) => i !== outcome.died);
+              if (rest.length > 0) jobs.unshift({ target: job.target, items: rest });
               child.close();
               child = new FuzzChild(setup());
             }
