@@ -18,6 +18,9 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   'dataset-validate': () => import('./commands/dataset-validate.ts'),
   'dataset-import': () => import('./commands/dataset-import.ts'),
   'dataset-synth': () => import('./commands/dataset-synth.ts'),
+  redteam: () => import('./commands/redteam.ts'),
+  'safety-generate-data': () => import('./commands/safety-generate-data.ts'),
+  'safety-train-classifier': () => import('./commands/safety-train-classifier.ts'),
 };
 
 function usage(): string {

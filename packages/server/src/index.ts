@@ -2,6 +2,8 @@
 export { buildApp } from './app.ts';
 export { loadConfig, type ServerConfig } from './config.ts';
 export { main } from './main.ts';
+// The llama.cpp runtime, for commands that run a GGUF the way the server serves it (`ownlm redteam --gguf`).
+export { createLlamaRuntime } from './serve/llama-runtime.ts';
 // The job manager's parts other modules and `ownlm worker` use.
 export { runJobCommand, type CommandOutcome, type CommandRun } from './jobs/child.ts';
 export { jobArguments, jobOutput, JOB_TYPES } from './jobs/commands.ts';

@@ -2,7 +2,7 @@
 // JSONL under data/: the classifier's labelled prompts (a train file and a held-out file, split by template)
 // and the red-team suite (attacks per category and benign look-alikes). Both are functions of the templates
 // and a seed; `ownlm safety generate-data` rewrites them and a test checks the shipped files are its output.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Random } from '@ownlm/engine';
@@ -197,6 +197,7 @@ export function writeSafetyDatasets(
 } {
   const { train, heldOut } = generateClassifierDataset({ seed });
   const suite = generateRedteamSuite({ seed });
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, safetyDataFiles.classifierTrain), toJsonl(train));
   writeFileSync(join(dir, safetyDataFiles.classifierHeldOut), toJsonl(heldOut));
   writeFileSync(join(dir, safetyDataFiles.redteam), toJsonl(suite));
