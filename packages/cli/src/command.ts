@@ -32,6 +32,15 @@ export interface Option extends Setting {
   required?: boolean;
 }
 
+/** The --events option of the long-running commands; `events` names what the command writes. */
+export function eventsOption(events: string) {
+  return {
+    kind: 'string',
+    placeholder: 'PATH|-',
+    help: `also write ${events} as JSON lines to PATH, or to stdout (the lines for a person then go to stderr)`,
+  } as const satisfies Option;
+}
+
 export const positiveInteger: Rule<number> = [(v) => v > 0, 'a positive integer'];
 export const nonNegativeInteger: Rule<number> = [(v) => v >= 0, 'a non-negative integer'];
 

@@ -12,7 +12,7 @@ import {
   type CorpusSource,
   type PrepareProgress,
 } from '@ownlm/studio';
-import { defineCommand, nonNegativeInteger } from '../command.ts';
+import { defineCommand, eventsOption, nonNegativeInteger } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
@@ -117,11 +117,7 @@ INPUT: files, folders (recursive) and quoted globs ("data/**/*.md") of .txt .md 
       help: 'worker threads',
     },
     overwrite: { kind: 'boolean', help: 'replace a corpus prepared earlier in the output folder' },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write JSON events (data-prepare-stage, data-prepare-done) to PATH or stdout',
-    },
+    events: eventsOption('data-prepare-stage and data-prepare-done events'),
   },
   async run({ values, positionals, usageError }) {
     if (positionals.length === 0 && !values.demo) return usageError('give at least one INPUT or --demo');

@@ -1,7 +1,7 @@
 // `ownlm export`: a model folder to a GGUF for llama.cpp (and Ollama, LM Studio) or to a Hugging Face folder,
 // published only after llama.cpp reproduces the engine's tokenization and greedy output.
 import { exportModel, oneOf, type ExportFormat } from '@ownlm/studio';
-import { defineCommand, positiveInteger } from '../command.ts';
+import { defineCommand, eventsOption, positiveInteger } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 
 export const command = defineCommand({
@@ -53,11 +53,7 @@ Any difference refuses the export and names the prompt and token; nothing is lef
     },
     no_verify: { kind: 'boolean', help: 'skip the checks (not recommended)' },
     force: { kind: 'boolean', help: 'replace an existing --out' },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write JSON events (artifact-written, export-done) to PATH or stdout',
-    },
+    events: eventsOption('artifact-written and export-done events'),
   },
   async run({ values }) {
     const format = values.format as ExportFormat;

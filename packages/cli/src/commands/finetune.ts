@@ -12,7 +12,7 @@ import {
   runFinetune,
   type FinetuneEvent,
 } from '@ownlm/studio';
-import { defineCommand } from '../command.ts';
+import { defineCommand, eventsOption } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 
 const stageTitles: Record<string, string> = {
@@ -55,11 +55,7 @@ Every output is verified (llama.cpp must reproduce the engine's greedy tokens) b
       help: 'scenario prompts: one per line, or a JSON array of strings in a .json file',
     },
     resume: { kind: 'boolean', help: 'continue from the newest good checkpoint in --out' },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write one JSON event per line to PATH (or stdout, which then carries only them)',
-    },
+    events: eventsOption('its events'),
   },
   settings: finetuneSettings,
   async run({ values, settings }) {

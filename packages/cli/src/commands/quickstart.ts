@@ -18,7 +18,7 @@ import {
   type TrainConfig,
   type TrainEvent,
 } from '@ownlm/studio';
-import { defineCommand, positiveInteger } from '../command.ts';
+import { defineCommand, eventsOption, positiveInteger } from '../command.ts';
 import { ProgressBar } from '../progress-bar.ts';
 import { trainProgress } from '../train-progress.ts';
 
@@ -133,11 +133,9 @@ data prepare → tokenizer train → data pack → train → evaluate → export
       help: 'seed for initialization, batches and sampling',
     },
     force: { kind: 'boolean', help: 'train again even if the quickstart model exists' },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write one JSON event per line to PATH, or to stdout with the rest of the output on stderr: quickstart-stage, quickstart-progress, the training events of `ownlm train --events`, and quickstart-done with the model path',
-    },
+    events: eventsOption(
+      'quickstart-stage, quickstart-progress, the training events and quickstart-done (with the model path)',
+    ),
   },
   notes:
     'Beside the GGUF it writes MODEL.lineage.json: corpus, tokenizer, checkpoint, steps, seed and evaluation.',

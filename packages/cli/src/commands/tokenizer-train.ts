@@ -1,6 +1,6 @@
 // `ownlm tokenizer train`: thin over studio's trainTokenizer; flags, progress bars, a summary line.
 import { DEFAULT_SPECIAL_TOKENS, trainTokenizer, type TrainProgress } from '@ownlm/studio';
-import { defineCommand, nonNegativeInteger, positiveInteger } from '../command.ts';
+import { defineCommand, eventsOption, nonNegativeInteger, positiveInteger } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
@@ -47,11 +47,7 @@ INPUT is a prepared corpus folder (its train.jsonl), a .jsonl file (field "text"
       help: 'counting threads',
     },
     force: { kind: 'boolean', help: 'replace a non-empty output folder' },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write JSON events (tokenizer-train-stage, tokenizer-train-done) to PATH or stdout',
-    },
+    events: eventsOption('tokenizer-train-stage and tokenizer-train-done events'),
   },
   async run({ values, positionals }) {
     const events = trainProgress({ events: values.events });

@@ -7,7 +7,7 @@ import {
   runTraining,
   trainSettings,
 } from '@ownlm/studio';
-import { defineCommand } from '../command.ts';
+import { defineCommand, eventsOption } from '../command.ts';
 import { trainProgress } from '../train-progress.ts';
 
 export const command = defineCommand({
@@ -19,11 +19,7 @@ then from flags (--batch-size 8 overrides batch_size). Required: data, tokenizer
   options: {
     config: { kind: 'string', placeholder: 'FILE', help: 'YAML (or JSON) training config' },
     resume: { kind: 'boolean', help: 'continue from the newest good checkpoint in the run folder' },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write one JSON event per line to PATH (or stdout)',
-    },
+    events: eventsOption('its training events'),
   },
   settings: trainSettings,
   async run({ values, settings }) {
