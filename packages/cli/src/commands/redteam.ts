@@ -16,7 +16,7 @@ import {
   type RedteamMessage,
   type RedteamPrompt,
 } from '@ownlm/studio';
-import { defineCommand, positiveInteger } from '../command.ts';
+import { defineCommand, eventsOption, positiveInteger } from '../command.ts';
 import { ProgressBar } from '../progress-bar.ts';
 import { trainProgress } from '../train-progress.ts';
 
@@ -129,11 +129,7 @@ The model is a registered model of a running ownlm server, asked through its Ope
       defaultHelp: '4 with a server, 1 with --gguf',
       help: 'prompts in flight',
     },
-    events: {
-      kind: 'string',
-      placeholder: 'PATH|-',
-      help: 'also write JSON events (redteam-progress, artifact-written, redteam-done) to PATH or stdout',
-    },
+    events: eventsOption('progress (redteam-progress), the reports (artifact-written) and redteam-done'),
   },
   async run({ values }) {
     const filters = filterChoices[values.filters];
