@@ -1,6 +1,7 @@
 // Who may do what, end to end over HTTP on a loopback port. The matrix is generated from the server's own route
 // table (`app.routeAccess`, every route with the policy it declared where it was registered): each route is
-// called as anonymous, a user, another user, an admin, a worker token and a revoked API key, and must refuse
+// called as anonymous, a user, another user, an admin, a worker token, a revoked API key and a live key of each
+// scope, and must refuse
 // every caller its policy excludes; every route that takes an object id must give another user's object the
 // same 404 as a missing one, while its owner reads it. A new route is covered without anyone writing a test.
 // Then what the matrix cannot show: search never crosses users, and cookie writes need this site and the CSRF
@@ -20,7 +21,15 @@ interface Session {
   csrf: string;
 }
 
-type Caller = 'anonymous' | 'user' | 'other user' | 'admin' | 'worker token' | 'revoked key';
+type Caller =
+  | 'anonymous'
+  | 'user'
+  | 'other user'
+  | 'admin'
+  | 'worker token'
+  | 'revoked key'
+  | 'inference key'
+  | 'platform key';
 const CALLERS: readonly Caller[] = [
   'anonymous',
   'user',
@@ -28,12 +37,15 @@ const CALLERS: readonly Caller[] = [
   'admin',
   'worker token',
   'revoked key',
+  'inference key',
+  'platform key',
 ];
 
-/** Who each policy lets in; everyone else is refused before the handler runs. */
+/** Who each policy lets in; everyone else is refused before the handler runs. The keys are the user's. */
 const ALLOWED: Record<Access, readonly Caller[]> = {
   anonymous: CALLERS,
-  user: ['user', 'other user', 'admin'],
+  inference: ['user', 'other user', 'admin', 'inference key'],
+  user: ['user', 'other user', 'admin', 'platform key'],
   admin: ['admin'],
   worker: ['worker token'],
 };
@@ -47,9 +59,10 @@ const ANONYMOUS_ROUTES = new Set([
 ]);
 
 /**
- * Path parameters that name no object a user owns: models and aliases are the registry's, reports are made only
- * by a finished fine-tune (their owner check is tested in jobs/finetune-outputs.test.ts), worker tokens are
- * an admin's, and a worker's job must be held by that worker. They are filled with a name that does not exist.
+ * Path parameters filled with a name that does not exist, not with an object of the user's: a user's models and
+ * reports are made only by a finished fine-tune (registry/models.test.ts and jobs/finetune-outputs.test.ts check
+ * that another user gets the not-found of a missing one), aliases and worker tokens are an admin's, and a
+ * worker's job must be held by that worker.
  */
 const UNOWNED_PARAMS = new Set(['model', 'alias', 'file', '*']);
 
@@ -238,10 +251,10 @@ describe('access control', () => {
         const response = await call(caller, route.method, path);
         const v1 = route.url.startsWith('/v1/');
         if (caller === 'revoked key') await errorOf(response, 401, 'invalid_api_key', what);
-        else if (route.access === 'admin' && caller !== 'anonymous' && caller !== 'worker token')
-          await errorOf(response, 403, 'forbidden', what);
-        else
-          await errorOf(response, 401, v1 && caller !== 'admin' ? 'invalid_api_key' : 'unauthorized', what);
+        else if (route.access === 'worker' || caller === 'anonymous' || caller === 'worker token')
+          await errorOf(response, 401, v1 ? 'invalid_api_key' : 'unauthorized', what);
+        // Signed in, or a live key: known, but not allowed here.
+        else await errorOf(response, 403, 'forbidden', what);
       }
     }
   });

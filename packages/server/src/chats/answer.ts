@@ -9,19 +9,20 @@ import type { ChatSettings } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { openEventStream, type EventStream } from '../event-stream.ts';
 import { generate, type GenerationFinish } from '../generation.ts';
+import { defaultModelFor, resolveModel } from '../registry/models.ts';
 import type { RegisteredModel } from '../registry/registry.ts';
 import type { RuntimeMessage } from '../serve/runtime.ts';
 import { addAnswer, chatMessages, findChat, messageView, type MessageView } from './chats.ts';
 
 /** The chat's model, or an error whose message the user can act on. */
-async function modelFor(ctx: AppContext, modelId: string | null): Promise<RegisteredModel> {
+async function modelFor(ctx: AppContext, actor: Actor, modelId: string | null): Promise<RegisteredModel> {
   if (modelId === null) {
-    const fallback = await ctx.registry.defaultModel();
+    const fallback = await defaultModelFor({ ctx, actor });
     if (!fallback) throw new AppError('model_not_found', 'no model yet: run the quickstart');
     return fallback;
   }
   try {
-    return await ctx.registry.resolve(modelId);
+    return await resolveModel({ ctx, actor, reference: modelId });
   } catch (error) {
     if (error instanceof AppError && error.code === 'model_not_found')
       throw new AppError(
@@ -64,7 +65,7 @@ async function answer({ ctx, actor, chatId, reply }: AnswerRequest, stream: Even
   try {
     const chat = await findChat({ ctx, actor, chatId });
     settings = chat.settings;
-    model = await modelFor(ctx, chat.modelId);
+    model = await modelFor(ctx, actor, chat.modelId);
     const history = await chatMessages({ ctx, actor, chatId: chat.id });
     prompt = [
       ...(settings.systemPrompt ? [{ role: 'system' as const, content: settings.systemPrompt }] : []),

@@ -6,7 +6,7 @@ import type { AppContext } from '../context.ts';
 import { chats, messages, type ChatSettings } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import type { ModelRegistry } from '../registry/registry.ts';
+import { resolveModel } from '../registry/models.ts';
 
 export const DEFAULT_TITLE = 'New chat';
 export const DEFAULT_SETTINGS: ChatSettings = { systemPrompt: '', temperature: 0.7, maxTokens: 512 };
@@ -133,13 +133,13 @@ function parseSettings(value: unknown, base: ChatSettings): ChatSettings {
   return settings;
 }
 
-/** The version id `modelId` names (any reference the registry resolves); null stays null (the default). */
-async function parseModelId(registry: ModelRegistry, value: unknown): Promise<string | null> {
+/** The version id `modelId` names (a model the actor may use); null stays null (the default). */
+async function parseModelId(ctx: AppContext, actor: Actor, value: unknown): Promise<string | null> {
   if (value === null) return null;
   if (typeof value !== 'string' || value === '')
     throw new AppError('invalid_request', 'modelId must be a model id, a model name or null', 'modelId');
   try {
-    return (await registry.resolve(value)).versionId;
+    return (await resolveModel({ ctx, actor, reference: value })).versionId;
   } catch (error) {
     if (error instanceof AppError && error.code === 'model_not_found')
       throw new AppError(
@@ -202,7 +202,7 @@ export async function createChat(options: {
 }): Promise<ChatView> {
   const { ctx, body } = options;
   const title = body.title === undefined ? DEFAULT_TITLE : parseTitle(body.title);
-  const modelId = body.modelId === undefined ? null : await parseModelId(ctx.registry, body.modelId);
+  const modelId = body.modelId === undefined ? null : await parseModelId(ctx, options.actor, body.modelId);
   const settings =
     body.settings === undefined ? DEFAULT_SETTINGS : parseSettings(body.settings, DEFAULT_SETTINGS);
   const [row] = await ctx.db
@@ -223,7 +223,7 @@ export async function updateChat(options: {
   const chat = await findChat(options);
   const changes: Partial<ChatRow> = { updatedAt: new Date() };
   if (body.title !== undefined) changes.title = parseTitle(body.title);
-  if (body.modelId !== undefined) changes.modelId = await parseModelId(ctx.registry, body.modelId);
+  if (body.modelId !== undefined) changes.modelId = await parseModelId(ctx, options.actor, body.modelId);
   if (body.settings !== undefined) changes.settings = parseSettings(body.settings, chat.settings);
   const [row] = await ctx.db.update(chats).set(changes).where(eq(chats.id, chat.id)).returning();
   return chatView(row);

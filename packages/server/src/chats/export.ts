@@ -1,6 +1,7 @@
 // A chat as a file to download: Markdown to read, JSON to process.
 import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
+import { resolveModel } from '../registry/models.ts';
 import { chatMessages, findChat } from './chats.ts';
 
 export interface ExportFile {
@@ -46,7 +47,7 @@ export async function exportChat(options: {
   let model: string | null = history.findLast((m) => m.role === 'assistant')?.model ?? null;
   if (chat.modelId !== null)
     try {
-      model = (await ctx.registry.resolve(chat.modelId)).name;
+      model = (await resolveModel({ ctx, actor: options.actor, reference: chat.modelId })).name;
     } catch {
       // The chat's model is gone; the model named by its last answer stands.
     }

@@ -22,6 +22,7 @@ import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { datasets } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { defaultModelFor, resolveModel } from '../registry/models.ts';
 import { newId } from '../ids.ts';
 import { outboundUrl } from '../outbound/outbound.ts';
 
@@ -114,9 +115,10 @@ export function validateValidationFraction(raw: unknown): number {
  */
 async function tokenCounter(
   ctx: AppContext,
+  actor: Actor,
   conversations: Conversation[],
 ): Promise<{ count: (text: string) => number; model: string } | null> {
-  const model = await ctx.registry.defaultModel();
+  const model = await defaultModelFor({ ctx, actor });
   if (!model || model.kind !== 'model') return null;
   const counts = new Map<string, number>();
   try {
@@ -144,7 +146,7 @@ async function store(
 ): Promise<DatasetView> {
   const { conversations, rejected } = options;
   const split = splitConversations(conversations, { validationFraction: options.validation });
-  const counter = await tokenCounter(ctx, conversations);
+  const counter = await tokenCounter(ctx, actor, conversations);
   const stats = datasetStats(conversations, counter?.count);
   const id = newId('ds');
   const dir = join(ctx.config.home, 'datasets', id);
@@ -254,12 +256,13 @@ const GENERATION = { maxTokens: 256, temperature: 0.8, topP: 0.95 };
 /** The turn writer for a model generator; errors name the generator, never its key. */
 async function generatorFor(
   ctx: AppContext,
+  actor: Actor,
   request: GeneratorRequest,
   signal: AbortSignal,
 ): Promise<ConversationGenerator | undefined> {
   if (request.kind === 'template') return undefined;
   if (request.kind === 'model') {
-    const model = await ctx.registry.resolve(request.model);
+    const model = await resolveModel({ ctx, actor, reference: request.model });
     return async (messages) => {
       let text = '';
       try {
@@ -352,7 +355,12 @@ export async function synthesizeDataset(options: {
   if (seed !== undefined && (typeof seed !== 'number' || !Number.isSafeInteger(seed)))
     throw new AppError('invalid_request', 'seed must be an integer', 'seed');
   const validation = validateValidationFraction(body.validation);
-  const generator = await generatorFor(options.ctx, validateGenerator(body.generator), options.signal);
+  const generator = await generatorFor(
+    options.ctx,
+    options.actor,
+    validateGenerator(body.generator),
+    options.signal,
+  );
   let conversations: Conversation[];
   try {
     ({ conversations } = await synthesizeConversations({

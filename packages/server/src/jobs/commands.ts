@@ -19,6 +19,7 @@ import type { AppContext } from '../context.ts';
 import { ownDataset } from '../datasets/datasets.ts';
 import { datasets, type JobType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { visibleTo } from '../registry/models.ts';
 
 export const JOB_TYPES: readonly JobType[] = [
   'data-prepare',
@@ -306,8 +307,10 @@ async function finetuneReferences(
   try {
     base = await ctx.registry.byVersionId(given.base);
   } catch {
-    throw invalid('base', `names no model version: '${given.base}'; list them with GET /api/models`);
+    base = null;
   }
+  if (!base || !visibleTo(actor, base))
+    throw invalid('base', `names no model version: '${given.base}'; list them with GET /api/models`);
   if (base.kind !== 'model') throw invalid('base', `is an adapter, not a model: '${given.base}'`);
   if (typeof given.dataset !== 'string') throw invalid('dataset', 'must be a dataset id (GET /api/datasets)');
   try {

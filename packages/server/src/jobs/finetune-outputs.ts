@@ -94,12 +94,19 @@ export async function registerFinetuneOutputs(options: {
   const mergedGguf = path(result.mergedGguf);
   if (method === 'lora' && !adapterGguf) throw new Error('the LoRA run reported no adapterGguf');
   const adapter = adapterGguf
-    ? await ctx.registry.registerAdapter({ path: adapterGguf, name, baseVersionId: base.versionId, lineage })
+    ? await ctx.registry.registerAdapter({
+        path: adapterGguf,
+        name,
+        baseVersionId: base.versionId,
+        lineage,
+        ownerId: job.userId,
+      })
     : null;
   const merged = mergedGguf
-    ? await ctx.registry.importFile(mergedGguf, adapter ? `${name}-merged` : name, {
-        ...lineage,
-        ...(adapter ? { adapter: adapter.versionId } : {}),
+    ? await ctx.registry.importFile(mergedGguf, {
+        name: adapter ? `${name}-merged` : name,
+        lineage: { ...lineage, ...(adapter ? { adapter: adapter.versionId } : {}) },
+        ownerId: job.userId,
       })
     : null;
   const tuned = adapter ?? merged;

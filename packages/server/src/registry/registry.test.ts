@@ -57,11 +57,11 @@ describe('ModelRegistry', () => {
     copyFileSync(gguf, other);
     appendFileSync(other, Buffer.alloc(64));
     writeFileSync(`${other}.lineage.json`, JSON.stringify({ trainedBy: 'a test' }));
-    const imported = await registry.importFile(other, 'second');
+    const imported = await registry.importFile(other, { name: 'second' });
     assert.equal(imported.name, 'second');
     assert.deepEqual(imported.lineage, { trainedBy: 'a test' });
     assert.equal(
-      (await registry.importFile(other, 'second')).versionId,
+      (await registry.importFile(other, { name: 'second' })).versionId,
       imported.versionId,
       'import is idempotent',
     );

@@ -31,6 +31,8 @@ export interface RegisteredModel {
   /** `model` is a whole GGUF; `adapter` is a GGUF LoRA adapter, served on `baseVersionId` at run time. */
   kind: 'model' | 'adapter';
   baseVersionId: string | null;
+  /** The user it belongs to (made by their job); null for everyone (the model folder, an admin's import). */
+  ownerId: string | null;
   createdAt: Date;
   aliases: string[];
 }
@@ -40,6 +42,7 @@ interface VersionOrigin {
   kind: 'model' | 'adapter';
   baseVersionId: string | null;
   lineage: Record<string, unknown> | null;
+  ownerId: string | null;
 }
 
 export const DEFAULT_ALIAS = 'default';
@@ -127,7 +130,12 @@ export class ModelRegistry {
       .orderBy(desc(modelVersions.createdAt))
       .limit(1);
     if (known?.kind === 'adapter')
-      return { kind: 'adapter', baseVersionId: known.baseVersionId, lineage: known.lineage ?? null };
+      return {
+        kind: 'adapter',
+        baseVersionId: known.baseVersionId,
+        lineage: known.lineage ?? null,
+        ownerId: known.ownerId,
+      };
     const lineage = readLineage(path);
     const base = lineage?.base;
     const skip = (why: string) =>
@@ -143,17 +151,25 @@ export class ModelRegistry {
       .orderBy(desc(modelVersions.createdAt))
       .limit(1);
     if (!row || row.kind !== 'model') throw skip(`whose base '${base}' is not a registered model`);
-    return { kind: 'adapter', baseVersionId: row.id, lineage };
+    return { kind: 'adapter', baseVersionId: row.id, lineage, ownerId: null };
   }
 
   /**
-   * Registers a GGUF file where it lies, under `name` (default: its file name); an admin's import, and a
-   * fine-tune's merged model (with its lineage).
+   * Registers a GGUF file where it lies, under `name` (default: its file name): an admin's import (for
+   * everyone), a quickstart's model, and a fine-tune's merged model (with its lineage, for its owner).
    */
-  async importFile(path: string, name?: string, lineage?: Record<string, unknown>): Promise<RegisteredModel> {
+  async importFile(
+    path: string,
+    options: { name?: string; lineage?: Record<string, unknown>; ownerId?: string | null } = {},
+  ): Promise<RegisteredModel> {
     const absolute = this.existingFile(path);
-    const modelName = name ?? basename(absolute).replace(/\.gguf$/i, '');
-    const origin = lineage ? { kind: 'model' as const, baseVersionId: null, lineage } : null;
+    const modelName = options.name ?? basename(absolute).replace(/\.gguf$/i, '');
+    const origin = {
+      kind: 'model' as const,
+      baseVersionId: null,
+      lineage: options.lineage ?? readLineage(absolute),
+      ownerId: options.ownerId ?? null,
+    };
     const version = await this.register(absolute, modelName, origin);
     return version ?? (await this.versionByPath(absolute));
   }
@@ -167,6 +183,8 @@ export class ModelRegistry {
     name: string;
     baseVersionId: string;
     lineage: Record<string, unknown>;
+    /** The user whose job made it. */
+    ownerId: string | null;
   }): Promise<RegisteredModel> {
     const absolute = this.existingFile(options.path);
     const base = await this.byVersionId(options.baseVersionId);
@@ -184,7 +202,12 @@ export class ModelRegistry {
         `adapter ${absolute} is for '${adapter.architecture}' models, its base ${base.path} is '${architecture}'`,
         'base',
       );
-    const origin = { kind: 'adapter' as const, baseVersionId: base.versionId, lineage: options.lineage };
+    const origin = {
+      kind: 'adapter' as const,
+      baseVersionId: base.versionId,
+      lineage: options.lineage,
+      ownerId: options.ownerId,
+    };
     const version = await this.register(absolute, options.name, origin);
     return version ?? (await this.versionByPath(absolute));
   }
@@ -250,9 +273,10 @@ export class ModelRegistry {
         lineage: origin?.lineage ?? readLineage(path),
         kind: origin?.kind ?? 'model',
         baseVersionId: origin?.baseVersionId ?? null,
+        ownerId: origin?.ownerId ?? null,
       });
-      // The first model ever registered becomes the default; later ones wait to be chosen.
-      if (!adapter)
+      // The first model for everyone becomes the default; later ones wait to be chosen.
+      if (!adapter && !origin?.ownerId)
         await tx.insert(modelAliases).values({ alias: DEFAULT_ALIAS, versionId }).onConflictDoNothing();
     });
     return this.byVersionId(versionId);
@@ -302,6 +326,12 @@ export class ModelRegistry {
       if (error instanceof AppError && error.code === 'model_not_found') return null;
       throw error;
     }
+  }
+
+  /** Makes a version everyone's (an admin publishing a user's model). */
+  async publish(versionId: string): Promise<RegisteredModel> {
+    await this.db.update(modelVersions).set({ ownerId: null }).where(eq(modelVersions.id, versionId));
+    return this.byVersionId(versionId);
   }
 
   /** Points `alias` at a version (creating or moving it); switching back is the same call. */
@@ -368,6 +398,7 @@ function toRegistered(
     lineage: v.lineage ?? null,
     kind: v.kind,
     baseVersionId: v.baseVersionId,
+    ownerId: v.ownerId,
     createdAt: v.createdAt,
     aliases: aliases.filter((a) => a.versionId === v.id).map((a) => a.alias),
   };

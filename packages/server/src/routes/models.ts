@@ -1,11 +1,11 @@
-// The model registry for the web app: the list (with the default), and for admins: import a GGUF by path,
-// rescan the model folder, point an alias at a version.
+// The model registry for the web app: the models the user may use (with the default), and for admins: import a
+// GGUF by path, rescan the model folder, point an alias at a version, publish a user's model to everyone.
 import type { FastifyPluginAsync } from 'fastify';
 import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
-import { importModel, listModels, rescanModels, setModelAlias } from '../registry/models.ts';
+import { importModel, listModels, publishModel, rescanModels, setModelAlias } from '../registry/models.ts';
 
 function stringField(body: unknown, field: string): string {
   const value = (body as Record<string, unknown> | null)?.[field];
@@ -31,6 +31,9 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsync {
     app.post('/models/rescan', access('admin'), async (request) => ({
       added: await rescanModels({ ctx, actor: actorOf(request) }),
     }));
+    app.post<{ Params: { id: string } }>('/models/:id/publish', access('admin'), async (request) =>
+      publishModel({ ctx, actor: actorOf(request), versionId: request.params.id }),
+    );
     app.put<{ Params: { alias: string } }>('/models/aliases/:alias', access('admin'), async (request) =>
       setModelAlias({
         ctx,

@@ -29,6 +29,7 @@ const model: RegisteredModel = {
   lineage: null,
   kind: 'model',
   baseVersionId: null,
+  ownerId: null,
   createdAt: new Date(1_700_000_000_000),
   aliases: ['default'],
 };

@@ -7,6 +7,7 @@ import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
+import { resolveModel, usableModels } from '../registry/models.ts';
 import { generate, type GenerationRequest } from '../generation.ts';
 import {
   parseChatRequest,
@@ -40,7 +41,7 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
       ctx,
       actor: actorOf(request),
       reply,
-      model: await ctx.registry.resolve(parsed.model),
+      model: await resolveModel({ ctx, actor: actorOf(request), reference: parsed.model }),
       input,
       maxTokens: parsed.maxTokens,
       sampling: parsed,
@@ -50,10 +51,15 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
   }
 
   return async (app) => {
-    app.get('/models', access('inference'), async () => modelList(await ctx.registry.list()));
+    app.get('/models', access('inference'), async (request) =>
+      modelList(await usableModels({ ctx, actor: actorOf(request) })),
+    );
 
     app.get<{ Params: { model: string } }>('/models/:model', access('inference'), async (request) =>
-      modelObject(request.params.model, await ctx.registry.resolve(request.params.model)),
+      modelObject(
+        request.params.model,
+        await resolveModel({ ctx, actor: actorOf(request), reference: request.params.model }),
+      ),
     );
 
     app.post('/chat/completions', access('inference'), async (request, reply) => {
@@ -70,7 +76,7 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
     app.post('/embeddings', access('inference'), async (request) => {
       const actor = actorOf(request);
       const parsed = parseEmbeddingRequest(request.body);
-      const model = await ctx.registry.resolve(parsed.model);
+      const model = await resolveModel({ ctx, actor, reference: parsed.model });
       const { embeddingSize } = await ctx.runtime.info(model.versionId);
       if (parsed.dimensions !== null && parsed.dimensions !== embeddingSize)
         throw new AppError(
