@@ -2,7 +2,7 @@
 // GGUF is registered when it succeeds, seen by the first-run page as one QuickstartStatus. The quickstart is the
 // server's, not a user's: whoever opens the page follows the latest run, and one runs at a time.
 import { desc, eq } from 'drizzle-orm';
-import type { Actor } from '../auth/actor.ts';
+import { requireAdmin, type Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
 import { jobs, type JobState } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -71,6 +71,8 @@ export async function startQuickstart(options: {
   actor: Actor;
   params: unknown;
 }): Promise<JobView> {
+  // It trains on the shared machine for minutes and its model becomes everyone's default.
+  requireAdmin(options.actor, 'run the quickstart training');
   const latest = await latestQuickstart(options.ctx);
   if (latest && STATES[latest.state] === 'running')
     throw new AppError('conflict', 'the quickstart is already running; follow it on /api/quickstart/events');

@@ -76,9 +76,12 @@ test('GET gives the status; POST starts a run (202), refuses a second while it r
   const started = await start();
   assert.equal(started.statusCode, 202);
   assert.equal(started.json().state, 'running');
-  // The quickstart is the server's: another user sees it running and cannot start a second.
+  // The quickstart is the server's: another user sees it running; only an admin starts it, and not twice.
   assert.equal((await status(bob)).state, 'running');
-  const again = await start({}, bob);
+  const notAdmin = await start({}, bob);
+  assert.equal(notAdmin.statusCode, 403);
+  assert.equal(notAdmin.json().error.code, 'forbidden');
+  const again = await start({});
   assert.equal(again.statusCode, 409);
   assert.equal(again.json().error.code, 'conflict');
 
@@ -86,15 +89,16 @@ test('GET gives the status; POST starts a run (202), refuses a second while it r
   assert.equal((await status(bob)).state, 'failed');
   assert.match((await status()).error ?? '', /vocab size/);
 
-  const restarted = await start({}, bob);
+  assert.equal((await start({}, bob)).statusCode, 403, 'a failed one is restarted by an admin too');
+  const restarted = await start({});
   assert.equal(restarted.statusCode, 202);
-  const { jobs } = (await app.inject({ method: 'GET', url: '/api/jobs', headers: bob })).json() as {
+  const { jobs } = (await app.inject({ method: 'GET', url: '/api/jobs', headers: ada })).json() as {
     jobs: { id: string; type: string }[];
   };
   const cancelled = await app.inject({
     method: 'POST',
     url: `/api/jobs/${jobs[0]!.id}/cancel`,
-    headers: bob,
+    headers: ada,
   });
   assert.equal(cancelled.statusCode, 200, cancelled.body);
   const afterCancel = await status();

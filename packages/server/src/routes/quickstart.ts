@@ -1,5 +1,5 @@
-// /api/quickstart: the first-run quickstart job for any signed-in user — its status, a start button, and its
-// progress as Server-Sent Events (`quickstart-progress`, the whole status each time it changes).
+// /api/quickstart: the first-run quickstart job — its status and progress as Server-Sent Events
+// (`quickstart-progress`, the whole status each time it changes) for any signed-in user, its start for admins.
 import type { FastifyPluginAsync } from 'fastify';
 import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
@@ -26,7 +26,7 @@ export function quickstartRoutes(ctx: AppContext): FastifyPluginAsync {
 
     app.get('/', access('user'), async () => quickstartStatus(await latestQuickstart(ctx)));
 
-    app.post('/', access('user'), async (request, reply) => {
+    app.post('/', access('admin'), async (request, reply) => {
       const params = (request.body as { params?: unknown } | null)?.params;
       const job = await startQuickstart({ ctx, actor: actorOf(request), params });
       return reply.code(202).send(quickstartStatus(job));

@@ -1,7 +1,8 @@
-// First run: no model exists yet. Offers the quickstart training and follows it live (stage, step, loss, ETA)
+// First run: no model exists yet. Offers an admin the quickstart training and follows it live (stage, step, loss, ETA)
 // over Server-Sent Events, then hands the new model to the caller.
 import { useEffect, useRef } from 'react';
 import { api } from '../common/api.ts';
+import { useApp } from '../common/app-state.tsx';
 import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatDuration } from '../common/format.ts';
 import { useAction, useLoad } from '../common/requests.ts';
@@ -13,6 +14,7 @@ export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) =
   const setStatus = loaded.setValue;
   const action = useAction();
   const handedOver = useRef(false);
+  const admin = useApp().user.role === 'admin';
 
   const running = status?.state === 'running';
   useEffect(() => {
@@ -50,7 +52,12 @@ export function Quickstart({ onModelReady }: { onModelReady: (modelId: string) =
         prepares the bundled corpus, trains a tokenizer and a tiny GPT, evaluates it and exports it for
         serving. It takes a few minutes on a laptop CPU.
       </p>
-      {status && status.state !== 'running' && status.state !== 'succeeded' && (
+      {status && status.state !== 'running' && status.state !== 'succeeded' && !admin && (
+        <p className="muted">
+          Only an admin can start it: ask yours to run the quickstart, or to add a model.
+        </p>
+      )}
+      {status && status.state !== 'running' && status.state !== 'succeeded' && admin && (
         <button
           type="button"
           className="primary"
