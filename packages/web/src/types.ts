@@ -27,6 +27,8 @@ export interface Model {
   baseVersionId?: string | null;
   /** Where the version came from (base, dataset, job, hyperparameters, metrics), as its maker recorded it. */
   lineage?: Record<string, unknown> | null;
+  /** Everyone's (true), or its owner's alone: a fine-tune until an admin publishes it. */
+  shared: boolean;
   createdAt?: string;
 }
 

@@ -166,6 +166,8 @@ export const api = {
   quickstart: () => json<QuickstartStatus>('GET', '/api/quickstart'),
   startQuickstart: () => json<unknown>('POST', '/api/quickstart'),
   quickstartEventsUrl: '/api/quickstart/events',
+  publishModel: (versionId: string) =>
+    json<Model>('POST', `/api/models/${encodeURIComponent(versionId)}/publish`),
   setAlias: (alias: string, target: string) =>
     json<Model>('PUT', `/api/models/aliases/${encodeURIComponent(alias)}`, { target }),
 

@@ -1,5 +1,6 @@
-// Model versions (kind, base, size, quantization, created), one version's lineage and before/after report with
-// its Markdown/HTML exports, and aliases: deploy a version under an alias, and roll back to the one before.
+// Model versions (kind, base, size, quantization, created, who may use it), one version's lineage and
+// before/after report with its Markdown/HTML exports, publishing a user's version to everyone (admins), and
+// aliases: deploy a version under an alias, and roll back to the one before.
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
 import { useApp } from '../common/app-state.tsx';
@@ -53,6 +54,7 @@ export function ModelsPage() {
             { label: 'Size', number: true },
             'Quantization',
             'Created',
+            'Used by',
             'Aliases',
           ]}
         >
@@ -73,6 +75,7 @@ export function ModelsPage() {
               <td className="number">{formatBytes(m.sizeBytes)}</td>
               <td>{m.quantization ?? '—'}</td>
               <td>{m.createdAt ? formatDate(m.createdAt) : '—'}</td>
+              <td>{m.shared ? 'everyone' : 'its owner'}</td>
               <td>
                 {m.aliases.map((a) => (
                   <span key={a} className="badge">
@@ -91,6 +94,8 @@ export function ModelsPage() {
 }
 
 function VersionDetail({ model }: { model: Model }) {
+  const app = useApp();
+  const publish = useAction();
   const [reportId, setReportId] = useState<string | null>(null);
   const rows = lineageRows(model.lineage);
   const jobId = typeof model.lineage?.job === 'string' ? model.lineage.job : null;
@@ -118,6 +123,27 @@ function VersionDetail({ model }: { model: Model }) {
   return (
     <section className="card" aria-labelledby="version-title">
       <h2 id="version-title">{label(model)}</h2>
+      {!model.shared && (
+        <p>
+          Only its owner (and admins) can use this version.{' '}
+          {app.user.role === 'admin' && (
+            <button
+              type="button"
+              className="text-button"
+              disabled={publish.busy}
+              onClick={() =>
+                void publish.run(async () => {
+                  await api.publishModel(model.id);
+                  await app.refreshModels();
+                })
+              }
+            >
+              Publish to everyone
+            </button>
+          )}
+        </p>
+      )}
+      <ErrorMessage message={publish.error} />
       <h3>Lineage</h3>
       {rows.length === 0 ? (
         <p className="muted">No lineage was recorded for this version.</p>
