@@ -37,8 +37,47 @@ export class ConfigError extends Error {
 export type SettingKind =
   'string' | 'integer' | 'number' | 'boolean' | 'strings' | 'optional-integer' | 'optional-number';
 
-/** A requirement checked after the kind (never on null), with the words an error uses for it. */
-export type Rule<T> = readonly [(value: T) => boolean, string];
+/**
+ * What a rule asks in JSON Schema's words, where JSON Schema can say it. A setting's schema in the API carries it
+ * (GET /api/job-types), so a form offers the limits the config checks.
+ */
+export interface RuleSchema {
+  minimum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  /** The values a string, or each string of a list, may take. */
+  enum?: readonly string[];
+  minItems?: number;
+  uniqueItems?: boolean;
+}
+
+/**
+ * A requirement checked after the kind (never on null), with the words an error uses for it and, for a rule
+ * made by `schemaRule`, the JSON Schema it checks.
+ */
+export type Rule<T> = readonly [(value: T) => boolean, string, RuleSchema?];
+
+function satisfies(schema: RuleSchema, value: unknown): boolean {
+  if (typeof value === 'number')
+    return (
+      (schema.minimum === undefined || value >= schema.minimum) &&
+      (schema.exclusiveMinimum === undefined || value > schema.exclusiveMinimum) &&
+      (schema.exclusiveMaximum === undefined || value < schema.exclusiveMaximum)
+    );
+  const values = schema.enum;
+  if (typeof value === 'string') return values === undefined || values.includes(value);
+  if (!Array.isArray(value)) return true;
+  return (
+    (schema.minItems === undefined || value.length >= schema.minItems) &&
+    (!schema.uniqueItems || new Set(value).size === value.length) &&
+    (values === undefined || value.every((item) => values.includes(item as string)))
+  );
+}
+
+/** A rule that checks what `schema` says, and carries it for the API's schema of the setting. */
+export function schemaRule<T>(schema: RuleSchema, words: string): Rule<T> {
+  return [(value) => satisfies(schema, value), words, schema];
+}
 
 /** One key of a config table; `Setting` without a type is any key of any table. */
 export interface Setting<T = unknown> {
@@ -60,14 +99,17 @@ export interface Setting<T = unknown> {
 /** A flat config of type C: one setting per key, in the order --help and error messages list them. */
 export type ConfigTable<C> = { readonly [K in keyof C]-?: Setting<C[K]> };
 
-export const positive: Rule<number> = [(v) => v > 0, 'positive'];
-export const nonNegative: Rule<number> = [(v) => v >= 0, '≥ 0'];
-export const unit: Rule<number> = [(v) => v >= 0 && v < 1, 'in [0, 1)'];
+export const positive = schemaRule<number>({ exclusiveMinimum: 0 }, 'positive');
+export const nonNegative = schemaRule<number>({ minimum: 0 }, '≥ 0');
+export const unit = schemaRule<number>({ minimum: 0, exclusiveMaximum: 1 }, 'in [0, 1)');
+
+/** A rule that a number is at least `minimum`. */
+export const atLeast = (minimum: number) => schemaRule<number>({ minimum }, `≥ ${minimum}`);
 
 /** A rule that the value is one of `values`, worded "a, b or c". */
 export function oneOf(values: readonly string[]): Rule<string> {
   const words = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
-  return [(v) => values.includes(v), words];
+  return schemaRule({ enum: values }, words);
 }
 
 /** The flag of a key: batch_size → --batch-size. */

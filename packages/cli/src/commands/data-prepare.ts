@@ -46,7 +46,7 @@ INPUT: files, folders (recursive) and quoted globs ("data/**/*.md") of .txt .md 
       kind: 'string',
       placeholder: 'NAME',
       defaultHelp: 'text',
-      help: 'JSONL field holding the text; "a.b" reaches nested fields',
+      help: 'JSONL field holding the text or a list of chat messages; "a.b" reaches nested fields',
     },
     languages: {
       kind: 'strings',

@@ -111,6 +111,23 @@ describe('fileSource', () => {
     rmSync(bad);
   });
 
+  it("reads a conversation's messages as its text: their contents, a blank line apart", async () => {
+    const path = join(dir, 'chat.jsonl');
+    const messages = [
+      { role: 'user', content: 'Who comes after Clara?' },
+      { role: 'assistant', content: 'Arr, that be Bruno.' },
+    ];
+    writeFileSync(path, `${JSON.stringify({ messages })}\n${JSON.stringify({ messages: [] })}\n`);
+    const read = collect(fileSource([path], { textField: 'messages' }));
+    await assert.rejects(read, /chat\.jsonl:2: field "messages" is object, not a string/);
+    writeFileSync(path, `${JSON.stringify({ messages })}\n`);
+    assert.deepEqual(
+      (await collect(fileSource([path], { textField: 'messages' }))).map((d) => d.text),
+      ['Who comes after Clara?\n\nArr, that be Bruno.'],
+    );
+    rmSync(path);
+  });
+
   it('reads JSONL with CRLF line ends and records longer than a read chunk', async () => {
     const path = join(dir, 'big.jsonl');
     const long = 'é'.repeat(1_500_000);

@@ -28,7 +28,7 @@ export interface CorpusSource {
 }
 
 export interface FileReadOptions {
-  /** JSONL: the field holding the text; dots reach into nested objects ("data.text"). */
+  /** JSONL: the field holding the text (or a list of chat messages); dots reach into nested objects ("data.text"). */
   textField: string;
   /** Text, Markdown and code files longer than this many characters are split at blank lines into several documents. */
   splitChars: number;
@@ -120,6 +120,14 @@ export async function* readLines(path: string): AsyncIterable<{ line: string; by
   }
 }
 
+/** A field's value as text: a list of chat messages (`{role, content}`, as datasets hold them) is the contents of its
+ * messages, a blank line apart; any other value is itself. */
+function messageText(value: unknown): unknown {
+  const isMessage = (m: unknown) => typeof (m as { content?: unknown } | null)?.content === 'string';
+  if (!Array.isArray(value) || value.length === 0 || !value.every(isMessage)) return value;
+  return value.map((m: { content: string }) => m.content).join('\n\n');
+}
+
 async function* readJsonl(path: string, options: FileReadOptions): AsyncIterable<SourceDocument> {
   const keys = options.textField.split('.');
   let lineNumber = 0;
@@ -138,7 +146,7 @@ async function* readJsonl(path: string, options: FileReadOptions): AsyncIterable
           `${path}:${lineNumber}: not valid JSON (${(error as Error).message}); each line must be one JSON object`,
         );
       }
-      const text = field(record, keys);
+      const text = messageText(field(record, keys));
       if (typeof text !== 'string') {
         const found =
           text === undefined ? 'is missing' : `is ${text === null ? 'null' : typeof text}, not a string`;

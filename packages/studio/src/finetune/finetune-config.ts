@@ -3,12 +3,14 @@
 // checkpoint.
 import { LORA_TARGETS, type LoraTarget } from '@ownlm/engine';
 import {
+  atLeast,
   defaultsOf,
   mergeSettings,
   oneOf,
   positive,
   readSettingsFile,
   resolveSettings,
+  schemaRule,
   settingsFromFlags,
   unit,
   type ConfigTable,
@@ -86,13 +88,10 @@ export const finetuneSettings: ConfigTable<FinetuneConfig> = {
     default: [...LORA_TARGETS],
     separator: ',',
     placeholder: 'A,B',
-    rule: [
-      (v) =>
-        v.length > 0 &&
-        new Set(v).size === v.length &&
-        v.every((t) => LORA_TARGETS.includes(t as LoraTarget)),
+    rule: schemaRule(
+      { enum: LORA_TARGETS, minItems: 1, uniqueItems: true },
       `a non-empty list of distinct projections among ${LORA_TARGETS.join(', ')}`,
-    ],
+    ),
     help: 'the projections LoRA adapts, comma-separated',
   },
   rslora: { kind: 'boolean', default: false, help: 'rank-stabilized LoRA: scale by alpha / √rank' },
@@ -122,7 +121,7 @@ export const finetuneSettings: ConfigTable<FinetuneConfig> = {
   context: {
     kind: 'optional-integer',
     default: null,
-    rule: [(v) => v >= 2, '≥ 2'],
+    rule: atLeast(2),
     defaultHelp: "the base's",
     help: "longest sequence in tokens, at most the base's max_position_embeddings",
   },

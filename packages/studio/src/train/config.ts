@@ -3,6 +3,7 @@
 // overridable key by key from CLI flags, and saved into every checkpoint.
 import { modelPresets, type LlamaConfigInput, type ModelPresetName } from '@ownlm/engine';
 import {
+  atLeast,
   ConfigError,
   defaultsOf,
   mergeSettings,
@@ -144,7 +145,7 @@ export const trainSettings: ConfigTable<TrainConfig> = {
   context: {
     kind: 'integer',
     default: 256,
-    rule: [(v) => v >= 2, '≥ 2'],
+    rule: atLeast(2),
     help: "tokens per training sequence, also the model's max_position_embeddings",
   },
   batch_size: { ...trainingSettings.batch_size, default: 16 },
