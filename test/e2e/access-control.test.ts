@@ -236,7 +236,9 @@ describe('access control', () => {
       requireAccessDeclarations(scope, []);
       scope.get('/undeclared', async () => 'open');
     });
-    await assert.rejects(bare.ready(), /GET \/undeclared declares no access policy/);
+    await assert.rejects(async () => {
+      await bare.ready();
+    }, /GET \/undeclared declares no access policy/);
     await bare.close();
   });
 
