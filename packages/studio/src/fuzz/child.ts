@@ -43,11 +43,21 @@ async function serve(setup: ChildSetup): Promise<void> {
     };
     for (let position = 0; position < job.items.length; position++) {
       const item = job.items[position];
-      const bytes = typeof item === 'string' ? readFileSync(item) : makeInput(prepared, setup.runSeed, item);
+      progress.set([number, position, Date.now()]);
+      writeSync(progressFd, progress, 0, 24, 0);
+      let bytes: Uint8Array;
+      try {
+        bytes = typeof item === 'string' ? readFileSync(item) : makeInput(prepared, setup.runSeed, item);
+      } catch (error) {
+        // A fault of the fuzzer, not of a parser; reported so that it gets fixed.
+        const message = `making the input failed: ${(error as Error).stack?.split('\n').slice(0, 3).join(' ')}`;
+        result.failures.push({ target: job.target, input: item, reason: 'mutator-error', message });
+        continue;
+      }
       writeFileSync(input, bytes);
       rmSync(scratch, { recursive: true, force: true });
       mkdirSync(scratch);
-      progress.set([number, position, Date.now()]);
+      progress[2] = Date.now();
       writeSync(progressFd, progress, 0, 24, 0);
       // Garbage left by earlier inputs is collected first, so the jump measures this input alone.
       if (memory() > MEMORY_JUMP) globalThis.gc?.();

@@ -273,6 +273,7 @@ function edgeValue(random: Random): { type: number; payload: Uint8Array } {
 
 /** An array's elements repeated until it holds `count` of them (the per-layer arrays some readers spread). */
 function grownArray(payload: Uint8Array, count: number): Uint8Array | null {
+  if (payload.length < 12) return null;
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const elementType = view.getUint32(0, true);
   const size = SCALAR_BYTES[elementType];

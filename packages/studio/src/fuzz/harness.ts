@@ -5,7 +5,8 @@
 //   rejected  — one of ownlm's typed errors (FormatError, DataError, AppError…) with a code, naming the file;
 //   failure   — any other exception (RangeError, TypeError, a Node ERR_*), a typed error that does not name the
 //               file, a crash of the child, more than `timeoutMs` on one input (a hang), or a jump of more than
-//               512 MiB in the child's heap and buffers (an allocation sized by the input).
+//               512 MiB in the child's heap and buffers (an allocation sized by the input); also a fault of
+//               the mutator itself, so that it is seen and fixed.
 // Failing inputs are written to the regression folder, one per distinct failure, named by content hash.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -67,7 +68,7 @@ export function isTypedError(error: unknown): error is Error & { code: string } 
 }
 
 export type FailureReason =
-  'untyped-error' | 'unclear-rejection' | 'hang' | 'crash' | 'memory' | 'seed-rejected';
+  'untyped-error' | 'unclear-rejection' | 'hang' | 'crash' | 'memory' | 'seed-rejected' | 'mutator-error';
 
 export interface Failure {
   target: string;
@@ -162,6 +163,13 @@ export interface ChildSetup {
   timeoutMs: number;
 }
 
+/** The error lines of a dead child's stderr (where it says what went wrong), or its last lines. */
+function crashReport(stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim());
+  const errors = lines.filter((line) => /Error|FATAL|Abort|signal/i.test(line) && !line.startsWith('at '));
+  return (errors.length > 0 ? errors : lines.filter((line) => line !== '').slice(-3)).slice(0, 3).join(' | ');
+}
+
 const childModule = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 /** One child process and its watchdog. */
@@ -219,7 +227,7 @@ class FuzzChild {
           finish({
             died: position()?.[1] ?? 0,
             reason: 'crash',
-            message: `the child process exited (${signal ?? `code ${code}`}): ${this.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            message: `the child process exited (${signal ?? `code ${code}`}): ${crashReport(this.stderr)}`,
           });
         };
         const watchdog = setInterval(() => {
