@@ -238,7 +238,7 @@ test('a redirect is the answer, never followed, wherever it points', async () =>
 
 test('time is bounded: connecting, waiting for the answer, and reading the body', async () => {
   const silent = await loopback(() => {});
-  const { client } = outbound({ allow: ['127.0.0.1'] });
+  const { client, opened } = outbound({ allow: ['127.0.0.1'] });
   const started = Date.now();
   const noAnswer = await refusal(client.request(silent.url, { timeoutMs: 200 }));
   assert.equal(noAnswer.code, 'outbound_timeout');
@@ -265,9 +265,12 @@ test('time is bounded: connecting, waiting for the answer, and reading the body'
   assert.match(unconnected.message, /could not connect to 127\.0\.0\.1 within 100 ms/);
 
   const controller = new AbortController();
+  const sockets = opened.length;
   const aborted = client.request(silent.url, { signal: controller.signal });
   controller.abort();
   await assert.rejects(aborted, { name: 'AbortError' });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(opened.length, sockets, 'a request aborted before connecting opens no socket');
 });
 
 test('size is bounded: a declared length over the cap, and a stream read as it comes until it passes the cap', async () => {

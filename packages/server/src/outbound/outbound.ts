@@ -223,6 +223,8 @@ export class Outbound {
     const maxBytes = init.maxBytes ?? DEFAULT_MAX_BYTES;
     const body = init.body === undefined ? undefined : Buffer.from(init.body);
     return new Promise((resolve, reject) => {
+      // Aborted while resolving: no socket (the abort listener below would never fire).
+      if (signal.aborted) return reject(stopped());
       let response: IncomingMessage | null = null;
       const request = httpRequest({
         method: init.method ?? 'GET',
