@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   classify,
+  emptyResult,
   loadTarget,
   makeInput,
   type ChildSetup,
   type Job,
-  type JobResult,
   type PreparedTarget,
   type Verdict,
 } from './harness.ts';
@@ -33,14 +33,7 @@ async function serve(setup: ChildSetup): Promise<void> {
     const prepared = targets.get(job.target)!;
     const input = join(setup.scratch, prepared.target.fileName);
     const scratch = join(setup.scratch, 'out');
-    const result: JobResult = {
-      accepted: 0,
-      rejected: 0,
-      failures: [],
-      slowestMs: 0,
-      slowestInput: 0,
-      busyMs: 0,
-    };
+    const result = emptyResult();
     for (let position = 0; position < job.items.length; position++) {
       const item = job.items[position];
       progress.set([number, position, Date.now()]);

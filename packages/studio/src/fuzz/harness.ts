@@ -153,6 +153,16 @@ export interface Job {
 
 export type JobResult = Omit<TargetReport, 'target' | 'inputs'>;
 
+/** A job's result before its first input. */
+export const emptyResult = (): JobResult => ({
+  accepted: 0,
+  rejected: 0,
+  failures: [],
+  slowestMs: 0,
+  slowestInput: 0,
+  busyMs: 0,
+});
+
 export interface ChildSetup {
   targets: (TargetRef & { seeds: string[] })[];
   runSeed: number;
@@ -300,19 +310,7 @@ export async function runFuzz(options: FuzzOptions): Promise<TargetReport[]> {
       }
     }
     const reports = new Map<string, TargetReport>(
-      options.targets.map((ref) => [
-        ref.name,
-        {
-          target: ref.name,
-          inputs: 0,
-          accepted: 0,
-          rejected: 0,
-          failures: [],
-          slowestMs: 0,
-          slowestInput: 0,
-          busyMs: 0,
-        },
-      ]),
+      options.targets.map((ref) => [ref.name, { target: ref.name, inputs: 0, ...emptyResult() }]),
     );
     const total = jobs.reduce((n, job) => n + job.items.length, 0);
     let done = 0;
