@@ -6,6 +6,7 @@ import type { Actor } from './auth/actor.ts';
 import type { AppContext } from './context.ts';
 import { AppError } from './errors.ts';
 import type { RequestedLength } from './openai/requests.ts';
+import { refuseOversizedPrompt } from './prompt-size.ts';
 import type { RegisteredModel } from './registry/registry.ts';
 import type {
   FinishReason,
@@ -94,6 +95,7 @@ export async function* generate(request: GenerationRequest): AsyncGenerator<Clie
   response.on('close', onClose);
   if (response.destroyed) onClose();
   try {
+    await refuseOversizedPrompt(ctx, model, input);
     const options: GenerationOptions = {
       maxTokens: await lengthFor(ctx, model, request.maxTokens),
       temperature: sampling.temperature,

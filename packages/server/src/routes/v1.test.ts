@@ -69,8 +69,17 @@ const runtime: Runtime = {
   async tokenize() {
     return [];
   },
+  async countTokens() {
+    return [];
+  },
   async info() {
-    return { contextLength: 64, chatTemplate: null, embeddingSize: 3, parameterCount: null };
+    return {
+      contextLength: 64,
+      maxTokenBytes: 16,
+      chatTemplate: null,
+      embeddingSize: 3,
+      parameterCount: null,
+    };
   },
   async unload() {},
   async close() {},

@@ -5,9 +5,10 @@
 // Off the event loop: node-llama-cpp runs decoding and sampling in native async workers; the event loop only
 // does per-token bookkeeping. Measured on the 2-core machine (monitorEventLoopDelay, 1 ms resolution; idle p99
 // 1.2 ms) while generating 128 tokens with the `small` and `base` presets (Q8_0), 1 and 4 streams at once:
-// loop delay p99 3.0-3.9 ms, max 8 ms; the loop is busy 0.3-1.0 ms per token. Rendering and tokenizing a
-// 4,000-token chat takes 6 ms once per request. So models stay in this process; a worker thread per model
-// would add a copy of every token across threads to save about a millisecond per token.
+// loop delay p99 3.0-3.9 ms, max 8 ms; the loop is busy 0.3-1.0 ms per token. So models stay in this process;
+// a worker thread per model would add a copy of every token across threads to save about a millisecond per
+// token. The prompt is tokenized in the tokenizer process (./tokenizer-process.ts): node-llama-cpp tokenizes
+// synchronously, and a prompt can be megabytes.
 import { randomInt } from 'node:crypto';
 import { loadLlamaCpp } from '@ownlm/studio';
 import {
@@ -24,6 +25,7 @@ import { AppError } from '../errors.ts';
 import type { LoadedModel, ModelCache } from './llama-models.ts';
 import type { FinishReason, GenerationEvent, GenerationOptions, Runtime, RuntimeMessage } from './runtime.ts';
 import { StopStringFilter } from './stop-strings.ts';
+import type { TokenizerProcess } from './tokenizer-process.ts';
 
 const noop = () => {};
 
@@ -68,7 +70,12 @@ interface Prompt {
   endStrings: string[];
 }
 
-function chatPrompt(modelId: string, loaded: LoadedModel, messages: RuntimeMessage[]): Prompt {
+async function chatPrompt(
+  tokenizer: TokenizerProcess,
+  modelId: string,
+  loaded: LoadedModel,
+  messages: RuntimeMessage[],
+): Promise<Prompt> {
   const { model, chatWrapper } = loaded;
   if (!chatWrapper)
     throw new AppError(
@@ -79,7 +86,10 @@ function chatPrompt(modelId: string, loaded: LoadedModel, messages: RuntimeMessa
   const state = chatWrapper.generateContextState({ chatHistory: chatHistory(messages) });
   // Message text is tokenized as plain text and the template's own markup with special tokens, so a message
   // cannot forge a turn.
-  const tokens = withBos(model, state.contextText.tokenize(model.tokenizer));
+  const tokens = withBos(
+    model,
+    (await tokenizer.tokenize(loaded.file.path, { llamaText: state.contextText.toJSON() })) as Token[],
+  );
   const endTokens = new Set<Token>();
   const endStrings: string[] = [];
   for (const trigger of state.stopGenerationTriggers) {
@@ -91,8 +101,11 @@ function chatPrompt(modelId: string, loaded: LoadedModel, messages: RuntimeMessa
   return { tokens, endTokens, endStrings };
 }
 
-/** Chat and raw completion over the models `models` holds. */
-export function createLlamaGeneration(models: ModelCache): Pick<Runtime, 'chat' | 'complete'> {
+/** Chat and raw completion over the models `models` holds, their prompts tokenized by `tokenizer`. */
+export function createLlamaGeneration(
+  models: ModelCache,
+  tokenizer: TokenizerProcess,
+): Pick<Runtime, 'chat' | 'complete'> {
   const schemaGrammars = new Map<string, Promise<LlamaGrammar>>();
   let jsonGrammar: Promise<LlamaGrammar> | null = null;
 
@@ -123,7 +136,7 @@ export function createLlamaGeneration(models: ModelCache): Pick<Runtime, 'chat' 
   async function* generate(
     modelId: string,
     options: GenerationOptions,
-    prompt: (loaded: LoadedModel) => Prompt,
+    prompt: (loaded: LoadedModel) => Promise<Prompt>,
   ): AsyncGenerator<GenerationEvent> {
     if (options.signal.aborted) {
       yield { type: 'finish', finishReason: 'cancelled', usage: { promptTokens: 0, completionTokens: 0 } };
@@ -135,7 +148,7 @@ export function createLlamaGeneration(models: ModelCache): Pick<Runtime, 'chat' 
     let iterator: AsyncIterator<Token> | null = null;
     try {
       const { model, pool, contextSize } = held.model;
-      const { tokens, endTokens, endStrings } = prompt(held.model);
+      const { tokens, endTokens, endStrings } = await prompt(held.model);
       if (tokens.length >= contextSize)
         throw new AppError(
           'context_length_exceeded',
@@ -228,13 +241,13 @@ export function createLlamaGeneration(models: ModelCache): Pick<Runtime, 'chat' 
 
   return {
     chat(modelId, messages, options) {
-      return generate(modelId, options, (loaded) => chatPrompt(modelId, loaded, messages));
+      return generate(modelId, options, (loaded) => chatPrompt(tokenizer, modelId, loaded, messages));
     },
 
     complete(modelId, text, options) {
       // Special-token text in a raw prompt is parsed, as llama.cpp's server does: the caller writes the format.
-      return generate(modelId, options, ({ model }) => ({
-        tokens: withBos(model, model.tokenize(text, true)),
+      return generate(modelId, options, async ({ model, file }) => ({
+        tokens: withBos(model, (await tokenizer.tokenize(file.path, { text, special: true })) as Token[]),
         endTokens: new Set(),
         endStrings: [],
       }));

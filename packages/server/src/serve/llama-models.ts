@@ -323,6 +323,7 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
       const file = entry?.ready?.file ?? (await resolveFile(modelId)).file;
       return {
         contextLength: contextSizeOf(file),
+        maxTokenBytes: file.maxTokenBytes,
         chatTemplate: file.chatTemplate,
         embeddingSize: file.embeddingSize,
         parameterCount: file.parameterCount,

@@ -1,10 +1,12 @@
 // The local Runtime: GGUF models in llama.cpp through node-llama-cpp, in this process. Which models are in memory
 // is ./llama-models.ts (loading, least-recently-used unloading under the memory budget); chat and completion are
-// ./llama-generation.ts (prompts, slots, grammars, stop strings, streaming); embeddings and tokenization are here.
+// ./llama-generation.ts (prompts, slots, grammars, stop strings, streaming); embeddings and tokenization are here,
+// tokenization in the tokenizer process (./tokenizer-process.ts).
 import { AppError } from '../errors.ts';
 import { createLlamaGeneration } from './llama-generation.ts';
 import { createModelCache, type ModelCacheOptions } from './llama-models.ts';
 import type { Runtime } from './runtime.ts';
+import { TokenizerProcess } from './tokenizer-process.ts';
 
 export type LlamaRuntimeOptions = ModelCacheOptions;
 
@@ -18,7 +20,8 @@ const noop = () => {};
 /** The Runtime over llama.cpp. */
 export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
   const models = createModelCache(options);
-  const { chat, complete } = createLlamaGeneration(models);
+  const tokenizer = new TokenizerProcess();
+  const { chat, complete } = createLlamaGeneration(models, tokenizer);
   return {
     chat,
     complete,
@@ -51,12 +54,20 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
 
     tokenize(modelId, text) {
       // Plain text: special-token markup in it is not turned into control tokens.
-      return models.withModel(modelId, async ({ model }) => model.model.tokenize(text, false).map(Number));
+      return models.withModel(modelId, ({ model }) =>
+        tokenizer.tokenize(model.file.path, { text, special: false }),
+      );
+    },
+
+    countTokens(modelId, texts) {
+      return models.withModel(modelId, ({ model }) => tokenizer.count(model.file.path, texts));
     },
 
     info: (modelId) => models.info(modelId),
     loadedModels: () => models.loadedModels(),
     unload: (modelId) => models.unload(modelId),
-    close: () => models.close(),
+    async close() {
+      await Promise.all([models.close(), tokenizer.close()]);
+    },
   };
 }

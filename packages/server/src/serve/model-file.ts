@@ -16,6 +16,8 @@ export interface ModelFile {
   /** Bytes of KV cache one context position takes (K and V of every layer, f16 as llama.cpp defaults). */
   kvBytesPerPosition: number;
   vocabSize: number;
+  /** The most UTF-8 bytes a vocabulary entry is written with: no token stands for more text than this. */
+  maxTokenBytes: number;
 }
 
 function number(header: GgufHeader, key: string): number | null {
@@ -88,6 +90,20 @@ export function inspectAdapterFile(path: string): AdapterFile {
   return { path, bytes: statSync(path).size, architecture };
 }
 
+/**
+ * The UTF-8 length of the longest vocabulary entry. An entry's text is never shorter than the text its token
+ * stands for (SentencePiece writes a space as the 3-byte '▁', byte-level BPE a byte as a 1- or 2-byte character,
+ * a byte token as '<0x0A>'), so this bounds the bytes per token of any text; without a vocabulary in the file
+ * there is no bound.
+ */
+function longestEntry(tokens: GgufValue | undefined): number {
+  if (tokens?.type !== 'array') return Infinity;
+  let longest = 1;
+  for (const token of tokens.value)
+    if (typeof token === 'string') longest = Math.max(longest, Buffer.byteLength(token));
+  return longest;
+}
+
 /** Validates the file with the hardened GGUF parser and reads its shape; a bad file is an AppError naming it. */
 export function inspectModelFile(path: string): ModelFile {
   const header = readHeader(path);
@@ -121,6 +137,7 @@ export function inspectModelFile(path: string): ModelFile {
     chatTemplate: template?.type === 'string' ? String(template.value) : null,
     kvBytesPerPosition: layers * kvHeads * (keyLength + valueLength) * 2,
     vocabSize: tokens?.type === 'array' ? tokens.value.length : 0,
+    maxTokenBytes: longestEntry(tokens),
   };
 }
 

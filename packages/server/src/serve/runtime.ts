@@ -37,6 +37,11 @@ export interface TokenUsage {
 /** What a loaded model can tell about itself. */
 export interface ModelInfo {
   contextLength: number;
+  /**
+   * The most bytes of text one token stands for: a prompt of more than contextLength × maxTokenBytes bytes
+   * cannot fit, whatever its tokens, so it is refused before it is tokenized.
+   */
+  maxTokenBytes: number;
   /** The Jinja chat template embedded in the model file, if any. */
   chatTemplate: string | null;
   embeddingSize: number;
@@ -56,6 +61,8 @@ export interface Runtime {
   /** One embedding vector per input, with the number of prompt tokens used. */
   embed(modelId: string, inputs: string[]): Promise<{ vectors: Float32Array[]; promptTokens: number }>;
   tokenize(modelId: string, text: string): Promise<number[]>;
+  /** The number of tokens of each text (plain text), in order: many texts in one call, off the event loop. */
+  countTokens(modelId: string, texts: string[]): Promise<number[]>;
   info(modelId: string): Promise<ModelInfo>;
   unload(modelId: string): Promise<void>;
   close(): Promise<void>;
