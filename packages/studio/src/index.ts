@@ -42,6 +42,7 @@ export {
   type CorpusConfigInput,
 } from './data/config.ts';
 export { DataError, type DataErrorCode } from './data/errors.ts';
+export { serveRequests, WorkerPool } from './data/worker-pool.ts';
 export { renderReportMarkdown, type CorpusReport } from './data/report.ts';
 export { runTraining, type RunOptions, type RunResult } from './train/trainer.ts';
 export {
@@ -158,7 +159,9 @@ export {
 } from './finetune/finetune-config.ts';
 export {
   finetunePreflight,
+  readBaseModelInfo,
   runFinetune,
+  type BaseModelInfo,
   type ArtifactKind,
   type FinetuneEstimate,
   type FinetuneEvent,

@@ -6,11 +6,18 @@ import { after, before, describe, it } from 'node:test';
 import { DataError } from '../data/errors.ts';
 import { readSafetensors } from '../formats/safetensors.ts';
 import { exportModel } from '../train/export.ts';
+import { importModel } from '../train/import.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
 import type { FinetuneReport } from './compare.ts';
 import { resolveFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
 import { writeTinyBase, writeVoiceDataset } from './finetune-fixture.ts';
-import { finetunePreflight, runFinetune, type FinetuneEvent } from './finetune.ts';
+import {
+  finetunePreflight,
+  readBaseModelInfo,
+  runFinetune,
+  type FinetuneEstimate,
+  type FinetuneEvent,
+} from './finetune.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ownlm-finetune-'));
 let base: string;
@@ -169,6 +176,26 @@ describe('runFinetune (LoRA)', () => {
     assert.ok(estimate.trainableParameters > 0 && estimate.trainableParameters < estimate.parameters);
     assert.ok(estimate.tokens > 0 && estimate.memoryBytes > 0 && estimate.fits);
     assert.equal(existsSync(join(dir, 'preflight')), false);
+  });
+
+  it("preflight reads a GGUF base's config and tokenizer from its header: the estimate of its imported folder", async () => {
+    const gguf = join(dir, 'preflight-base.gguf');
+    await exportModel({ model: base, out: gguf, format: 'gguf', dtype: 'f32', verify: false });
+    const imported = join(dir, 'preflight-imported');
+    importModel({ from: gguf, out: imported });
+    const fromGguf = config('preflight-gguf', { base: gguf, steps: null, epochs: 2 });
+    const fromFolder = config('preflight-folder', { base: imported, steps: null, epochs: 2 });
+    assert.deepEqual(readBaseModelInfo(fromGguf).config, readBaseModelInfo(fromFolder).config);
+    // Time and free memory are measured on each call; what the base and dataset decide is equal.
+    const decided = ({ parameters, trainableParameters, memoryBytes, steps, tokens }: FinetuneEstimate) => ({
+      parameters,
+      trainableParameters,
+      memoryBytes,
+      steps,
+      tokens,
+    });
+    assert.deepEqual(decided(finetunePreflight(fromGguf)), decided(finetunePreflight(fromFolder)));
+    assert.equal(existsSync(join(dir, 'preflight-gguf')), false);
   });
 });
 

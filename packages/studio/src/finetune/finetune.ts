@@ -24,6 +24,9 @@ import {
 import { stringify as toYaml } from 'yaml';
 import { ConfigError } from '../config-table.ts';
 import { DataError } from '../data/errors.ts';
+import { readGgufHeader } from '../formats/gguf.ts';
+import { llamaGgufConfig } from '../formats/gguf-llama.ts';
+import { writeGgufTokenizerFiles } from '../formats/gguf-tokenizer.ts';
 import { readModelConfig } from '../formats/hf-folder.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { resumableCheckpoint } from '../train/checkpoint.ts';
@@ -225,29 +228,43 @@ function estimate(config: FinetuneConfig, base: LlamaConfig, train: EncodedDatas
   };
 }
 
+/** What a preflight needs of a base model: its config and tokenizer, not its weights. */
+export interface BaseModelInfo {
+  config: LlamaConfig;
+  tokenizer: Tokenizer;
+}
+
 /**
- * The preflight estimate of a fine-tune (for `POST /api/jobs/preflight`): reads the base's config and
- * tokenizer and encodes the training split. A GGUF base not yet imported by the run is dequantized into a
- * scratch folder that is removed again.
+ * The base's config and tokenizer: from its model folder (or the run's imported copy of a GGUF base), or from
+ * a GGUF's header, whose weights are not read.
  */
-export function finetunePreflight(config: FinetuneConfig): FinetuneEstimate {
-  const dataset = readConversationDataset(config.data);
+export function readBaseModelInfo(config: FinetuneConfig): BaseModelInfo {
   const dir = baseModelDir(config);
-  let scratch: string | null = null;
+  if (dir === config.base || existsSync(join(dir, 'config.json')))
+    return { config: readModelConfig(dir), tokenizer: Tokenizer.fromFile(dir) };
+  const header = readGgufHeader(config.base);
+  const scratch = mkdtempSync(join(tmpdir(), 'ownlm-preflight-'));
   try {
-    let source = dir;
-    if (dir !== config.base && !existsSync(join(dir, 'config.json'))) {
-      scratch = mkdtempSync(join(tmpdir(), 'ownlm-preflight-'));
-      source = join(scratch, 'base');
-      importModel({ from: config.base, out: source });
-    }
-    const base = readModelConfig(source);
-    const tokenizer = Tokenizer.fromFile(source);
-    const train = encodeConversations(tokenizer, dataset.train, { context: contextOf(config, base) });
-    return estimate(config, base, train);
+    writeGgufTokenizerFiles(header, scratch);
+    return { config: llamaGgufConfig(header), tokenizer: Tokenizer.fromFile(scratch) };
   } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The preflight estimate of a fine-tune (for `POST /api/jobs/preflight`): encodes the training split with the
+ * base's tokenizer. `base` is read from the config's base when not given.
+ */
+export function finetunePreflight(
+  config: FinetuneConfig,
+  base: BaseModelInfo = readBaseModelInfo(config),
+): FinetuneEstimate {
+  const dataset = readConversationDataset(config.data);
+  const train = encodeConversations(base.tokenizer, dataset.train, {
+    context: contextOf(config, base.config),
+  });
+  return estimate(config, base.config, train);
 }
 
 /** The order of the training conversations in one epoch: a permutation drawn from (seed, epoch). */

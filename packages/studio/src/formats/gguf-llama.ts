@@ -356,12 +356,10 @@ export function showScalar(value: GgufScalar | undefined): string {
 }
 
 /**
- * Reads a `llama` GGUF into Hugging Face names and config keys. Every tensor must belong to the architecture
- * and have the shape the hyperparameters give; features the engine lacks (RoPE scaling, partial rotary
- * dimensions) are refused rather than silently computed differently.
+ * The Hugging Face config of a `llama` GGUF from its header alone. Features the engine lacks (RoPE scaling,
+ * partial rotary dimensions) are refused rather than silently computed differently.
  */
-export function readLlamaGguf(path: string): LlamaGguf {
-  const header = readGgufHeader(path);
+export function llamaGgufConfig(header: GgufHeader): LlamaConfig {
   const fail = (field: string, detail: string, code: 'invalid' | 'unsupported' = 'invalid') =>
     new FormatError(code, header.file, field, detail);
   const arch = scalar(header, 'general.architecture');
@@ -410,12 +408,22 @@ export function readLlamaGguf(path: string): LlamaGguf {
   };
   // The engine asserts its invariants (heads a multiple of KV heads, an even head_dim); from a file they are
   // a FormatError.
-  let config: LlamaConfig;
   try {
-    config = llamaConfig(hyperparameters);
+    return llamaConfig(hyperparameters);
   } catch (error) {
     throw fail('key "llama.*"', (error as Error).message);
   }
+}
+
+/**
+ * Reads a `llama` GGUF into Hugging Face names and config keys. Every tensor must belong to the architecture
+ * and have the shape the hyperparameters give.
+ */
+export function readLlamaGguf(path: string): LlamaGguf {
+  const header = readGgufHeader(path);
+  const fail = (field: string, detail: string, code: 'invalid' | 'unsupported' = 'invalid') =>
+    new FormatError(code, header.file, field, detail);
+  const config = llamaGgufConfig(header);
   const expected = expectedShapes(config);
   const bytes = readGgufTensorBytes(header);
   const tensors = new Map<string, HfTensor>();
