@@ -288,6 +288,14 @@ const settings = {
     default: 30_000,
     help: 'job lease',
   }),
+  /** How long a fine-tune preflight waits for its turn (two are computed at once) before 503. */
+  preflightWaitMs: setting({
+    flag: 'preflight-wait-seconds',
+    env: 'OWNLM_PREFLIGHT_WAIT_SECONDS',
+    type: wholeNumber(0, 3600, 1000),
+    default: 30_000,
+    help: 'fine-tune preflight wait before 503',
+  }),
   /** What an hour of this machine costs, for each job's cost (wall time × rate). */
   hourlyRate: setting({
     flag: 'hourly-rate',

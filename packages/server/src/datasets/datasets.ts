@@ -1,16 +1,19 @@
 // Conversation datasets of a user: uploaded JSONL (OpenAI chat, ShareGPT, Alpaca) or synthesized, stored as the
 // studio writes them in `<home>/datasets/<id>/` with a row in `datasets`. Rejected lines are kept and shown,
-// never dropped silently. Every function takes the actor and finds datasets only among the actor's own.
-import { rmSync } from 'node:fs';
+// never dropped silently. Every function takes the actor and finds datasets only among the actor's own. A
+// dataset's file is parsed and stored in the app's worker threads (./upload.ts) and its texts counted in the
+// runtime's tokenizer process, so a large one never holds the event loop; previews read one page (./line-index.ts).
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
 import {
   DataError,
-  datasetStats,
+  datasetFiles,
   importConversations,
-  readConversationDataset,
-  splitConversations,
   synthesizeConversations,
-  writeConversationDataset,
+  toJsonLine,
   type Conversation,
   type ConversationFormat,
   type ConversationGenerator,
@@ -25,6 +28,8 @@ import { AppError } from '../errors.ts';
 import { defaultModelFor, resolveModel } from '../registry/models.ts';
 import { newId } from '../ids.ts';
 import { outboundUrl } from '../outbound/outbound.ts';
+import { runInThread } from '../threads.ts';
+import { readLines, writeLineIndex } from './line-index.ts';
 
 /** STUDIO-API.md `dataset`. */
 export interface DatasetView {
@@ -109,102 +114,142 @@ export function validateValidationFraction(raw: unknown): number {
   return value;
 }
 
-/**
- * Token counts with the default model's tokenizer (llama.cpp's, through the runtime), or null when there is no
- * model or it cannot be loaded; the statistics then say `chars/4`.
- */
-async function tokenCounter(
-  ctx: AppContext,
-  actor: Actor,
-  conversations: Conversation[],
-): Promise<{ count: (text: string) => number; model: string } | null> {
-  const model = await defaultModelFor({ ctx, actor });
-  if (!model || model.kind !== 'model') return null;
-  const counts = new Map<string, number>();
-  try {
-    for (const { messages } of conversations)
-      for (const { content } of messages)
-        if (!counts.has(content))
-          counts.set(content, (await ctx.runtime.tokenize(model.versionId, content)).length);
-  } catch {
-    return null;
-  }
-  return { count: (text) => counts.get(text)!, model: `${model.name}:${model.version}` };
+/** Where a dataset's file waits while it is stored: an upload's body, synthesized conversations. */
+function pendingFile(ctx: AppContext): string {
+  return join(ctx.config.home, 'uploads', `${randomBytes(12).toString('hex')}.jsonl`);
 }
 
-/** Splits, counts and stores conversations as a new dataset of the actor's. */
-async function store(
+/**
+ * Writes an upload's body to a file as it arrives, refusing it (`payload_too_large`) past `limitBytes`; the
+ * caller removes the file once the dataset is stored.
+ */
+export async function receiveDatasetFile(
+  ctx: AppContext,
+  body: Readable,
+  limitBytes: number,
+): Promise<string> {
+  await mkdir(join(ctx.config.home, 'uploads'), { recursive: true });
+  const file = pendingFile(ctx);
+  let received = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length;
+      if (received <= limitBytes) return done(null, chunk);
+      done(
+        new AppError(
+          'payload_too_large',
+          `the dataset is larger than this server accepts (${limitBytes / 2 ** 20} MB, --dataset-limit-mb)`,
+        ),
+      );
+    },
+  });
+  const out = createWriteStream(file, { flags: 'wx' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      for (const stream of [body, limiter, out]) stream.once('error', reject);
+      body.once('close', () => {
+        if (!body.readableEnded)
+          reject(new AppError('invalid_request', 'the upload ended before its body did'));
+      });
+      out.once('finish', resolve);
+      // pipe, not pipeline: a refused body is left unread, not destroyed, so the refusal can still be answered.
+      body.pipe(limiter).pipe(out);
+    });
+  } catch (error) {
+    out.destroy();
+    await rm(file, { force: true });
+    throw error;
+  }
+  return file;
+}
+
+/**
+ * Stores a JSONL file as a new dataset of the actor's: statistics count tokens with the default model's
+ * tokenizer (llama.cpp's, through the runtime), or characters / 4 when there is no model or it cannot be loaded.
+ */
+async function storeFile(
   ctx: AppContext,
   actor: Actor,
   options: {
     name: string;
-    sourceFormat: ConversationFormat | 'synthetic';
-    conversations: Conversation[];
-    rejected: RejectedLine[];
+    format: ConversationFormat | 'auto';
+    file: string;
     validation: number;
+    /** Recorded in the row instead of the file's format. */
+    synthetic?: boolean;
   },
 ): Promise<DatasetView> {
-  const { conversations, rejected } = options;
-  const split = splitConversations(conversations, { validationFraction: options.validation });
-  const counter = await tokenCounter(ctx, actor, conversations);
-  const stats = datasetStats(conversations, counter?.count);
+  const { name, format, file, validation } = options;
+  const model = await defaultModelFor({ ctx, actor });
+  let counted: { counts: number[]; model: string } | null = null;
+  if (model?.kind === 'model') {
+    const texts = await runInThread(ctx, 'dataset-texts', { file, format, name });
+    try {
+      counted = {
+        counts: await ctx.runtime.countTokens(model.versionId, texts),
+        model: `${model.name}:${model.version}`,
+      };
+    } catch {
+      counted = null;
+    }
+  }
   const id = newId('ds');
   const dir = join(ctx.config.home, 'datasets', id);
-  writeConversationDataset(dir, {
-    // The folder is always OpenAI chat form; a synthetic dataset is recorded as such in the row.
-    sourceFormat: options.sourceFormat === 'synthetic' ? 'openai' : options.sourceFormat,
-    train: split.train,
-    validation: split.validation,
-    stats,
-    rejected,
+  const result = await runInThread(ctx, 'dataset-store', {
+    file,
+    format,
+    name,
+    dir,
+    validation,
+    counts: counted?.counts ?? null,
   });
+  if (!result.stored) throw new DatasetRejectedError(name, result.rejected);
   const stored: StoredStats = {
-    ...stats,
-    ...(counter ? { tokenizerModel: counter.model } : {}),
-    split: { train: split.train.length, validation: split.validation.length },
+    ...result.stats,
+    ...(counted ? { tokenizerModel: counted.model } : {}),
+    split: result.split,
   };
   try {
+    await Promise.all([
+      writeLineIndex(join(dir, datasetFiles.train)),
+      writeLineIndex(join(dir, datasetFiles.validation)),
+    ]);
     const [row] = await ctx.db
       .insert(datasets)
       .values({
         id,
         userId: actor.userId,
-        name: options.name,
-        sourceFormat: options.sourceFormat,
+        name,
+        sourceFormat: options.synthetic ? 'synthetic' : result.format,
         path: dir,
-        conversations: conversations.length,
+        conversations: result.conversations,
         stats: { ...stored },
-        rejected: rejected.slice(0, STORED_REJECTIONS),
-        rejectedCount: rejected.length,
+        rejected: result.rejected.slice(0, STORED_REJECTIONS),
+        rejectedCount: result.rejected.length,
       })
       .returning();
     return view(row!);
   } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
-/** Imports an uploaded JSONL text; a file with no valid conversation is a DatasetRejectedError. */
+/** Imports an uploaded JSONL file; a file with no valid conversation is a DatasetRejectedError. */
 export async function uploadDataset(options: {
   ctx: AppContext;
   actor: Actor;
   name: unknown;
   format: unknown;
   validation: unknown;
-  text: string;
+  /** The body, as receiveDatasetFile wrote it. */
+  file: string;
 }): Promise<DatasetView> {
-  const name = validateDatasetName(options.name);
-  const format = validateFormat(options.format);
-  const validation = validateValidationFraction(options.validation);
-  const imported = importConversations(options.text, { format, file: name });
-  if (imported.conversations.length === 0) throw new DatasetRejectedError(name, imported.rejected);
-  return store(options.ctx, options.actor, {
-    name,
-    sourceFormat: imported.format,
-    conversations: imported.conversations,
-    rejected: imported.rejected,
-    validation,
+  return storeFile(options.ctx, options.actor, {
+    name: validateDatasetName(options.name),
+    format: validateFormat(options.format),
+    validation: validateValidationFraction(options.validation),
+    file: options.file,
   });
 }
 
@@ -375,13 +420,21 @@ export async function synthesizeDataset(options: {
     if (error instanceof DataError) throw new AppError('invalid_request', error.message);
     throw error;
   }
-  return store(options.ctx, options.actor, {
-    name,
-    sourceFormat: 'synthetic',
-    conversations,
-    rejected: [],
-    validation,
-  });
+  // Stored the way an upload is: written as OpenAI chat JSONL first, then read in a worker thread.
+  const file = pendingFile(options.ctx);
+  await mkdir(join(options.ctx.config.home, 'uploads'), { recursive: true });
+  try {
+    await writeFile(file, conversations.map((c) => `${toJsonLine(c)}\n`).join(''), { flag: 'wx' });
+    return await storeFile(options.ctx, options.actor, {
+      name,
+      format: 'openai',
+      file,
+      validation,
+      synthetic: true,
+    });
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 /** The actor's dataset row; another user's is "not found", like a missing one. */
@@ -421,7 +474,7 @@ export async function datasetPath(options: {
   return (await ownDataset(options.ctx, options.actor, options.datasetId)).path;
 }
 
-/** A page of one split's conversations. */
+/** A page of one split's conversations: only its lines are read. */
 export async function previewDataset(options: {
   ctx: AppContext;
   actor: Actor;
@@ -443,13 +496,21 @@ export async function previewDataset(options: {
   const offset = integer(options.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
   const limit = integer(options.limit, 'limit', 20, 100);
   const row = await ownDataset(options.ctx, options.actor, options.datasetId);
-  let stored: Conversation[];
+  const file = join(row.path, datasetFiles[split]);
+  let page: { lines: string[]; total: number };
   try {
-    stored = readConversationDataset(row.path)[split];
+    page = await readLines(file, offset, limit);
   } catch (error) {
     throw new AppError('server_error', `dataset ${row.id}: ${(error as Error).message}`);
   }
-  return { conversations: stored.slice(offset, offset + limit), total: stored.length };
+  const { conversations, rejected } = importConversations(page.lines.join('\n'), { format: 'openai', file });
+  const [first] = rejected;
+  if (first)
+    throw new AppError(
+      'server_error',
+      `dataset ${row.id}: ${file}:${offset + first.line}: ${first.field ? `${first.field}: ` : ''}${first.message}`,
+    );
+  return { conversations, total: page.total };
 }
 
 /** Deletes the row and the files. */
@@ -460,5 +521,5 @@ export async function deleteDataset(options: {
 }): Promise<void> {
   const row = await ownDataset(options.ctx, options.actor, options.datasetId);
   await options.ctx.db.delete(datasets).where(eq(datasets.id, row.id));
-  rmSync(row.path, { recursive: true, force: true });
+  await rm(row.path, { recursive: true, force: true });
 }

@@ -1,5 +1,6 @@
 // The signed-in user's conversation datasets (STUDIO-API.md): upload a JSONL body, synthesize, list, show,
 // preview a page of a split, delete.
+import { rm } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
@@ -11,46 +12,69 @@ import {
   getDataset,
   listDatasets,
   previewDataset,
+  receiveDatasetFile,
   synthesizeDataset,
   uploadDataset,
 } from '../datasets/datasets.ts';
+import { closeThreads } from '../threads.ts';
 
-/** The JSONL content types an upload may use; `text/plain` is Fastify's own string parser. */
-const JSONL_TYPES = ['application/x-ndjson', 'application/jsonl'];
+/** The content types an upload may use: JSONL, or plain text. */
+const UPLOAD_TYPES = ['application/x-ndjson', 'application/jsonl', 'text/plain'];
+
+/** An upload's body once parsed: the file it was written to as it arrived. */
+interface ReceivedFile {
+  receivedFile: string;
+}
+
+const isReceived = (body: unknown): body is ReceivedFile =>
+  typeof body === 'object' && body !== null && 'receivedFile' in body;
 
 export function datasetRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
-    // Registered inside this plugin, so only the dataset routes accept JSONL bodies.
-    app.addContentTypeParser(JSONL_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    // Datasets are stored in the app's worker threads.
+    app.addHook('onClose', () => closeThreads(ctx));
 
-    app.post<{ Querystring: Record<string, string | undefined> }>(
-      '/datasets',
-      { ...access('user'), bodyLimit: ctx.config.datasetLimitBytes },
-      async (request, reply) => {
-        const actor = actorOf(request);
-        if (typeof request.body !== 'string')
-          throw new AppError(
-            'invalid_request',
-            'send the JSONL file itself as the body, with content-type application/x-ndjson or text/plain',
-            'body',
-          );
-        try {
-          const dataset = await uploadDataset({
-            ctx,
-            actor,
-            name: request.query.name,
-            format: request.query.format,
-            validation: request.query.validation,
-            text: request.body,
-          });
-          return await reply.status(201).send({ dataset });
-        } catch (error) {
-          if (!(error instanceof DatasetRejectedError)) throw error;
-          // Every rejected line goes back with the refusal, so the user can fix the file in one pass.
-          return reply.status(400).send({ ...error.toOpenAI(), rejected: error.rejected });
-        }
-      },
-    );
+    // In a plugin of its own, so only the upload streams its body to a file instead of holding it in memory.
+    await app.register(async (upload) => {
+      upload.addContentTypeParser(UPLOAD_TYPES, (_request, body, done) => {
+        receiveDatasetFile(ctx, body, ctx.config.datasetLimitBytes).then(
+          (receivedFile) => done(null, { receivedFile } satisfies ReceivedFile),
+          (error: Error) => done(error),
+        );
+      });
+
+      upload.post<{ Querystring: Record<string, string | undefined> }>(
+        '/datasets',
+        access('user'),
+        async (request, reply) => {
+          const actor = actorOf(request);
+          if (!isReceived(request.body))
+            throw new AppError(
+              'invalid_request',
+              'send the JSONL file itself as the body, with content-type application/x-ndjson or text/plain',
+              'body',
+            );
+          const file = request.body.receivedFile;
+          try {
+            const dataset = await uploadDataset({
+              ctx,
+              actor,
+              name: request.query.name,
+              format: request.query.format,
+              validation: request.query.validation,
+              file,
+            });
+            return await reply.status(201).send({ dataset });
+          } catch (error) {
+            if (!(error instanceof DatasetRejectedError)) throw error;
+            // Every rejected line goes back with the refusal, so the user can fix the file in one pass.
+            return reply.status(400).send({ ...error.toOpenAI(), rejected: error.rejected });
+          } finally {
+            await rm(file, { force: true });
+          }
+        },
+      );
+    });
 
     app.post('/datasets/synthetic', access('user'), async (request, reply) => {
       const actor = actorOf(request);

@@ -12,6 +12,7 @@ import { validateJobParams } from '../jobs/commands.ts';
 import { finetuneEstimate } from '../jobs/preflight.ts';
 import { listJobEvents, type JobChange, type JobEventView } from '../jobs/events.ts';
 import { cancelJob, createJob, getJob, listJobs, retryJob } from '../jobs/queue.ts';
+import { closeThreads } from '../threads.ts';
 
 const FINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -31,6 +32,8 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
     app.addHook('preClose', async () => {
       for (const close of openStreams) close();
     });
+    // Preflights are computed in the app's worker threads.
+    app.addHook('onClose', () => closeThreads(ctx));
     app.post('/jobs/preflight', access('user'), async (request) => {
       const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
       const { type, params } = await validateJobParams({

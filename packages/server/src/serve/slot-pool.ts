@@ -44,7 +44,7 @@ export class SlotPool<T> {
       return Promise.reject(
         new AppError(
           'overloaded',
-          `${this.label} is busy: every sequence is generating and ${this.maxQueue} requests are queued; retry shortly`,
+          `${this.label} is busy: ${this.maxQueue} requests are already waiting; retry shortly`,
         ),
       );
     return new Promise<T | null>((resolve, reject) => {
