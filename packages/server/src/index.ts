@@ -6,7 +6,7 @@ export { main } from './main.ts';
 export { createLlamaRuntime } from './serve/llama-runtime.ts';
 // The job manager's parts other modules and `ownlm worker` use.
 export { runJobCommand, type CommandOutcome, type CommandRun } from './jobs/child.ts';
-export { jobArguments, jobOutput, JOB_TYPES } from './jobs/commands.ts';
+export { JOB_TYPES } from './jobs/job-types.ts';
 export type { JobCompletion } from './jobs/completion.ts';
 export type { JobChange, JobEventInput, JobEventView } from './jobs/events.ts';
 export { eventStore } from './jobs/local-worker.ts';

@@ -1,7 +1,7 @@
 // `ownlm worker`: a remote worker for an ownlm server. It claims jobs over the worker API, downloads their
-// inputs, runs the same `ownlm` command the server's own workers run, pushes events in batches, renews the
-// lease, stops on cancel, uploads what the command made and reports the end, with the result's paths
-// rewritten to the copies stored on the server.
+// inputs, runs the `ownlm` command the server gives (the one its own workers run) in the job's folder, pushes
+// events in batches, renews the lease, stops on cancel, uploads what the command made and reports the end; the
+// result names the files relative to the job folder, where the server stores their uploaded copies.
 import {
   createReadStream,
   createWriteStream,
@@ -21,8 +21,6 @@ import { randomBytes } from 'node:crypto';
 import {
   eventStore,
   JOB_TYPES,
-  jobArguments,
-  jobOutput,
   runJobCommand,
   type CommandRun,
   type JobEventInput,
@@ -37,9 +35,12 @@ interface ClaimAnswer {
   job: JobView;
   lease: { expiresAt: string };
   inputs: { name: string; bytes: number }[];
-  paths: Record<string, string>;
   /** Checkpoints earlier attempts uploaded (`run/checkpoints/…`), put back in the run folder to resume. */
   checkpoints: { name: string; bytes: number }[];
+  /** The `ownlm` arguments to run in the job folder, its inputs under `inputs/`. */
+  command: string[];
+  /** What the result holds before the command reports: where its output goes. */
+  output: Record<string, unknown>;
 }
 
 class WorkerApi {
@@ -214,13 +215,7 @@ async function runClaim(
     );
     renameSync(`${local}.partial`, local);
   }
-  // Relative to the job folder, where the command runs: the layout every worker uses, so a run resumed on
-  // another machine names its inputs exactly as the run that wrote the checkpoint did.
-  const inputs = Object.fromEntries(
-    Object.entries(claim.paths).map(([name, path]) => [name, `inputs/${path}`]),
-  );
-  const runDir = join(jobDir, 'run');
-  mkdirSync(runDir, { recursive: true });
+  mkdirSync(join(jobDir, 'run'), { recursive: true });
 
   const store = eventStore(
     async (events: JobEventInput[]) => {
@@ -233,7 +228,7 @@ async function runClaim(
     (error) => console.error(`job ${job.id}: sending events failed: ${error.message}`),
   );
   const uploads = new Uploads(api, base, query, jobDir);
-  const run = runJobCommand(jobArguments(job, inputs, 'run'), {
+  const run = runJobCommand(claim.command, {
     cwd: jobDir,
     onEvents: (events) => {
       store.add(events);
@@ -283,7 +278,8 @@ async function runClaim(
       await api.request('POST', `${base}/finish`, { workerId, state: 'failed', error: outcome.error });
       return `failed: ${outcome.error}`;
     }
-    const result = await uploads.outputs({ ...jobOutput(job, runDir), ...outcome.result });
+    const result = { ...claim.output, ...outcome.result };
+    await uploads.outputs(result);
     const finished = await api.json<{ job: JobView }>('POST', `${base}/finish`, {
       workerId,
       state: 'succeeded',
@@ -295,11 +291,12 @@ async function runClaim(
   }
 }
 
-/** What a job uploads to the server: checkpoints as they are saved, and the outputs its result names. */
+/**
+ * What a job uploads to the server: checkpoints as they are saved, and the outputs its result names. Both are
+ * named relative to the job folder, as the server stores them.
+ */
 class Uploads {
-  /** Each uploaded file's path on the server. */
-  private readonly stored = new Map<string, string>();
-  private serverJobDir: string | null = null;
+  private readonly stored = new Set<string>();
   private queued: string | null = null;
   private running: Promise<void> | null = null;
 
@@ -312,7 +309,7 @@ class Uploads {
 
   /** Uploads a saved checkpoint folder in the background; a newer one replaces one still waiting. */
   checkpoint(dir: string): void {
-    if (!this.inside(dir)) return;
+    if (!this.made(dir)) return;
     this.queued = dir;
     this.running ??= (async () => {
       while (this.queued) {
@@ -331,39 +328,27 @@ class Uploads {
     while (this.running) await this.running;
   }
 
-  /**
-   * Uploads every file the result names (paths inside the job folder: files, or folders whole) and returns
-   * the result with those paths pointing at the server's stored copies.
-   */
-  async outputs(result: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const paths = Object.values(result).filter((value): value is string => this.inside(value));
-    for (const path of paths) await this.folder(path);
-    if (this.serverJobDir === null) return result;
-    const stored = this.serverJobDir;
-    return Object.fromEntries(
-      Object.entries(result).map(([key, value]) => [
-        key,
-        this.inside(value) ? `${stored}/${relative(this.jobDir, value).split(sep).join('/')}` : value,
-      ]),
-    );
+  /** Uploads every file the result names (paths in the run folder: files, or folders whole). */
+  async outputs(result: Record<string, unknown>): Promise<void> {
+    for (const value of Object.values(result)) if (this.made(value)) await this.folder(value);
   }
 
-  private inside(value: unknown): value is string {
-    return typeof value === 'string' && value.startsWith(`${this.jobDir}${sep}`) && existsSync(value);
+  /** Whether `value` names something the command made in the run folder. */
+  private made(value: unknown): value is string {
+    return typeof value === 'string' && value.startsWith('run/') && existsSync(join(this.jobDir, value));
   }
 
+  /** Uploads the files under `path`, relative to the job folder, each once. */
   private async folder(path: string): Promise<void> {
-    for (const file of filesUnder(path)) {
-      if (this.stored.has(file)) continue;
+    for (const file of filesUnder(join(this.jobDir, path))) {
       const name = relative(this.jobDir, file).split(sep).join('/');
-      const response = await this.api.request(
+      if (this.stored.has(name)) continue;
+      await this.api.request(
         'PUT',
         `${this.base}/artifacts/${encodePath(name)}${this.query}`,
         createReadStream(file),
       );
-      const { path: serverPath } = (await response.json()) as { path: string };
-      this.stored.set(file, serverPath);
-      this.serverJobDir = serverPath.slice(0, serverPath.length - name.length - 1);
+      this.stored.add(name);
     }
   }
 }

@@ -217,6 +217,7 @@ export const datasets = pgTable(
 export type JobType =
   | 'data-prepare'
   | 'tokenizer-train'
+  | 'data-pack'
   | 'pretrain'
   | 'finetune'
   | 'eval'

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CommandEventMapper, type JobEventInput } from './events.ts';
+import { relativeTo } from './job-folder.ts';
 
 export const OWNLM_CLI = fileURLToPath(new URL('../../../cli/bin/ownlm.mjs', import.meta.url));
 
@@ -34,12 +35,13 @@ export interface CommandRun {
 }
 
 /**
- * Starts `ownlm <args>`; `onEvents` receives each line's events in order. A command that prints a JSON object
- * with no `type` (`ownlm eval --json`) has it merged into the result.
+ * Starts `ownlm <args>` in the job folder `cwd`; `onEvents` receives each line's events in order, its paths
+ * relative to the job folder. A command that prints a JSON object with no `type` (`ownlm eval --json`) has it
+ * merged into the result.
  */
 export function runJobCommand(
   args: string[],
-  options: { cwd?: string; onEvents: (events: JobEventInput[]) => void },
+  options: { cwd: string; onEvents: (events: JobEventInput[]) => void },
 ): CommandRun {
   const child = spawn(process.execPath, [OWNLM_CLI, ...args], {
     cwd: options.cwd,
@@ -68,7 +70,7 @@ export function runJobCommand(
   });
   stderr.on('line', (raw) => {
     // Progress bars redraw with carriage returns; the last drawing is the line.
-    const line = raw.split('\r').at(-1)!.trimEnd();
+    const line = relativeTo(raw.split('\r').at(-1)!.trimEnd(), [options.cwd]);
     if (line.trim() === '') return;
     stderrTail.push(line);
     if (stderrTail.length > STDERR_TAIL) stderrTail.shift();

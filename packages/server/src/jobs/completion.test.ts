@@ -9,10 +9,11 @@ import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import { signUp } from '../testing/users.ts';
+import { storedJob } from './testing.ts';
 import type { JobView } from './view.ts';
 
 /** A corpus folder as `ownlm data prepare` writes it, small enough to train a tokenizer on in a second. */
-function writeCorpus(home: string): void {
+function writeCorpus(home: string): string {
   const words = ['the', 'cat', 'sees', 'a', 'dog', 'by', 'river', 'under', 'red', 'moon'];
   const lines = Array.from({ length: 200 }, (_, i) => {
     const text = Array.from({ length: 12 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' ');
@@ -20,6 +21,7 @@ function writeCorpus(home: string): void {
   });
   mkdirSync(join(home, 'corpus'));
   writeFileSync(join(home, 'corpus', 'train.jsonl'), `${lines.join('\n')}\n`);
+  return join(home, 'corpus');
 }
 
 /** Resolves with the job once it has ended, watching the app's hub (and its current state). */
@@ -53,7 +55,6 @@ test('two apps in one process each complete their own job, with their own handle
   try {
     for (const name of ['first', 'second']) {
       const home = mkdtempSync(join(tmpdir(), `ownlm-app-${name}-`));
-      writeCorpus(home);
       const app = await buildApp({ home, logLevel: 'warn', jobWorkers: 1 });
       const completed: string[] = [];
       const announced = new Set<string>();
@@ -67,12 +68,13 @@ test('two apps in one process each complete their own job, with their own handle
     // Both jobs are queued before either ends, so both apps' workers run at the same time.
     const created = await Promise.all(
       apps.map(async ({ app }) => {
-        const { headers } = await signUp(app, 'ada@example.com');
+        const { headers, userId } = await signUp(app, 'ada@example.com');
+        const corpus = await storedJob(app.ctx, userId, 'data-prepare', writeCorpus(app.ctx.config.home));
         const response = await app.inject({
           method: 'POST',
           url: '/api/jobs',
           headers,
-          payload: { type: 'tokenizer-train', params: { corpus: 'corpus', vocabSize: 300 } },
+          payload: { type: 'tokenizer-train', params: { corpus, vocabSize: 300 } },
         });
         assert.equal(response.statusCode, 201, response.body);
         return { headers, job: (response.json() as { job: JobView }).job };

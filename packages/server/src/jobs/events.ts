@@ -1,11 +1,11 @@
 // A job's events: what its command reports (JSON lines on stdout, text on stderr) mapped to the stored event
 // types of STUDIO-API.md, stored in job_events, and announced in-process on the app's job hub (`ctx.jobHub`)
 // for live SSE streams, local workers, webhooks and notifications.
-import { isAbsolute, join } from 'node:path';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { jobEvents, jobs, type JobState } from '../db/schema.ts';
+import { jobDirectory, relativeTo } from './job-folder.ts';
 import { jobView, type JobView } from './view.ts';
 
 export type JobEventType = (typeof jobEvents.$inferSelect)['type'];
@@ -107,9 +107,18 @@ export function isWorkerEvent(value: unknown): value is JobEventInput {
 }
 
 /**
- * Stores a worker's events for a job and announces them. Progress events also become the job's `progress`
- * (merged, so a stage and the step counts live side by side), and each train step adds `tokensPerStep` to
- * the tokens processed.
+ * `value` as a job shows it: paths under the job's folder relative to it, any other under the data folder
+ * relative to that, so no view of a job (events, result, error; webhooks and notifications built from them) names
+ * the server's folders.
+ */
+export function withoutServerPaths<T>(ctx: AppContext, jobId: string, value: T): T {
+  return relativeTo(value, [jobDirectory(ctx.config.home, jobId), ctx.config.home]);
+}
+
+/**
+ * Stores a worker's events for a job (without the server's paths) and announces them. Progress events also
+ * become the job's `progress` (merged, so a stage and the step counts live side by side), and each train step
+ * adds `tokensPerStep` to the tokens processed.
  */
 export async function appendJobEvents(options: {
   ctx: AppContext;
@@ -117,7 +126,8 @@ export async function appendJobEvents(options: {
   events: JobEventInput[];
   tokensPerStep: number;
 }): Promise<JobEventView[]> {
-  const { ctx, jobId, events, tokensPerStep } = options;
+  const { ctx, jobId, tokensPerStep } = options;
+  const events = withoutServerPaths(ctx, jobId, options.events);
   if (events.length === 0) return [];
   const { stored, job } = await ctx.db.transaction(async (tx) => {
     const rows = await tx
@@ -154,31 +164,17 @@ export interface MappedLine {
 
 /**
  * Maps the JSON lines of one run of an `ownlm … --events -` command. One mapper per run: it remembers where
- * the run started to give each train step an ETA. Given the folder the command ran in, the paths it reports
- * relative to it (`run/…`, `inputs/…`: how workers lay a job out) are made absolute.
+ * the run started to give each train step an ETA. The paths it reports are made relative to the job folder the
+ * command runs in (`run/…`): how a job names its files on every worker and on the server.
  */
 export class CommandEventMapper {
   private startStep = 0;
   private startElapsed: number | null = null;
 
-  constructor(private readonly cwd?: string) {}
+  constructor(private readonly jobDir: string) {}
 
   map(line: string): MappedLine {
-    const mapped = this.mapLine(line);
-    const absolute = (value: unknown) =>
-      this.cwd !== undefined &&
-      typeof value === 'string' &&
-      !isAbsolute(value) &&
-      (value === 'run' || value.startsWith('run/') || value.startsWith('inputs/'))
-        ? join(this.cwd, value)
-        : value;
-    for (const event of mapped.events) {
-      if (event.type === 'checkpoint') event.data.dir = absolute(event.data.dir);
-      if (event.type === 'artifact') event.data.path = absolute(event.data.path);
-    }
-    if (mapped.result)
-      mapped.result = Object.fromEntries(Object.entries(mapped.result).map(([k, v]) => [k, absolute(v)]));
-    return mapped;
+    return relativeTo(this.mapLine(line), [this.jobDir]);
   }
 
   private mapLine(line: string): MappedLine {

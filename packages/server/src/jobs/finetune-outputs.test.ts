@@ -53,15 +53,17 @@ describe('fine-tune outputs and reports', () => {
       ...{ params: { base: baseId, dataset: 'ds_1', method: 'lora', rank: 4 }, error: null, progress: null },
       ...{ attempts: 1, workerId: 'local', cancelRequested: false, wallSeconds: 5, hourlyRate: 0, cost: 0 },
       ...{ tokensProcessed: 0, createdAt: now, startedAt: now, finishedAt: null },
-      result: {
-        out: run,
-        adapterGguf: join(run, 'adapter.gguf'),
-        mergedGguf: null,
-        report: join(run, 'report.json'),
-      },
+      result: { out: 'run', adapterGguf: 'run/adapter.gguf', mergedGguf: null, report: 'run/report.json' },
       ...overrides,
     };
   }
+
+  /** The files the job's result names, as completeJob finds them in its run folder. */
+  const artifacts = () => ({
+    out: run,
+    adapterGguf: join(run, 'adapter.gguf'),
+    report: join(run, 'report.json'),
+  });
 
   before(async () => {
     const files = await tinyModel();
@@ -127,7 +129,7 @@ describe('fine-tune outputs and reports', () => {
     app.inject({ method: 'GET', url, headers: who === null ? {} : { authorization: `Bearer ${keys[who]}` } });
 
   test('the adapter becomes a version of kind adapter on the base, with lineage; the report is stored', async () => {
-    const added = await registerFinetuneOutputs({ ctx, job: job() });
+    const added = await registerFinetuneOutputs({ ctx, job: job(), artifacts: artifacts() });
     assert.equal(added.mergedVersionId, null);
     const adapter = await ctx.registry.byVersionId(String(added.adapterVersionId));
     assert.equal(adapter.kind, 'adapter');
@@ -156,6 +158,7 @@ describe('fine-tune outputs and reports', () => {
     const { reportId } = await registerFinetuneOutputs({
       ctx,
       job: job({ id: 'job_2', name: 'voice tune' }),
+      artifacts: artifacts(),
     });
     const html = await get(0, `/api/reports/${String(reportId)}.html`);
     assert.equal(html.statusCode, 200);
@@ -185,14 +188,16 @@ describe('fine-tune outputs and reports', () => {
     await assert.rejects(
       registerFinetuneOutputs({
         ctx,
-        job: job({ result: { out: join(home, 'nowhere'), adapterGguf: join(run, 'adapter.gguf') } }),
+        job: job(),
+        artifacts: { out: join(home, 'nowhere'), adapterGguf: join(run, 'adapter.gguf') },
       }),
       /left no report\.json/,
     );
     await assert.rejects(
       registerFinetuneOutputs({
         ctx,
-        job: job({ result: { out: run, report: join(run, 'report.json'), adapterGguf: null } }),
+        job: job(),
+        artifacts: { out: run, report: join(run, 'report.json') },
       }),
       /reported no adapterGguf/,
     );
@@ -201,6 +206,7 @@ describe('fine-tune outputs and reports', () => {
       registerFinetuneOutputs({
         ctx,
         job: job({ params: { base: adapter.versionId, dataset: 'ds_1', method: 'lora' } }),
+        artifacts: artifacts(),
       }),
       /itself an adapter/,
     );

@@ -51,18 +51,17 @@ function modelName(text: string): string {
   return name === '' ? 'finetune' : name;
 }
 
-const path = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
-
 /**
- * Registers what a finetune job made; returns what goes into its result. The model is named after the job, or
- * `<dataset>-lora` (`-full`) when the job kept its default name; each run adds a version to that model.
+ * Registers what a finetune job made (`artifacts`: the files its result names, as stored under its run folder);
+ * returns what goes into its result. The model is named after the job, or `<dataset>-lora` (`-full`) when the
+ * job kept its default name; each run adds a version to that model.
  */
 export async function registerFinetuneOutputs(options: {
   ctx: AppContext;
   job: JobView;
+  artifacts: Record<string, string>;
 }): Promise<Record<string, unknown>> {
-  const { ctx, job } = options;
-  const result = job.result ?? {};
+  const { ctx, job, artifacts } = options;
   const baseVersionId = String(job.params.base);
   const base = await ctx.registry.byVersionId(baseVersionId);
   const [dataset] = await ctx.db
@@ -72,12 +71,10 @@ export async function registerFinetuneOutputs(options: {
   const method = job.params.method === 'full' ? 'full' : 'lora';
   const name = modelName(job.name !== job.type ? job.name : `${dataset?.name ?? 'dataset'}-${method}`);
 
-  const reportPath =
-    path(result.report) ?? (path(result.out) ? join(String(result.out), 'report.json') : null);
-  if (!reportPath || !existsSync(reportPath))
-    throw new Error(`the run left no report.json (${reportPath ?? 'no path'})`);
+  const reportPath = artifacts.report ?? (artifacts.out ? join(artifacts.out, 'report.json') : null);
+  if (!reportPath || !existsSync(reportPath)) throw new Error('the run left no report.json');
   const report = checkReport(readJson(reportPath, 'report'), reportPath);
-  const lineagePath = path(result.out) ? join(String(result.out), 'lineage.json') : null;
+  const lineagePath = artifacts.out ? join(artifacts.out, 'lineage.json') : null;
   const runLineage = lineagePath && existsSync(lineagePath) ? readJson(lineagePath, 'lineage') : {};
   const lineage = {
     base: base.versionId,
@@ -90,8 +87,7 @@ export async function registerFinetuneOutputs(options: {
     metrics: runLineage.metrics ?? { perplexity: report.perplexity, heldOut: report.heldOut },
   };
 
-  const adapterGguf = path(result.adapterGguf);
-  const mergedGguf = path(result.mergedGguf);
+  const { adapterGguf, mergedGguf } = artifacts;
   if (method === 'lora' && !adapterGguf) throw new Error('the LoRA run reported no adapterGguf');
   const adapter = adapterGguf
     ? await ctx.registry.registerAdapter({

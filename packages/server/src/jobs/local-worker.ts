@@ -1,23 +1,20 @@
-// The server's own workers: N loops that claim jobs from the queue and run each as a child process in
-// `<home>/jobs/<id>/`, renewing the lease with heartbeats. The run folder `<home>/jobs/<id>/run` outlives
+// The server's own workers: N loops that claim jobs from the queue and run each as a child process in its job
+// folder (job-folder.ts), renewing the lease with heartbeats. The run folder `<home>/jobs/<id>/run` outlives
 // attempts, so a retried or taken-over job resumes from its last checkpoint. On shutdown the children are
 // stopped and their jobs released, so the next start picks them up at once.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { randomToken } from '../auth/tokens.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { runJobCommand, type CommandRun } from './child.ts';
-import { jobArguments, jobInputs, jobOutput, linkJobInputs, tokensPerStep } from './commands.ts';
 import { completeJob } from './completion.ts';
 import { appendJobEvents, type JobEventInput } from './events.ts';
+import { jobDirectory, linkJobInputs } from './job-folder.ts';
+import { jobArguments, jobOutput, prepareJobFolder, tokensPerStep } from './job-types.ts';
 import { claimJob, finishJob, heartbeatJob, releaseJob, type Claim } from './queue.ts';
 
 /** Attempts a job gets when its command is killed from outside (out of memory, an operator) before it fails. */
 const MAX_ATTEMPTS = 3;
-
-export const jobDirectory = (home: string, jobId: string) => join(home, 'jobs', jobId);
 
 export interface LocalWorkersOptions {
   ctx: AppContext;
@@ -26,13 +23,6 @@ export interface LocalWorkersOptions {
   /** How often an idle worker looks for work it was not told about (jobs queued by another server). */
   pollMs?: number;
   log: { info(message: string): void; warn(message: string): void; error(message: string): void };
-}
-
-/** Writes the scenario prompts a finetune job was given where its inputs name them (JSON array of strings). */
-export function writeJobFiles(jobDir: string, params: Record<string, unknown>): void {
-  mkdirSync(join(jobDir, 'run'), { recursive: true });
-  if (Array.isArray(params.scenarios))
-    writeFileSync(join(jobDir, 'scenarios.json'), `${JSON.stringify(params.scenarios)}\n`);
 }
 
 /**
@@ -139,16 +129,16 @@ export class LocalWorkers {
   private async run(workerId: string, { job }: Claim): Promise<void> {
     const { ctx, leaseMs, log } = this.options;
     const jobDir = jobDirectory(ctx.config.home, job.id);
-    writeJobFiles(jobDir, job.params);
     let inputs: Record<string, string>;
     try {
-      inputs = await jobInputs(ctx, job, jobDir);
+      inputs = await prepareJobFolder(ctx, job);
     } catch (error) {
       await finishJob({ ctx, jobId: job.id, workerId, state: 'failed', error: (error as Error).message });
       return;
     }
+    linkJobInputs(jobDir, inputs);
     // Relative to the job folder, where the command runs, so any worker resumes the run with the same paths.
-    const args = jobArguments(job, linkJobInputs(jobDir, inputs), 'run');
+    const args = jobArguments(job, inputs);
     const perStep = tokensPerStep(job);
     const store = eventStore(
       (events) =>
@@ -196,7 +186,7 @@ export class LocalWorkers {
           ctx,
           job,
           workerId,
-          result: { ...jobOutput(job, join(jobDir, 'run')), ...outcome.result },
+          result: { ...jobOutput(job), ...outcome.result },
         });
       } else if (outcome.signal && !outcome.stopped && job.attempts < MAX_ATTEMPTS) {
         await releaseJob({

@@ -9,7 +9,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { SlotPool } from '../serve/slot-pool.ts';
 import { runInThread, THREADS } from '../threads.ts';
-import { finetuneConfig, jobInputs } from './commands.ts';
+import { finetuneConfig, jobInputs } from './job-types.ts';
 
 export interface JobEstimate {
   memoryBytes: number;
@@ -65,8 +65,9 @@ async function compute(ctx: AppContext, turns: SlotPool<number>, config: ReturnT
 export async function finetuneEstimate(
   ctx: AppContext,
   params: Record<string, unknown>,
+  userId: string,
 ): Promise<JobEstimate> {
-  const inputs = await jobInputs(ctx, { id: 'preflight', type: 'finetune', params }, ctx.config.home);
+  const inputs = await jobInputs(ctx, { id: 'preflight', userId, type: 'finetune', params });
   const config = finetuneConfig(params, inputs.base!, inputs.dataset!);
   // The settings without the paths, which name the same version and dataset on every request.
   const settings = { ...config, base: undefined, data: undefined, out: undefined };

@@ -2,6 +2,9 @@
 // finishes it, an expired lease is taken over, cancel and retry move the states the API documents, wall time
 // and cost add up per attempt; and on PostgreSQL, two workers claiming at once never claim the same job.
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, sql } from 'drizzle-orm';
@@ -13,6 +16,7 @@ import { AppError } from '../errors.ts';
 import { startTestPostgres, type TestPostgres } from '../testing/postgres.ts';
 import { completeJob } from './completion.ts';
 import { appendJobEvents, CommandEventMapper, JobHub, listJobEvents, type JobChange } from './events.ts';
+import { jobDirectory } from './job-folder.ts';
 import {
   cancelJob,
   claimJob,
@@ -23,6 +27,7 @@ import {
   releaseJob,
   retryJob,
 } from './queue.ts';
+import type { JobView } from './view.ts';
 
 const ada: Actor = { userId: 'usr_ada', role: 'user', apiKeyId: null };
 const bob: Actor = { userId: 'usr_bob', role: 'user', apiKeyId: null };
@@ -38,10 +43,17 @@ async function addUsers(handle: DatabaseHandle): Promise<void> {
     });
 }
 
-/** What of an app's context the queue uses: the database, the hourly rate, the job hub and completion handlers. */
+/** The data folder of the jobs here: where a job's files are. */
+const home = mkdtempSync(join(tmpdir(), 'ownlm-queue-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
+/**
+ * What of an app's context the queue uses: the data folder, the database, the hourly rate, the job hub and
+ * completion handlers.
+ */
 const contextOf = (handle: DatabaseHandle): AppContext =>
   ({
-    config: { hourlyRate: 3.6 },
+    config: { home, hourlyRate: 3.6 },
     db: handle.db,
     jobHub: new JobHub(),
     jobCompletions: {},
@@ -215,45 +227,101 @@ describe('job queue on PGlite', () => {
     assert.ok(list.every((j) => j.userId === ada.userId));
   });
 
-  test('completion handlers add to the result before success, and fail the job when they throw', async () => {
-    ctx.jobCompletions.export = async ({ job, lastEvents }) => ({
-      seen: job.result?.out,
-      events: lastEvents.map((e) => e.type),
-    });
+  /** Claims a queued export job whose command wrote `run/model.gguf` in its folder. */
+  async function exported(): Promise<JobView> {
     const job = await enqueueJob({ ctx, userId: ada.userId, type: 'export', name: 'e', params: {} });
     const claim = await claimJob({ ctx, workerId: 'w', types: ['export'], leaseMs: 60_000 });
+    assert.equal(claim?.job.id, job.id);
+    mkdirSync(join(jobDirectory(home, job.id), 'run'), { recursive: true });
+    writeFileSync(join(jobDirectory(home, job.id), 'run', 'model.gguf'), 'GGUF');
+    return claim!.job;
+  }
+
+  test('completion handlers add to the result before success, and fail the job when they throw', async () => {
+    ctx.jobCompletions.export = async ({ job, artifacts, lastEvents }) => ({
+      seen: job.result?.out,
+      read: artifacts.out,
+      events: lastEvents.map((e) => e.type),
+    });
+    const job = await exported();
     await appendJobEvents({
       ctx,
       jobId: job.id,
-      events: [{ type: 'artifact', data: { kind: 'gguf', path: '/x' } }],
+      events: [{ type: 'artifact', data: { kind: 'gguf', path: join(jobDirectory(home, job.id), 'run') } }],
       tokensPerStep: 0,
     });
-    const done = await completeJob({ ctx, job: claim!.job, workerId: 'w', result: { out: '/x' } });
+    const done = await completeJob({ ctx, job, workerId: 'w', result: { out: 'run/model.gguf' } });
     assert.equal(done.state, 'succeeded');
-    assert.deepEqual(done.result, { out: '/x', seen: '/x', events: ['state', 'state', 'artifact'] });
+    assert.deepEqual(done.result, {
+      out: 'run/model.gguf',
+      seen: 'run/model.gguf',
+      read: 'run/model.gguf',
+      events: ['state', 'state', 'artifact'],
+    });
+    const [artifact] = (await listJobEvents(handle.db, job.id)).filter((e) => e.type === 'artifact');
+    assert.deepEqual(artifact?.data, { kind: 'gguf', path: 'run' }, 'stored relative to the job folder');
 
     ctx.jobCompletions.export = async () => {
-      throw new Error('the registry is full');
+      throw new Error(`the registry is full: ${home}/models/a.gguf`);
     };
-    await enqueueJob({ ctx, userId: ada.userId, type: 'export', name: 'e', params: {} });
-    const failing = await claimJob({ ctx, workerId: 'w', types: ['export'], leaseMs: 60_000 });
-    const failed = await completeJob({ ctx, job: failing!.job, workerId: 'w', result: { out: '/y' } });
+    const failing = await exported();
+    const failed = await completeJob({ ctx, job: failing, workerId: 'w', result: { out: 'run/model.gguf' } });
     assert.equal(failed.state, 'failed');
-    assert.match(failed.error ?? '', /could not be registered: the registry is full/);
+    assert.equal(
+      failed.error,
+      "the job's outputs could not be registered: the registry is full: models/a.gguf",
+    );
+  });
+
+  test("a result naming anything but a file in the job's run folder is refused before any handler runs", async () => {
+    const handled: string[] = [];
+    ctx.jobCompletions.export = async ({ job }) => {
+      handled.push(job.id);
+      return {};
+    };
+    const job = await exported();
+    const other = await exported();
+    for (const out of [
+      '/etc/passwd',
+      `${jobDirectory(home, job.id)}/run/model.gguf`,
+      '../../etc/passwd',
+      `../${other.id}/run/model.gguf`,
+      'run/../../other/run/model.gguf',
+      'inputs/config/config.json',
+      'run/never-uploaded.gguf',
+      7,
+    ])
+      await assert.rejects(
+        completeJob({ ctx, job, workerId: 'w', result: { out } }),
+        (error) =>
+          error instanceof AppError && error.code === 'invalid_request' && error.param === 'result.out',
+        String(out),
+      );
+    assert.deepEqual(handled, []);
+    const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, job.id));
+    assert.equal(row?.state, 'running', 'the job is left as it was');
   });
 
   test('train steps become progress and metrics; tokens are counted per step', async () => {
     const job = await enqueue(ctx);
-    const mapper = new CommandEventMapper();
+    // The command reports paths in the job folder it runs in, absolute or not.
+    const jobDir = '/work/jobs/job_1';
+    const mapper = new CommandEventMapper(jobDir);
     const lines = [
       { type: 'run-start', step: 4, steps: 8, resumedFrom: 'ckpt', parameters: 1 },
       { type: 'train-step', step: 5, steps: 8, loss: 3, lr: 0.1, tokensPerSecond: 100, elapsedSeconds: 10 },
       { type: 'train-step', step: 6, steps: 8, loss: 2.5, lr: 0.1, tokensPerSecond: 100, elapsedSeconds: 12 },
       { type: 'eval-result', step: 6, validationLoss: 2.75 },
-      { type: 'checkpoint-saved', step: 6, dir: '/run/checkpoints/step-6' },
+      { type: 'checkpoint-saved', step: 6, dir: `${jobDir}/run/checkpoints/step-6` },
       { type: 'finetune-stage', stage: 'export the adapter' },
-      { type: 'artifact-written', kind: 'peft', path: '/run/adapter' },
-      { type: 'run-end', step: 6, loss: 2.5, validationLoss: 2.75, checkpoint: '/run/checkpoints/step-6' },
+      { type: 'artifact-written', kind: 'peft', path: 'run/adapter' },
+      {
+        type: 'run-end',
+        step: 6,
+        loss: 2.5,
+        validationLoss: 2.75,
+        checkpoint: `${jobDir}/run/checkpoints/step-6`,
+      },
     ].map((line) => mapper.map(JSON.stringify(line)));
     await appendJobEvents({ ctx, jobId: job.id, events: lines.flatMap((l) => l.events), tokensPerStep: 64 });
     const events = (await listJobEvents(handle.db, job.id)).filter((e) => e.type !== 'state');
@@ -267,9 +335,9 @@ describe('job queue on PGlite', () => {
         ['metrics', { step: 6, loss: 2.5, lr: 0.1 }],
         ['metrics', { step: 6, validationLoss: 2.75 }],
         ['progress', { validationLoss: 2.75 }],
-        ['checkpoint', { step: 6, dir: '/run/checkpoints/step-6' }],
+        ['checkpoint', { step: 6, dir: 'run/checkpoints/step-6' }],
         ['progress', { stage: 'export the adapter' }],
-        ['artifact', { kind: 'peft', path: '/run/adapter' }],
+        ['artifact', { kind: 'peft', path: 'run/adapter' }],
         ['progress', { step: 6, etaSeconds: 0 }],
       ],
     );
@@ -277,7 +345,7 @@ describe('job queue on PGlite', () => {
       step: 6,
       loss: 2.5,
       validationLoss: 2.75,
-      checkpoint: '/run/checkpoints/step-6',
+      checkpoint: 'run/checkpoints/step-6',
     });
     const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, job.id));
     assert.equal(row?.tokensProcessed, 2 * 64);

@@ -11,8 +11,8 @@ import type { AppContext } from '../context.ts';
 import { jobEvents, jobs, type JobState, type JobType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { validateJobParams } from './commands.ts';
-import { eventView } from './events.ts';
+import { eventView, withoutServerPaths } from './events.ts';
+import { validateJobParams } from './job-types.ts';
 import { jobView, type JobView } from './view.ts';
 
 type JobRow = typeof jobs.$inferSelect;
@@ -58,7 +58,7 @@ async function transition(
 }
 
 /**
- * Queues a job of the user's with parameters validated already (see commands.ts), at the machine's hourly rate
+ * Queues a job of the user's with parameters validated already (see job-types.ts), at the machine's hourly rate
  * now, which the job keeps. It is announced as a state change from `queued` to `queued`.
  */
 export async function enqueueJob(options: {
@@ -240,8 +240,12 @@ export interface Finish {
   error?: string | null;
 }
 
-/** Ends the job as its holder; a conflict when the worker no longer holds it. */
-export async function finishJob(finish: Finish): Promise<JobView> {
+/** Ends the job as its holder (its result and error without the server's paths); a conflict when the worker no longer holds it. */
+export async function finishJob(options: Finish): Promise<JobView> {
+  const finish = {
+    ...options,
+    ...withoutServerPaths(options.ctx, options.jobId, { result: options.result, error: options.error }),
+  };
   const job = await transition(
     finish.ctx,
     finish.jobId,

@@ -1,4 +1,4 @@
-// The first-run quickstart as a job: `ownlm quickstart --events -` in the job folder (jobs/commands.ts), whose
+// The first-run quickstart as a job: `ownlm quickstart --events -` in the job folder (jobs/job-types.ts), whose
 // GGUF is registered when it succeeds, seen by the first-run page as one QuickstartStatus. The quickstart is the
 // server's, not a user's: whoever opens the page follows the latest run, and one runs at a time.
 import { desc, eq } from 'drizzle-orm';
@@ -82,9 +82,9 @@ export async function startQuickstart(options: {
 /** The quickstart job's completion handler: registers the GGUF it made (its `.lineage.json` beside it). */
 export async function registerQuickstartModel(options: {
   ctx: AppContext;
-  job: JobView;
+  artifacts: Record<string, string>;
 }): Promise<Record<string, unknown>> {
-  const model = options.job.result?.model;
-  if (typeof model !== 'string') throw new Error('ownlm quickstart ended without naming its model');
+  const { model } = options.artifacts;
+  if (model === undefined) throw new Error('ownlm quickstart ended without naming its model');
   return { modelId: (await options.ctx.registry.importFile(model)).versionId };
 }

@@ -1,12 +1,59 @@
-// Test fixtures for the job tests: the studio's pretraining inputs (a small corpus, its tokenizer and token
-// shards) inside a data folder, so a real `pretrain` job of a few steps runs in seconds.
-import { join } from 'node:path';
+// Test fixtures for the job tests: the studio's pretraining inputs (a tokenizer and token shards of a small corpus)
+// as the outputs of a user's succeeded tokenizer-train and data-pack jobs, so a real `pretrain` job of a few steps
+// names them by id and runs in seconds.
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { AppContext } from '../context.ts';
+import { jobs, type JobType } from '../db/schema.ts';
+import { newId } from '../ids.ts';
 // Outside the studio's public API, as the tiny model's fixture is.
 import { writePretrainInputs } from '../../../studio/src/train/pretrain-fixture.ts';
+import { jobDirectory } from './job-folder.ts';
 
-/** Writes `<home>/data/{corpus,tokenizer,shards}` and returns the shard and tokenizer folders. */
-export function pretrainInputs(home: string): Promise<{ data: string; tokenizer: string }> {
-  return writePretrainInputs(join(home, 'data'), { train: 200, validation: 20 });
+/** The ids of the jobs whose outputs are the pretraining inputs: a pretrain job's `data` and `tokenizer`. */
+export interface PretrainJobs {
+  data: string;
+  tokenizer: string;
+}
+
+/**
+ * A succeeded job of `userId`'s whose output (`result.out`) is the folder `made`, moved into its run folder under
+ * the same name; returns its id.
+ */
+export async function storedJob(
+  ctx: AppContext,
+  userId: string,
+  type: JobType,
+  made: string,
+): Promise<string> {
+  const id = newId('job');
+  const run = join(jobDirectory(ctx.config.home, id), 'run');
+  mkdirSync(run, { recursive: true });
+  renameSync(made, join(run, basename(made)));
+  await ctx.db
+    .insert(jobs)
+    .values({
+      id,
+      userId,
+      type,
+      name: type,
+      state: 'succeeded',
+      params: {},
+      result: { out: `run/${basename(made)}` },
+    });
+  return id;
+}
+
+/** Stores the pretraining inputs as the outputs of `userId`'s succeeded jobs, one per stage. */
+export async function pretrainJobs(ctx: AppContext, userId: string): Promise<PretrainJobs> {
+  const made = mkdtempSync(join(ctx.config.home, 'fixture-'));
+  await writePretrainInputs(made, { train: 200, validation: 20 });
+  const ids = {
+    data: await storedJob(ctx, userId, 'data-pack', join(made, 'shards')),
+    tokenizer: await storedJob(ctx, userId, 'tokenizer-train', join(made, 'tokenizer')),
+  };
+  rmSync(made, { recursive: true, force: true });
+  return ids;
 }
 
 /** A tiny model's training settings (pretrain job params besides data and tokenizer). */

@@ -1,6 +1,6 @@
 // The finetune preflight through the app: the studio's estimate (computed in a worker thread from the real base
 // model and uploaded dataset) with the cost at the configured rate; bad references and settings refused naming
-// the field; and the job created from the same body with the API's defaults filled in.
+// the field; and the job created from the same body with the schema's defaults filled in.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,7 @@ describe('finetune preflight', () => {
       [{ ...params, dataset: 'ds_nothing' }, 'params.dataset'],
       [{ ...params, rank: 0 }, 'params.rank'],
       [{ ...params, method: 'qlora' }, 'params.method'],
-      [{ ...params, targets: ['q_proj', 'nope'] }, 'params'],
+      [{ ...params, targets: ['q_proj', 'nope'] }, 'params.targets'],
     ] as const) {
       const refused = await app.inject({
         method: 'POST',
@@ -94,22 +94,20 @@ describe('finetune preflight', () => {
     assert.equal(created.statusCode, 201, created.body);
     const { job } = created.json();
     assert.equal(job.state, 'queued');
-    // The base's context (the tiny model's 64 tokens) is named, as the command would default to it.
+    // Every setting's default from the type's schema, the given ones over them, and the base's context (the tiny
+    // model's 64 tokens) named, as the command would default to it.
+    const { types } = (await app.inject({ method: 'GET', url: '/api/job-types', headers })).json() as {
+      types: { finetune: { params: { properties: Record<string, { default?: unknown }> } } };
+    };
+    const defaults = Object.entries(types.finetune.params.properties).filter(([, p]) => 'default' in p);
     assert.deepEqual(job.params, {
-      method: 'lora',
-      rank: 4,
-      alpha: 16,
-      dropout: 0.05,
-      targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-      rslora: false,
-      lr: 2e-4,
-      epochs: 1,
-      batchSize: 2,
-      seed: 1,
-      merge: false,
-      base,
-      dataset,
+      ...Object.fromEntries(defaults.map(([name, p]) => [name, p.default])),
+      ...params,
       context: 64,
     });
+    assert.deepEqual(
+      [job.params.method, job.params.alpha, job.params.loraDropout, job.params.lr, job.params.targets.length],
+      ['lora', 16, 0.05, null, 7],
+    );
   });
 });

@@ -1,7 +1,9 @@
 // The jobs API through the whole app with its local worker running real `ownlm train` children on a tiny
-// model: validation naming the field; a job SIGKILLed after its first checkpoint resumes and ends with the
-// same weights and metrics as an uninterrupted one; a server restarted mid-job finishes it and keeps every
-// event; cancel and retry (resuming from the checkpoint); SSE replay from Last-Event-ID; owner-only access.
+// model: the job types' schemas; validation naming the field; inputs named by id among the user's own, never by
+// path; a job SIGKILLed after its first checkpoint resumes and ends with the same weights and metrics as an
+// uninterrupted one, and no view of it names the server's folders; a server restarted mid-job finishes it and
+// keeps every event; cancel and retry (resuming from the checkpoint); SSE replay from Last-Event-ID; owner-only
+// access.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import type { ServerConfig } from '../config.ts';
 import type { JobEventView } from '../jobs/events.ts';
-import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
+import { pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 import { signUp } from '../testing/users.ts';
 
@@ -51,6 +53,21 @@ function frames(body: string): StreamFrame[] {
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
+/** A JSON Schema as GET /api/job-types serves it (the keywords the tests read). */
+interface SchemaObject {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  defaultDescription?: string;
+  const?: unknown;
+  anyOf?: SchemaObject[];
+  items?: SchemaObject;
+  required?: string[];
+  additionalProperties?: boolean;
+  properties: Record<string, SchemaObject | undefined>;
+  [keyword: string]: unknown;
+}
+
 describe('jobs API with local workers', () => {
   const home = mkdtempSync(join(tmpdir(), 'ownlm-jobs-'));
   const options: Partial<ServerConfig> & { home: string } = {
@@ -63,7 +80,7 @@ describe('jobs API with local workers', () => {
   };
   let app: FastifyInstance;
   let headers: Record<string, string>;
-  let inputs: { data: string; tokenizer: string };
+  let inputs: PretrainJobs;
 
   const call = (method: 'GET' | 'POST', url: string, payload?: object, extra: Record<string, string> = {}) =>
     app.inject({ method, url, headers: { ...headers, ...extra }, ...(payload ? { payload } : {}) });
@@ -128,9 +145,10 @@ describe('jobs API with local workers', () => {
   }
 
   before(async () => {
-    inputs = await pretrainInputs(home);
     app = await buildApp(options);
-    ({ headers } = await signUp(app, 'ada@example.com'));
+    const ada = await signUp(app, 'ada@example.com');
+    headers = ada.headers;
+    inputs = await pretrainJobs(app.ctx, ada.userId);
   });
 
   after(async () => {
@@ -146,7 +164,8 @@ describe('jobs API with local workers', () => {
       [{ type: 'pretrain', params: { ...inputs, data: join(home, 'data', 'nothing') } }, 'params.data'],
       [{ type: 'pretrain', params: { ...inputs, steps: 'ten' } }, 'params.steps'],
       [{ type: 'pretrain', params: { ...inputs, stepz: 10 } }, 'params.stepz'],
-      [{ type: 'pretrain', params: { ...inputs, schedule: 'sideways' } }, 'params'],
+      [{ type: 'pretrain', params: { ...inputs, schedule: 'sideways' } }, 'params.schedule'],
+      [{ type: 'pretrain', params: { ...inputs, lr: 0.001, minLr: 0.01 } }, 'params.minLr'],
       [{ type: 'finetune', params: { base: 'mv_missing', dataset: 'ds_missing' } }, 'params.base'],
       [{ type: 'pretrain', name: 7, params: inputs }, 'name'],
     ] as const) {
@@ -154,12 +173,96 @@ describe('jobs API with local workers', () => {
       assert.equal(refused.statusCode, 400, `${JSON.stringify(body)}: ${refused.body}`);
       const { error } = refused.json() as { error: { param: string; message: string } };
       assert.equal(error.param, param, error.message);
-      if (param === 'params') assert.match(error.message, /schedule/);
+      if (param === 'params.schedule') assert.match(error.message, /one of constant, linear, cosine/);
+      if (param === 'params.minLr') assert.match(error.message, /min_lr \(0\.01\) must not exceed lr/);
     }
     const preflight = await call('POST', '/api/jobs/preflight', { type: 'pretrain', params: inputs });
     assert.equal(preflight.statusCode, 501, preflight.body);
     assert.match(preflight.json().error.message, /finetune jobs only/);
     assert.equal((await app.inject({ method: 'GET', url: '/api/jobs' })).statusCode, 401);
+  });
+
+  test("GET /api/job-types: each type's inputs and its parameters' schema, with the studio's defaults", async () => {
+    const { types } = (await call('GET', '/api/job-types')).json() as {
+      types: Record<string, { summary: string; inputs: Record<string, unknown>; params: SchemaObject }>;
+    };
+    assert.deepEqual(Object.keys(types).sort(), [
+      'data-pack',
+      'data-prepare',
+      'eval',
+      'export',
+      'finetune',
+      'pretrain',
+      'quickstart',
+      'tokenizer-train',
+    ]);
+    const finetune = types.finetune!;
+    assert.deepEqual(finetune.inputs, { base: 'model', dataset: 'dataset' });
+    assert.deepEqual(finetune.params.required, ['base', 'dataset']);
+    const { rank, loraDropout, lr, targets, method, context } = finetune.params.properties;
+    assert.deepEqual(rank, { description: 'LoRA rank', default: 8, exclusiveMinimum: 0, type: 'integer' });
+    assert.equal(loraDropout?.default, 0.05);
+    assert.equal(lr?.default, null);
+    assert.equal(lr?.defaultDescription, '2e-4 for lora, 2e-5 for full');
+    assert.deepEqual(targets?.items?.anyOf?.length, 7);
+    assert.deepEqual(
+      method?.anyOf?.map((branch) => branch.const),
+      ['lora', 'full'],
+    );
+    assert.equal(context?.defaultDescription, "the base's");
+    assert.deepEqual(types.pretrain!.inputs, {
+      data: { job: 'data-pack' },
+      tokenizer: { job: 'tokenizer-train' },
+    });
+    assert.equal(types.pretrain!.params.properties.batchSize?.default, 16);
+    assert.equal(types.pretrain!.params.additionalProperties, false);
+    assert.ok(
+      !Object.keys(types.finetune!.params.properties).some((key) => ['data', 'out'].includes(key)),
+      'no parameter names a path',
+    );
+  });
+
+  test("inputs name the user's own objects by id, never a path of the data folder", async () => {
+    const carol = await signUp(app, 'carol@example.com');
+    const carols = await pretrainJobs(app.ctx, carol.userId);
+    const upload = await app.inject({
+      method: 'POST',
+      url: '/api/datasets?name=carol',
+      headers: { ...carol.headers, 'content-type': 'application/x-ndjson' },
+      payload: `${JSON.stringify({
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      })}\n`,
+    });
+    assert.equal(upload.statusCode, 201, upload.body);
+    const carolsDataset = upload.json().dataset.id as string;
+    const refused = async (type: string, params: object, param: string) => {
+      const response = await call('POST', '/api/jobs', { type, params });
+      assert.equal(response.statusCode, 400, `${type} ${JSON.stringify(params)}: ${response.body}`);
+      const { error } = response.json() as { error: { param: string; message: string } };
+      assert.equal(error.param, param, error.message);
+      return error.message;
+    };
+    // Folders of the data folder: another user's dataset, the database, the data folder itself.
+    for (const path of [`datasets/${carolsDataset}`, 'db', '.', home])
+      for (const name of ['input', 'dataset'])
+        await refused('data-prepare', { [name]: path }, `params.${name}`);
+    // Another user's object is refused with the message of a missing one.
+    const missing = (id: string, message: string) => message.replace(id, '<id>');
+    assert.equal(
+      missing(carolsDataset, await refused('data-prepare', { dataset: carolsDataset }, 'params.dataset')),
+      missing('ds_missing', await refused('data-prepare', { dataset: 'ds_missing' }, 'params.dataset')),
+    );
+    assert.equal(
+      missing(carols.data, await refused('pretrain', { ...inputs, data: carols.data }, 'params.data')),
+      missing('job_missing', await refused('pretrain', { ...inputs, data: 'job_missing' }, 'params.data')),
+    );
+    // A job of another type, or a path to a job's output, is not a data-pack job.
+    await refused('pretrain', { ...inputs, data: inputs.tokenizer }, 'params.data');
+    await refused('pretrain', { ...inputs, data: `jobs/${inputs.data}/run/shards` }, 'params.data');
+    await refused('data-prepare', {}, 'params.dataset');
   });
 
   let uninterrupted: JobView;
@@ -172,7 +275,7 @@ describe('jobs API with local workers', () => {
     assert.equal(uninterrupted.attempts, 1);
     assert.equal(uninterrupted.result?.step, 600);
     assert.equal(typeof uninterrupted.result?.loss, 'number');
-    assert.match(String(uninterrupted.result?.checkpoint), /run[/]checkpoints[/]step-0000600$/);
+    assert.equal(uninterrupted.result?.checkpoint, 'run/checkpoints/step-0000600');
     assert.equal(uninterrupted.progress?.step, 600);
     assert.equal(uninterrupted.tokensProcessed, 600 * 8 * 64);
     assert.ok(uninterrupted.wallSeconds > 0);
@@ -182,15 +285,33 @@ describe('jobs API with local workers', () => {
       totals: { wallSeconds: number; cost: number; tokensProcessed: number; currency: string };
     };
     assert.deepEqual(
-      list.jobs.map((j) => j.id),
-      [job.id],
+      list.jobs.map((j) => j.id).sort(),
+      [job.id, inputs.tokenizer, inputs.data].sort(),
+      'the job and those that made its inputs',
     );
+    assert.equal(list.jobs[0]?.id, job.id, 'newest first');
     assert.deepEqual(list.totals, {
       wallSeconds: uninterrupted.wallSeconds,
       cost: uninterrupted.cost,
       tokensProcessed: uninterrupted.tokensProcessed,
       currency: 'EUR',
     });
+    // No view of the job names the server's folders: the job, the list, its events, its stream, notifications.
+    const views = await Promise.all(
+      [
+        `/api/jobs/${job.id}`,
+        '/api/jobs',
+        `/api/jobs/${job.id}/events`,
+        `/api/jobs/${job.id}/stream`,
+        '/api/notifications',
+      ].map(async (url) => (await call('GET', url)).body),
+    );
+    for (const view of views)
+      assert.ok(!view.includes(home), `a view names the data folder: ${view.slice(0, 300)}`);
+    assert.ok(
+      views[2]!.includes('"dir":"run/checkpoints/step-0000010"'),
+      'checkpoints are named in the job folder',
+    );
   });
 
   test('SIGKILL of the command after its first checkpoint: it resumes and ends as an uninterrupted run', async () => {
@@ -216,8 +337,10 @@ describe('jobs API with local workers', () => {
     assert.equal(done.result?.loss, uninterrupted.result?.loss);
     assert.equal(done.result?.validationLoss, uninterrupted.result?.validationLoss);
     assert.equal(
-      sha256(join(String(done.result?.checkpoint), 'model.safetensors')),
-      sha256(join(String(uninterrupted.result?.checkpoint), 'model.safetensors')),
+      sha256(join(home, 'jobs', job.id, String(done.result?.checkpoint), 'model.safetensors')),
+      sha256(
+        join(home, 'jobs', uninterrupted.id, String(uninterrupted.result?.checkpoint), 'model.safetensors'),
+      ),
       'the same final weights',
     );
     assert.deepEqual(

@@ -1,6 +1,6 @@
-// The signed-in user's training jobs (STUDIO-API.md "Jobs"): create with validated parameters, list with cost
-// totals, read, events, a live event stream with Last-Event-ID replay, cancel and retry, and the preflight
-// estimate before a job is queued.
+// The signed-in user's training jobs (STUDIO-API.md "Jobs"): the job types and their parameters' schemas, create
+// with validated parameters, list with cost totals, read, events, a live event stream with Last-Event-ID replay,
+// cancel and retry, and the preflight estimate before a job is queued.
 import type { FastifyPluginAsync } from 'fastify';
 import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
@@ -8,7 +8,7 @@ import type { AppContext } from '../context.ts';
 import type { JobState } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { openEventStream } from '../event-stream.ts';
-import { validateJobParams } from '../jobs/commands.ts';
+import { jobTypesView, validateJobParams } from '../jobs/job-types.ts';
 import { finetuneEstimate } from '../jobs/preflight.ts';
 import { listJobEvents, type JobChange, type JobEventView } from '../jobs/events.ts';
 import { cancelJob, createJob, getJob, listJobs, retryJob } from '../jobs/queue.ts';
@@ -34,17 +34,15 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
     });
     // Preflights are computed in the app's worker threads.
     app.addHook('onClose', () => closeThreads(ctx));
+    app.get('/job-types', access('user'), async () => ({ types: jobTypesView() }));
+
     app.post('/jobs/preflight', access('user'), async (request) => {
       const body = (request.body ?? {}) as { type?: unknown; params?: unknown };
-      const { type, params } = await validateJobParams({
-        ctx,
-        actor: actorOf(request),
-        type: body.type,
-        params: body.params,
-      });
+      const actor = actorOf(request);
+      const { type, params } = await validateJobParams({ ctx, actor, type: body.type, params: body.params });
       if (type !== 'finetune')
         throw new AppError('not_supported', `preflight estimates exist for finetune jobs only, not ${type}`);
-      return { estimate: await finetuneEstimate(ctx, params) };
+      return { estimate: await finetuneEstimate(ctx, params, actor.userId) };
     });
 
     app.post('/jobs', access('user'), async (request, reply) => {

@@ -1,13 +1,13 @@
 // The worker API on loopback: worker tokens made by admins only and scoped both ways (a user's session or API
 // key opens no worker route, a worker token no user route); the protocol's refusals (another worker's job,
-// bad events, unsafe artifact names); and a real `ownlm worker` process that runs a pretrain job end to end
-// (inputs downloaded, events pushed, checkpoint uploaded, completion handler given the server's copies) and
-// stops a second job when it is cancelled.
+// bad events, unsafe artifact names, a result naming files the worker did not upload); and a real `ownlm worker`
+// process that runs a pretrain job end to end (inputs and config file downloaded, events pushed, checkpoint
+// uploaded, completion handler given the server's copies) and stops a second job when it is cancelled.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +15,12 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import { OWNLM_CLI, runJobCommand } from '../jobs/child.ts';
-import { jobArguments } from '../jobs/commands.ts';
 import type { JobEventView } from '../jobs/events.ts';
-import { pretrainInputs, tinyPretrain } from '../jobs/testing.ts';
+import { linkJobInputs } from '../jobs/job-folder.ts';
+import { jobArguments, layOutJob } from '../jobs/job-types.ts';
+import { pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
+import { tinyModel } from '../testing/tiny-model.ts';
 import { signUp } from '../testing/users.ts';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -32,7 +34,7 @@ describe('worker API', () => {
   let user: Record<string, string>;
   let apiKey: string;
   let workerSecret: string;
-  let inputs: { data: string; tokenizer: string };
+  let inputs: PretrainJobs;
 
   const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
@@ -59,12 +61,16 @@ describe('worker API', () => {
   }
 
   before(async () => {
-    inputs = await pretrainInputs(home);
+    // A base model for the fine-tune whose worker reports files it did not upload.
+    mkdirSync(join(home, 'models'));
+    copyFileSync((await tinyModel()).gguf, join(home, 'models', 'tiny.gguf'));
     // No local workers: only the remote one takes jobs.
     app = await buildApp({ home, logLevel: 'warn', jobWorkers: 0, jobLeaseMs: 1500 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    admin = (await signUp(app, 'admin@example.com')).headers;
+    const signedUp = await signUp(app, 'admin@example.com');
+    admin = signedUp.headers;
+    inputs = await pretrainJobs(app.ctx, signedUp.userId);
     user = (await signUp(app, 'user@example.com')).headers;
     const key = await app.inject({
       method: 'POST',
@@ -153,8 +159,17 @@ describe('worker API', () => {
     assert.equal(claimed.statusCode, 200, claimed.body);
     const answer = claimed.json();
     assert.equal(answer.job.id, job.id);
-    assert.deepEqual(answer.paths, { data: 'data', tokenizer: 'tokenizer' });
-    assert.ok(answer.inputs.some((i: { name: string }) => i.name === 'tokenizer/tokenizer.json'));
+    assert.deepEqual(answer.command, [
+      'train',
+      '--config',
+      'inputs/config/config.json',
+      '--resume',
+      '--events',
+      '-',
+    ]);
+    const names = answer.inputs.map((i: { name: string }) => i.name);
+    for (const name of ['config/config.json', 'tokenizer/tokenizer.json', 'data/index.json'])
+      assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
     const base = `/api/worker/jobs/${job.id}`;
     const beat = await app.inject({
       method: 'POST',
@@ -168,7 +183,20 @@ describe('worker API', () => {
       url: `${base}/inputs/tokenizer/tokenizer.json?workerId=w1`,
       headers,
     });
-    assert.equal(input.body, readFileSync(join(inputs.tokenizer, 'tokenizer.json'), 'utf8'));
+    assert.equal(
+      input.body,
+      readFileSync(join(home, 'jobs', inputs.tokenizer, 'run', 'tokenizer', 'tokenizer.json'), 'utf8'),
+    );
+    const config = await app.inject({
+      method: 'GET',
+      url: `${base}/inputs/config/config.json?workerId=w1`,
+      headers,
+    });
+    assert.deepEqual(
+      [config.json().data, config.json().tokenizer, config.json().out, config.json().steps],
+      ['inputs/data', 'inputs/tokenizer', 'run', 4],
+      'the config file names the inputs where the worker puts them',
+    );
     for (const name of ['tokenizer/..%2F..%2Fdb', 'nothing/x']) {
       const response = await app.inject({
         method: 'GET',
@@ -192,6 +220,37 @@ describe('worker API', () => {
       payload: Buffer.from('x'),
     });
     assert.equal(unsafe.statusCode, 400, unsafe.body);
+    const uploaded = await app.inject({
+      method: 'PUT',
+      url: `${base}/artifacts/run/checkpoints/step-0000004/model.safetensors?workerId=w1`,
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('weights'),
+    });
+    assert.deepEqual(uploaded.json(), { path: 'run/checkpoints/step-0000004/model.safetensors' });
+    // A result naming anything but what was uploaded into the job's run folder is refused; the job stays held.
+    const handled: string[] = [];
+    app.ctx.jobCompletions.pretrain = async ({ job: done }) => {
+      handled.push(done.id);
+      return {};
+    };
+    for (const checkpoint of [
+      '/etc/passwd',
+      join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000004'),
+      `../${inputs.data}/run/shards`,
+      'run/checkpoints/step-0000008',
+      'inputs/config/config.json',
+    ]) {
+      const refused = await app.inject({
+        method: 'POST',
+        url: `${base}/finish`,
+        headers,
+        payload: { workerId: 'w1', state: 'succeeded', result: { checkpoint } },
+      });
+      assert.equal(refused.statusCode, 400, `${checkpoint}: ${refused.body}`);
+      assert.equal(refused.json().error.param, 'result.checkpoint');
+    }
+    assert.deepEqual(handled, []);
+    delete app.ctx.jobCompletions.pretrain;
     const finished = await app.inject({
       method: 'POST',
       url: `${base}/finish`,
@@ -201,11 +260,81 @@ describe('worker API', () => {
     assert.equal(finished.json().job.state, 'failed');
   });
 
+  test("a fine-tune's worker naming /etc/passwd or another job's files as its adapter registers nothing", async () => {
+    const models = async () =>
+      (await app.inject({ method: 'GET', url: '/api/models', headers: admin })).json().models as unknown[];
+    const before = await models();
+    const base = (before[0] as { id: string }).id;
+    const uploaded = await app.inject({
+      method: 'POST',
+      url: '/api/datasets?name=voice',
+      headers: { ...admin, 'content-type': 'application/x-ndjson' },
+      payload: `${JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Who comes after Clara?' },
+          { role: 'assistant', content: 'Arr, Bruno.' },
+        ],
+      })}\n`,
+    });
+    assert.equal(uploaded.statusCode, 201, uploaded.body);
+    const created = await app.inject({
+      method: 'POST',
+      url: '/api/jobs',
+      headers: admin,
+      payload: { type: 'finetune', params: { base, dataset: uploaded.json().dataset.id, steps: 1 } },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const headers = bearer(workerSecret);
+    const claimed = await app.inject({
+      method: 'POST',
+      url: '/api/worker/claim',
+      headers,
+      payload: { workerId: 'w3', types: ['finetune'] },
+    });
+    assert.equal(claimed.json().job.id, created.json().job.id);
+    assert.deepEqual(claimed.json().command, [
+      'finetune',
+      '--config',
+      'inputs/config/config.json',
+      '--resume',
+      '--events',
+      '-',
+    ]);
+    const jobUrl = `/api/worker/jobs/${created.json().job.id}`;
+    for (const adapterGguf of [
+      '/etc/passwd',
+      join(home, 'models', 'tiny.gguf'),
+      `../${inputs.tokenizer}/run/tokenizer/tokenizer.json`,
+      'run/adapter.gguf',
+    ]) {
+      const refused = await app.inject({
+        method: 'POST',
+        url: `${jobUrl}/finish`,
+        headers,
+        payload: {
+          workerId: 'w3',
+          state: 'succeeded',
+          result: { out: 'run', adapterGguf, report: 'run/report.json' },
+        },
+      });
+      assert.equal(refused.statusCode, 400, `${adapterGguf}: ${refused.body}`);
+      assert.match(refused.json().error.param, /^result\.(adapterGguf|report)$/);
+    }
+    assert.deepEqual(await models(), before, 'nothing registered');
+    const failed = await app.inject({
+      method: 'POST',
+      url: `${jobUrl}/finish`,
+      headers,
+      payload: { workerId: 'w3', state: 'failed', error: 'given up in a test' },
+    });
+    assert.equal(failed.json().job.state, 'failed');
+  });
+
   test('`ownlm worker` runs a job end to end and stops a cancelled one', async () => {
     const completed: Record<string, unknown>[] = [];
-    app.ctx.jobCompletions.pretrain = async ({ job }) => {
-      const checkpoint = String(job.result?.checkpoint);
-      completed.push({ checkpoint, stored: existsSync(join(checkpoint, 'model.safetensors')) });
+    app.ctx.jobCompletions.pretrain = async ({ artifacts }) => {
+      const { checkpoint } = artifacts;
+      completed.push({ checkpoint, stored: existsSync(join(checkpoint!, 'model.safetensors')) });
       return { registered: true };
     };
     const worker = spawn(
@@ -231,8 +360,8 @@ describe('worker API', () => {
       const done = await until(job.id, (j) => j.state === 'succeeded' || j.state === 'failed');
       assert.equal(done.state, 'succeeded', `${done.error}\n${log}`);
       assert.equal(done.result?.registered, true);
-      const checkpoint = String(done.result?.checkpoint);
-      assert.equal(checkpoint, join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000012'));
+      assert.equal(done.result?.checkpoint, 'run/checkpoints/step-0000012');
+      const checkpoint = join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000012');
       assert.deepEqual(completed, [{ checkpoint, stored: true }]);
       assert.equal(
         sha256(join(checkpoint, 'model.safetensors')),
@@ -320,11 +449,17 @@ describe('worker API', () => {
     first.worker.kill('SIGKILL');
     process.kill(pid, 'SIGKILL');
 
-    // The reference: the same command uninterrupted, run here.
-    const reference = runJobCommand(
-      jobArguments({ type: 'pretrain', params }, inputs, join(workDir, 'reference')),
-      { onEvents: () => undefined },
-    ).done;
+    // The reference: the same command uninterrupted, run here in a job folder of its own.
+    const referenceDir = join(workDir, 'reference');
+    const roots = layOutJob(referenceDir, job, {
+      data: join(home, 'jobs', inputs.data, 'run', 'shards'),
+      tokenizer: join(home, 'jobs', inputs.tokenizer, 'run', 'tokenizer'),
+    });
+    linkJobInputs(referenceDir, roots);
+    const reference = runJobCommand(jobArguments(job, roots), {
+      cwd: referenceDir,
+      onEvents: () => undefined,
+    }).done;
     const second = start(join(workDir, 'second'));
     try {
       const done = await until(job.id, (j) => j.state === 'succeeded' || j.state === 'failed');
@@ -346,8 +481,8 @@ describe('worker API', () => {
       assert.equal(uninterrupted.code, 0, uninterrupted.error ?? '');
       assert.equal(done.result?.loss, uninterrupted.result.loss);
       assert.equal(
-        sha256(join(String(done.result?.checkpoint), 'model.safetensors')),
-        sha256(join(String(uninterrupted.result.checkpoint), 'model.safetensors')),
+        sha256(join(home, 'jobs', job.id, String(done.result?.checkpoint), 'model.safetensors')),
+        sha256(join(referenceDir, String(uninterrupted.result.checkpoint), 'model.safetensors')),
         'the same final weights as the uninterrupted run',
       );
     } finally {

@@ -19,10 +19,17 @@ import { createWorkerToken, listWorkerTokens, revokeWorkerToken } from '../auth/
 import type { AppContext } from '../context.ts';
 import type { JobType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { JOB_TYPES, jobInputs, tokensPerStep } from '../jobs/commands.ts';
 import { completeJob } from '../jobs/completion.ts';
 import { appendJobEvents, isWorkerEvent } from '../jobs/events.ts';
-import { jobDirectory, writeJobFiles } from '../jobs/local-worker.ts';
+import { jobDirectory, safeRelative } from '../jobs/job-folder.ts';
+import {
+  JOB_TYPES,
+  jobArguments,
+  jobInputs,
+  jobOutput,
+  prepareJobFolder,
+  tokensPerStep,
+} from '../jobs/job-types.ts';
 import { claimJob, finishJob, heartbeatJob, holdsJob } from '../jobs/queue.ts';
 
 /** One file a claimed job reads, as the worker downloads it: `<input>/<path inside it>`. */
@@ -39,18 +46,6 @@ function workerId(body: unknown): string {
   if (typeof value !== 'string' || value === '' || value.length > 200)
     throw new AppError('invalid_request', 'workerId must be a string of 1 to 200 characters', 'workerId');
   return value;
-}
-
-/** A path below a job's folder or input from a URL: plain segments only, never `..`. */
-function safeRelative(raw: string, field: string): string {
-  const segments = raw.split('/');
-  if (raw === '' || segments.some((s) => s === '' || s === '.' || s === '..' || !/^[\w.@+-]+$/.test(s)))
-    throw new AppError(
-      'invalid_request',
-      `${field} must be a relative path of plain names, got '${raw}'`,
-      field,
-    );
-  return segments.join(sep);
 }
 
 /** Every file under `path` (itself when a file), relative to `path`'s parent, with `/` separators. */
@@ -122,10 +117,9 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
           });
           if (!claim) return reply.status(204).send();
           const jobDir = jobDirectory(ctx.config.home, claim.job.id);
-          writeJobFiles(jobDir, claim.job.params);
           let roots: Record<string, string>;
           try {
-            roots = await jobInputs(ctx, claim.job, jobDir);
+            roots = await prepareJobFolder(ctx, claim.job);
           } catch (error) {
             await finishJob({
               ctx,
@@ -137,13 +131,6 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
             return reply.status(204).send();
           }
           const inputs = Object.entries(roots).flatMap(([name, path]) => listFiles(path, name));
-          // Where each input lands under the worker's input folder: a folder as itself, a file by its name.
-          const paths = Object.fromEntries(
-            Object.entries(roots).map(([name, path]) => [
-              name,
-              statSync(path).isDirectory() ? name : `${name}/${path.split(sep).at(-1)}`,
-            ]),
-          );
           // Checkpoints earlier attempts uploaded: the worker puts them in its run folder and resumes from them.
           const checkpointDir = join(jobDir, 'run', 'checkpoints');
           const checkpoints = existsSync(checkpointDir) ? listFiles(checkpointDir, 'run/checkpoints') : [];
@@ -151,8 +138,9 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
             job: claim.job,
             lease: { expiresAt: claim.leaseExpiresAt },
             inputs,
-            paths,
             checkpoints: checkpoints.filter((file) => !file.name.endsWith('.partial')),
+            command: jobArguments(claim.job, roots),
+            output: jobOutput(claim.job),
           };
         });
 
@@ -202,16 +190,14 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
             const job = await held(request.params.id, workerId(request.query));
             if (request.headers['content-type'] !== 'application/octet-stream')
               throw new AppError('invalid_request', 'send the artifact as application/octet-stream');
-            const path = join(
-              jobDirectory(ctx.config.home, job.id),
-              safeRelative(request.params['*'], 'name'),
-            );
+            const name = safeRelative(request.params['*'], 'name');
+            const path = join(jobDirectory(ctx.config.home, job.id), name);
             mkdirSync(dirname(path), { recursive: true });
             // Written aside and renamed, so a broken upload never leaves half a file under the artifact's name.
             const partial = `${path}.partial`;
             await pipeline(request.body as Readable, createWriteStream(partial));
             renameSync(partial, path);
-            return { path };
+            return { path: name.split(sep).join('/') };
           },
         );
 
@@ -223,7 +209,7 @@ export function workerRoutes(ctx: AppContext): FastifyPluginAsync {
             const relativePath = safeRelative(request.params['*'], 'name');
             const checkpointFile = relativePath.startsWith(join('run', 'checkpoints') + sep);
             const [name, ...rest] = relativePath.split(sep);
-            const roots = await jobInputs(ctx, job, jobDirectory(ctx.config.home, job.id));
+            const roots = await jobInputs(ctx, job);
             const root = checkpointFile ? jobDirectory(ctx.config.home, job.id) : roots[name!];
             if (root === undefined) throw new AppError('not_found', `job ${job.id} has no input '${name}'`);
             const path = checkpointFile
