@@ -147,30 +147,40 @@ export interface SyntheticRequest {
   validation?: number;
 }
 
-export interface FinetuneParams {
-  base: string;
-  dataset: string;
-  method: 'lora' | 'full';
-  rank: number;
-  alpha: number;
-  dropout: number;
-  targets: string[];
-  rslora: boolean;
-  lr: number;
-  epochs: number;
-  /** Optimizer steps; when set it replaces the epochs' count. */
-  steps?: number;
-  batchSize: number;
-  context: number;
-  seed: number;
-  merge: boolean;
-  scenarios?: string[];
+/**
+ * A parameter's JSON Schema as GET /api/job-types serves it: the keywords the forms read (its kind, limits,
+ * choices, default and help).
+ */
+export interface ParamSchema {
+  type?: 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null';
+  description?: string;
+  default?: unknown;
+  /** What the default is when no value says it ("the base's"). */
+  defaultDescription?: string;
+  minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  exclusiveMaximum?: number;
+  const?: string;
+  anyOf?: ParamSchema[];
+  items?: ParamSchema;
 }
 
+/** A job type as GET /api/job-types describes it. */
+export interface JobTypeInfo {
+  summary: string;
+  /** What each input parameter's id names: 'dataset', 'model' or `{job: type}`. */
+  inputs: Record<string, unknown>;
+  params: { properties: Record<string, ParamSchema>; required?: string[] };
+}
+
+/** A job's parameters: its inputs' ids and its settings, by the names its type's schema gives. */
+export type JobParams = Record<string, unknown>;
+
 export interface JobRequest {
-  type: 'finetune';
+  type: string;
   name?: string;
-  params: FinetuneParams;
+  params: JobParams;
 }
 
 export interface Estimate {

@@ -14,6 +14,7 @@ import type {
   JobEvent,
   JobRequest,
   JobTotals,
+  JobTypeInfo,
   Message,
   Model,
   Notification,
@@ -192,6 +193,7 @@ export const api = {
     ),
   deleteDataset: (id: string) => json<null>('DELETE', datasetPath(id)),
 
+  jobTypes: () => json<{ types: Record<string, JobTypeInfo> }>('GET', '/api/job-types'),
   preflight: (request: JobRequest) => json<{ estimate: Estimate }>('POST', '/api/jobs/preflight', request),
   createJob: (request: JobRequest) => json<{ job: Job }>('POST', '/api/jobs', request),
   jobs: () => json<{ jobs: Job[]; totals: JobTotals }>('GET', '/api/jobs'),

@@ -1,5 +1,6 @@
-// The "New fine-tune" form: dataset, base model and hyperparameters with their defaults filled in, the server's
-// preflight estimate (memory, time, cost) refreshed as the fields change, and Start, which opens the new job.
+// The "New fine-tune" form: dataset, base model and hyperparameters with the defaults and limits of the server's
+// finetune schema (GET /api/job-types) filled in, the server's preflight estimate (memory, time, cost) refreshed as
+// the fields change, and Start, which opens the new job.
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { api } from '../common/api.ts';
 import { useApp } from '../common/app-state.tsx';
@@ -7,33 +8,30 @@ import { ErrorMessage } from '../common/ErrorMessage.tsx';
 import { formatBytes, formatCount, formatDuration } from '../common/format.ts';
 import { useAction, useLoad } from '../common/requests.ts';
 import { jobPath, Link, navigate } from '../common/router.tsx';
-import type { Estimate, FinetuneParams, JobRequest } from '../types.ts';
-import {
-  defaultFinetuneParams,
-  defaultLearningRate,
-  formatCost,
-  loraTargets,
-  parseScenarios,
-} from './studio-format.ts';
+import type { Estimate, JobParams, JobRequest } from '../types.ts';
+import { choices, defaultParams, numberBox } from './param-schema.ts';
+import { formatCost, parseScenarios } from './studio-format.ts';
 
-type NumberField = 'rank' | 'alpha' | 'dropout' | 'lr' | 'epochs' | 'batchSize' | 'context' | 'seed';
+type NumberField = 'rank' | 'alpha' | 'loraDropout' | 'lr' | 'epochs' | 'batchSize' | 'context' | 'seed';
 
-const numberFields: { key: NumberField; label: string; min: string; step: string; lora?: boolean }[] = [
-  { key: 'rank', label: 'Rank', min: '1', step: '1', lora: true },
-  { key: 'alpha', label: 'Alpha', min: '0', step: 'any', lora: true },
-  { key: 'dropout', label: 'Dropout', min: '0', step: 'any', lora: true },
-  { key: 'lr', label: 'Learning rate', min: '0', step: 'any' },
-  { key: 'epochs', label: 'Epochs', min: '1', step: '1' },
-  { key: 'batchSize', label: 'Batch size', min: '1', step: '1' },
-  { key: 'context', label: 'Context (tokens)', min: '8', step: '1' },
-  { key: 'seed', label: 'Seed', min: '0', step: '1' },
+const numberFields: { key: NumberField; label: string; lora?: boolean }[] = [
+  { key: 'rank', label: 'Rank', lora: true },
+  { key: 'alpha', label: 'Alpha', lora: true },
+  { key: 'loraDropout', label: 'Dropout', lora: true },
+  { key: 'lr', label: 'Learning rate' },
+  { key: 'epochs', label: 'Epochs' },
+  { key: 'batchSize', label: 'Batch size' },
+  { key: 'context', label: 'Context (tokens)' },
+  { key: 'seed', label: 'Seed' },
 ];
 
 export function FinetuneForm() {
   const app = useApp();
   const loaded = useLoad(() => api.datasets().then((result) => result.datasets), []);
   const datasets = loaded.value;
-  const [params, setParams] = useState<FinetuneParams | null>(null);
+  const finetune = useLoad(() => api.jobTypes().then((result) => result.types.finetune!), []);
+  const schema = finetune.value?.params.properties;
+  const [params, setParams] = useState<JobParams | null>(null);
   // Typed text, so "0." or an emptied box can be edited; parsed into params as it changes.
   const [numbers, setNumbers] = useState<Record<NumberField, string> | null>(null);
   const [name, setName] = useState('');
@@ -48,22 +46,27 @@ export function FinetuneForm() {
     document.title = 'New fine-tune · ownlm';
   }, []);
 
-  // Defaults once both lists are in: the dataset from the link that opened the form, the default model and
-  // its whole context.
+  // The schema's defaults once it and both lists are in: the dataset from the link that opened the form, the
+  // default model and its whole context.
   useEffect(() => {
-    if (params || !datasets || !app.models) return;
+    if (params || !schema || !datasets || !app.models) return;
     const wanted = new URLSearchParams(window.location.search).get('dataset');
     const dataset = datasets.find((d) => d.id === wanted) ?? datasets[0];
     const base = bases.find((m) => m.id === app.defaultModelId) ?? bases[0];
-    const initial = defaultFinetuneParams(base?.id ?? '', dataset?.id ?? '', base?.contextLength ?? 512);
+    const initial: JobParams = {
+      ...defaultParams(schema),
+      base: base?.id ?? '',
+      dataset: dataset?.id ?? '',
+      context: base?.contextLength ?? null,
+    };
     setParams(initial);
     setNumbers(
-      Object.fromEntries(numberFields.map(({ key }) => [key, String(initial[key])])) as Record<
+      Object.fromEntries(numberFields.map(({ key }) => [key, String(initial[key] ?? '')])) as Record<
         NumberField,
         string
       >,
     );
-  }, [params, datasets, app.models, app.defaultModelId, bases]);
+  }, [params, schema, datasets, app.models, app.defaultModelId, bases]);
 
   const request = useMemo<JobRequest | null>(
     () =>
@@ -95,32 +98,31 @@ export function FinetuneForm() {
     };
   }, [request]);
 
-  if (!params || !numbers) {
+  if (!params || !numbers || !schema) {
     return (
       <div className="studio-page" aria-busy="true">
         <h1>New fine-tune</h1>
-        <ErrorMessage message={loaded.error} />
+        <ErrorMessage message={loaded.error ?? finetune.error} />
       </div>
     );
   }
 
-  const set = (patch: Partial<FinetuneParams>) => setParams({ ...params, ...patch });
-  // A method or base change carries its own defaults along: the method's learning rate, the base's context.
-  const setMethod = (method: FinetuneParams['method']) => {
-    const lr = defaultLearningRate(method);
-    setNumbers({ ...numbers, lr: String(lr) });
-    set({ method, lr });
-  };
+  const set = (patch: JobParams) => setParams({ ...params, ...patch });
+  // A base change carries its context along.
   const setBase = (id: string) => {
     const context = bases.find((m) => m.id === id)?.contextLength;
     if (context) setNumbers({ ...numbers, context: String(context) });
     set(context ? { base: id, context } : { base: id });
   };
+  // A box whose parameter may be null (the learning rate, the context) is emptied to the default it describes.
+  const nullable = (key: NumberField) => schema[key]?.default === null;
   const setNumber = (key: NumberField, text: string) => {
     setNumbers({ ...numbers, [key]: text });
     const value = Number(text);
-    if (text.trim() !== '' && Number.isFinite(value)) set({ [key]: value });
+    if (text.trim() === '' && nullable(key)) set({ [key]: null });
+    else if (text.trim() !== '' && Number.isFinite(value)) set({ [key]: value });
   };
+  const targets = params.targets as string[];
 
   function start(event: FormEvent) {
     event.preventDefault();
@@ -145,7 +147,11 @@ export function FinetuneForm() {
           <legend>Data and model</legend>
           <label className="field">
             <span>Dataset</span>
-            <select value={params.dataset} required onChange={(e) => set({ dataset: e.target.value })}>
+            <select
+              value={String(params.dataset)}
+              required
+              onChange={(e) => set({ dataset: e.target.value })}
+            >
               {datasets?.map((d) => (
                 <option key={d.id} value={d.id}>
                   {d.name} ({formatCount(d.trainConversations)} train)
@@ -155,7 +161,7 @@ export function FinetuneForm() {
           </label>
           <label className="field">
             <span>Base model</span>
-            <select value={params.base} required onChange={(e) => setBase(e.target.value)}>
+            <select value={String(params.base)} required onChange={(e) => setBase(e.target.value)}>
               {bases.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name} · {m.version}
@@ -170,11 +176,12 @@ export function FinetuneForm() {
           <fieldset className="field radio-row">
             <legend>Method</legend>
             <label>
-              <input type="radio" name="method" checked={lora} onChange={() => setMethod('lora')} /> LoRA
+              <input type="radio" name="method" checked={lora} onChange={() => set({ method: 'lora' })} />{' '}
+              LoRA
             </label>
             <label>
-              <input type="radio" name="method" checked={!lora} onChange={() => setMethod('full')} /> Full
-              fine-tune
+              <input type="radio" name="method" checked={!lora} onChange={() => set({ method: 'full' })} />{' '}
+              Full fine-tune
             </label>
           </fieldset>
         </fieldset>
@@ -187,9 +194,8 @@ export function FinetuneForm() {
                 <span>{f.label}</span>
                 <input
                   type="number"
-                  min={f.min}
-                  step={f.step}
-                  required
+                  {...numberBox(schema[f.key])}
+                  required={!nullable(f.key)}
                   value={numbers[f.key]}
                   onChange={(e) => setNumber(f.key, e.target.value)}
                 />
@@ -203,16 +209,16 @@ export function FinetuneForm() {
             <>
               <fieldset className="field checkbox-row wide">
                 <legend>Target modules</legend>
-                {loraTargets.map((target) => (
+                {choices(schema.targets).map((target, _, all) => (
                   <label key={target}>
                     <input
                       type="checkbox"
-                      checked={params.targets.includes(target)}
+                      checked={targets.includes(target)}
                       onChange={(e) =>
                         set({
                           targets: e.target.checked
-                            ? loraTargets.filter((t) => t === target || params.targets.includes(t))
-                            : params.targets.filter((t) => t !== target),
+                            ? all.filter((t) => t === target || targets.includes(t))
+                            : targets.filter((t) => t !== target),
                         })
                       }
                     />{' '}
@@ -223,7 +229,7 @@ export function FinetuneForm() {
               <label className="check wide">
                 <input
                   type="checkbox"
-                  checked={params.rslora}
+                  checked={params.rslora === true}
                   onChange={(e) => set({ rslora: e.target.checked })}
                 />{' '}
                 rsLoRA scaling (alpha / √rank instead of alpha / rank)
@@ -231,7 +237,7 @@ export function FinetuneForm() {
               <label className="check wide">
                 <input
                   type="checkbox"
-                  checked={params.merge}
+                  checked={params.merge === true}
                   onChange={(e) => set({ merge: e.target.checked })}
                 />{' '}
                 Also save a merged model (the adapter folded into the base)

@@ -1,6 +1,6 @@
 // Display helpers for the studio pages (datasets, jobs, models), pure so they are tested under node.
 import { formatCount } from '../common/format.ts';
-import type { FinetuneParams, JobProgress } from '../types.ts';
+import type { JobProgress } from '../types.ts';
 
 /** A cost in its currency with cents, "$0.00" style for USD and "0.00 EUR" otherwise. */
 export function formatCost(cost: number, currency = 'USD'): string {
@@ -26,40 +26,6 @@ export function bucketLabel(upTo: number): string {
   if (upTo <= 1) return '≤ 1';
   const from = Math.floor(upTo / 2) + 1;
   return from === upTo ? formatCount(upTo) : `${formatCount(from)}–${formatCount(upTo)}`;
-}
-
-export const loraTargets = [
-  'q_proj',
-  'k_proj',
-  'v_proj',
-  'o_proj',
-  'gate_proj',
-  'up_proj',
-  'down_proj',
-] as const;
-
-/** The learning rate a method starts from (the studio's `learningRateOf` when none is set). */
-export const defaultLearningRate = (method: FinetuneParams['method']) => (method === 'lora' ? 2e-4 : 2e-5);
-
-/** The new fine-tune form's starting values, the studio's `finetuneDefaults`: LoRA rank 8, alpha 16 on every
- * projection, three epochs of batches of four, and the base model's whole context. */
-export function defaultFinetuneParams(base: string, dataset: string, context: number): FinetuneParams {
-  return {
-    base,
-    dataset,
-    method: 'lora',
-    rank: 8,
-    alpha: 16,
-    dropout: 0.05,
-    targets: [...loraTargets],
-    rslora: false,
-    lr: defaultLearningRate('lora'),
-    epochs: 3,
-    batchSize: 4,
-    context,
-    seed: 1,
-    merge: false,
-  };
 }
 
 /** Scenario prompts from the form's text box: one per line, blank lines dropped; absent when none. */
