@@ -7,7 +7,7 @@
 // Then what the matrix cannot show: search never crosses users, and cookie writes need this site and the CSRF
 // token. No model is installed and no job worker runs, so nothing here generates or trains.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,11 +200,9 @@ describe('access control', () => {
       })}\n`,
     });
     owned.datasets = (await created<{ dataset: { id: string } }>(upload)).dataset.id;
-    mkdirSync(join(home, 'model'));
-    mkdirSync(join(home, 'corpus'));
     const job = await as(alice, 'POST', '/api/jobs', {
-      type: 'eval',
-      params: { model: 'model', corpus: 'corpus' },
+      type: 'data-prepare',
+      params: { dataset: owned.datasets },
     });
     owned.jobs = (await created<{ job: { id: string } }>(job)).job.id;
     const hook = await as(alice, 'POST', '/api/webhooks', { url: 'http://hooks.invalid/ownlm' });
