@@ -97,6 +97,8 @@ export interface ModelCache {
   /** Runs `use` while holding the model. */
   withModel<T>(modelId: string, use: (held: Lease) => Promise<T>): Promise<T>;
   info(modelId: string): Promise<ModelInfo>;
+  /** The model's file, validated, without loading it (an adapter version's is its base's). */
+  file(modelId: string): Promise<ModelFile>;
   /** Ids of the models held in memory, least recently used first. */
   loadedModels(): string[];
   unload(modelId: string): Promise<void>;
@@ -156,6 +158,10 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
   }
 
   const contextSizeOf = (file: ModelFile) => Math.min(file.trainContextLength, contextCap);
+
+  async function fileOf(modelId: string): Promise<ModelFile> {
+    return entries.get(modelId)?.ready?.file ?? (await resolveFile(modelId)).file;
+  }
 
   /** Unloads idle models, least recently used first, until the entry's bytes fit the budget. */
   async function makeRoom(entry: Entry): Promise<void> {
@@ -318,9 +324,10 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
       }
     },
 
+    file: fileOf,
+
     async info(modelId) {
-      const entry = entries.get(modelId);
-      const file = entry?.ready?.file ?? (await resolveFile(modelId)).file;
+      const file = await fileOf(modelId);
       return {
         contextLength: contextSizeOf(file),
         maxTokenBytes: file.maxTokenBytes,

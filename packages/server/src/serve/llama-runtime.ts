@@ -52,15 +52,14 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
       });
     },
 
-    tokenize(modelId, text) {
+    // The vocabulary is all these need: the model is not loaded for them.
+    async tokenize(modelId, text) {
       // Plain text: special-token markup in it is not turned into control tokens.
-      return models.withModel(modelId, ({ model }) =>
-        tokenizer.tokenize(model.file.path, { text, special: false }),
-      );
+      return tokenizer.tokenize((await models.file(modelId)).path, { text, special: false });
     },
 
-    countTokens(modelId, texts) {
-      return models.withModel(modelId, ({ model }) => tokenizer.count(model.file.path, texts));
+    async countTokens(modelId, texts) {
+      return tokenizer.count((await models.file(modelId)).path, texts);
     },
 
     info: (modelId) => models.info(modelId),
