@@ -278,7 +278,7 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
   let handle: DatabaseHandle;
   let url: string;
   const userId = 'user_1';
-  const model = { versionId: 'mv_1', name: 'scripted' } as RegisteredModel;
+  const model = { versionId: 'mv_1', name: 'scripted', ownerId: null } as RegisteredModel;
   let seenSignal: AbortSignal | null = null;
 
   /** Writes one piece, then waits until aborted and finishes as cancelled, as the llama runtime does. */
@@ -340,8 +340,11 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
     });
     const reader = response.body!.getReader();
     let received = '';
-    while (!received.includes('event: text-delta'))
-      received += new TextDecoder().decode((await reader.read()).value);
+    while (!received.includes('event: text-delta')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the answer streams a text delta first: ${received}`);
+      received += new TextDecoder().decode(value);
+    }
     for (const path of ['messages', 'regenerate']) {
       const second = await fetch(`${url}/api/chats/${chat.id}/${path}`, {
         method: 'POST',
