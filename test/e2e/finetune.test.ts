@@ -243,7 +243,9 @@ describe('fine-tuning studio end to end', () => {
       'the base alone answers otherwise',
     );
     const engine = loadModelFolder(files.folder);
-    applyPeftAdapter(engine.model, String(result.peftAdapter));
+    // The job names its files in its folder.
+    assert.equal(result.peftAdapter, 'run/adapter');
+    applyPeftAdapter(engine.model, join(home, 'jobs', job.id, String(result.peftAdapter)));
     const { tokenizer } = engine;
     const ends = [tokenizer.eosId!, tokenizer.tokenToId('<|im_end|>')!];
     const prompt = tokenizer.encodeChat([{ role: 'user', content: scenario }], { addGenerationPrompt: true });

@@ -70,7 +70,7 @@ interface JobTypeDefinition {
   check?(params: Params, found: Record<string, Found>): void;
 }
 
-/** An input found: its path on this server, and the model version when it names one. */
+/** An input found: its path on this server, and the model's context when it names a model version. */
 interface Found {
   path: string;
   contextLength?: number | null;
@@ -284,7 +284,8 @@ const definitions: Record<JobType, JobTypeDefinition> = {
     command: ['finetune'],
     events: true,
     args: () => ['--config', JOB_CONFIG, '--resume'],
-    artifacts: ['out', 'adapterGguf', 'baseGguf', 'mergedGguf', 'peftAdapter', 'report'],
+    // Not baseGguf: for a GGUF base it is the base itself, among the inputs.
+    artifacts: ['out', 'adapterGguf', 'mergedGguf', 'peftAdapter', 'report'],
     check(params, found) {
       // Named here, the base's context also sizes the tokens a step processes.
       if (params.context === null && found.base?.contextLength) params.context = found.base.contextLength;

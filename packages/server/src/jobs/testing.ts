@@ -1,8 +1,10 @@
 // Test fixtures for the job tests: the studio's pretraining inputs (a tokenizer and token shards of a small corpus)
 // as the outputs of a user's succeeded tokenizer-train and data-pack jobs, so a real `pretrain` job of a few steps
-// names them by id and runs in seconds.
+// names them by id and runs in seconds; and a user's dataset of one conversation.
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { jobs, type JobType } from '../db/schema.ts';
 import { newId } from '../ids.ts';
@@ -30,17 +32,15 @@ export async function storedJob(
   const run = join(jobDirectory(ctx.config.home, id), 'run');
   mkdirSync(run, { recursive: true });
   renameSync(made, join(run, basename(made)));
-  await ctx.db
-    .insert(jobs)
-    .values({
-      id,
-      userId,
-      type,
-      name: type,
-      state: 'succeeded',
-      params: {},
-      result: { out: `run/${basename(made)}` },
-    });
+  await ctx.db.insert(jobs).values({
+    id,
+    userId,
+    type,
+    name: type,
+    state: 'succeeded',
+    params: {},
+    result: { out: `run/${basename(made)}` },
+  });
   return id;
 }
 
@@ -54,6 +54,27 @@ export async function pretrainJobs(ctx: AppContext, userId: string): Promise<Pre
   };
   rmSync(made, { recursive: true, force: true });
   return ids;
+}
+
+/** Uploads a dataset of one conversation as the user `headers` sign in; returns its id. */
+export async function oneConversation(
+  app: FastifyInstance,
+  headers: Record<string, string>,
+): Promise<string> {
+  const conversation = {
+    messages: [
+      { role: 'user', content: 'Who comes after Clara?' },
+      { role: 'assistant', content: 'Arr, that be Bruno.' },
+    ],
+  };
+  const uploaded = await app.inject({
+    method: 'POST',
+    url: '/api/datasets?name=one',
+    headers: { ...headers, 'content-type': 'application/x-ndjson' },
+    payload: `${JSON.stringify(conversation)}\n`,
+  });
+  assert.equal(uploaded.statusCode, 201, uploaded.body);
+  return uploaded.json().dataset.id;
 }
 
 /** A tiny model's training settings (pretrain job params besides data and tokenizer). */

@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import type { ServerConfig } from '../config.ts';
 import type { JobEventView } from '../jobs/events.ts';
-import { pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
+import { oneConversation, pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 import { signUp } from '../testing/users.ts';
 
@@ -225,19 +225,7 @@ describe('jobs API with local workers', () => {
   test("inputs name the user's own objects by id, never a path of the data folder", async () => {
     const carol = await signUp(app, 'carol@example.com');
     const carols = await pretrainJobs(app.ctx, carol.userId);
-    const upload = await app.inject({
-      method: 'POST',
-      url: '/api/datasets?name=carol',
-      headers: { ...carol.headers, 'content-type': 'application/x-ndjson' },
-      payload: `${JSON.stringify({
-        messages: [
-          { role: 'user', content: 'hi' },
-          { role: 'assistant', content: 'hello' },
-        ],
-      })}\n`,
-    });
-    assert.equal(upload.statusCode, 201, upload.body);
-    const carolsDataset = upload.json().dataset.id as string;
+    const carolsDataset = await oneConversation(app, carol.headers);
     const refused = async (type: string, params: object, param: string) => {
       const response = await call('POST', '/api/jobs', { type, params });
       assert.equal(response.statusCode, 400, `${type} ${JSON.stringify(params)}: ${response.body}`);

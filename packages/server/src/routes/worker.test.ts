@@ -18,7 +18,7 @@ import { OWNLM_CLI, runJobCommand } from '../jobs/child.ts';
 import type { JobEventView } from '../jobs/events.ts';
 import { linkJobInputs } from '../jobs/job-folder.ts';
 import { jobArguments, layOutJob } from '../jobs/job-types.ts';
-import { pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
+import { oneConversation, pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
 import { signUp } from '../testing/users.ts';
@@ -58,6 +58,29 @@ describe('worker API', () => {
         }
       });
     });
+  }
+
+  /** A real `ownlm worker` process working in `dir`, and what it has logged so far. */
+  function startWorker(dir: string) {
+    const worker = spawn(
+      process.execPath,
+      [
+        OWNLM_CLI,
+        'worker',
+        '--server',
+        url,
+        '--token',
+        workerSecret,
+        '--work-dir',
+        dir,
+        '--poll-seconds',
+        '0.2',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    worker.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    return { worker, log: () => log };
   }
 
   before(async () => {
@@ -265,23 +288,11 @@ describe('worker API', () => {
       (await app.inject({ method: 'GET', url: '/api/models', headers: admin })).json().models as unknown[];
     const before = await models();
     const base = (before[0] as { id: string }).id;
-    const uploaded = await app.inject({
-      method: 'POST',
-      url: '/api/datasets?name=voice',
-      headers: { ...admin, 'content-type': 'application/x-ndjson' },
-      payload: `${JSON.stringify({
-        messages: [
-          { role: 'user', content: 'Who comes after Clara?' },
-          { role: 'assistant', content: 'Arr, Bruno.' },
-        ],
-      })}\n`,
-    });
-    assert.equal(uploaded.statusCode, 201, uploaded.body);
     const created = await app.inject({
       method: 'POST',
       url: '/api/jobs',
       headers: admin,
-      payload: { type: 'finetune', params: { base, dataset: uploaded.json().dataset.id, steps: 1 } },
+      payload: { type: 'finetune', params: { base, dataset: await oneConversation(app, admin), steps: 1 } },
     });
     assert.equal(created.statusCode, 201, created.body);
     const headers = bearer(workerSecret);
@@ -337,28 +348,11 @@ describe('worker API', () => {
       completed.push({ checkpoint, stored: existsSync(join(checkpoint!, 'model.safetensors')) });
       return { registered: true };
     };
-    const worker = spawn(
-      process.execPath,
-      [
-        OWNLM_CLI,
-        'worker',
-        '--server',
-        url,
-        '--token',
-        workerSecret,
-        '--work-dir',
-        workDir,
-        '--poll-seconds',
-        '0.2',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let log = '';
-    worker.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const { worker, log } = startWorker(workDir);
     try {
       const job = await createJob({ ...inputs, ...tinyPretrain, steps: 12 });
       const done = await until(job.id, (j) => j.state === 'succeeded' || j.state === 'failed');
-      assert.equal(done.state, 'succeeded', `${done.error}\n${log}`);
+      assert.equal(done.state, 'succeeded', `${done.error}\n${log()}`);
       assert.equal(done.result?.registered, true);
       assert.equal(done.result?.checkpoint, 'run/checkpoints/step-0000012');
       const checkpoint = join(home, 'jobs', job.id, 'run', 'checkpoints', 'step-0000012');
@@ -387,13 +381,13 @@ describe('worker API', () => {
       await until(slow.id, (_, event) => event?.type === 'checkpoint');
       await app.inject({ method: 'POST', url: `/api/jobs/${slow.id}/cancel`, headers: admin });
       const cancelled = await until(slow.id, (j) => j.state !== 'running');
-      assert.equal(cancelled.state, 'cancelled', log);
+      assert.equal(cancelled.state, 'cancelled', log());
       assert.ok(Number(cancelled.progress?.step) < 600);
     } finally {
       worker.kill('SIGTERM');
       await once(worker, 'exit');
     }
-    assert.equal(worker.exitCode, 0, log);
+    assert.equal(worker.exitCode, 0, log());
   });
 
   test('a remote worker killed mid-job: another one takes over after the lease and resumes from the uploaded checkpoint', async () => {
@@ -410,28 +404,7 @@ describe('worker API', () => {
       // Kept, so the first checkpoint is still there to compare with its uploaded copy.
       keepCheckpoints: 100,
     };
-    const start = (dir: string) => {
-      const worker = spawn(
-        process.execPath,
-        [
-          OWNLM_CLI,
-          'worker',
-          '--server',
-          url,
-          '--token',
-          workerSecret,
-          '--work-dir',
-          dir,
-          '--poll-seconds',
-          '0.2',
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let log = '';
-      worker.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      return { worker, log: () => log };
-    };
-    const first = start(join(workDir, 'first'));
+    const first = startWorker(join(workDir, 'first'));
     const job = await createJob(params);
     await until(job.id, (_, event) => event?.type === 'checkpoint');
     // Once the first checkpoint is on the server, the first worker and its command die without a word.
@@ -460,7 +433,7 @@ describe('worker API', () => {
       cwd: referenceDir,
       onEvents: () => undefined,
     }).done;
-    const second = start(join(workDir, 'second'));
+    const second = startWorker(join(workDir, 'second'));
     try {
       const done = await until(job.id, (j) => j.state === 'succeeded' || j.state === 'failed');
       assert.equal(done.state, 'succeeded', `${done.error}\n${second.log()}`);
