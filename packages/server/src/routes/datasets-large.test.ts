@@ -81,24 +81,24 @@ describe('a large dataset', () => {
     assert.ok(body.length > 4 * MB);
     let stored = false;
     const uploading = upload(body).finally(() => (stored = true));
-    const answered: number[] = [];
+    // Client and server share this event loop: any time it is held shows as a long wait between two answers.
+    const answeredAt = [performance.now()];
     while (!stored) {
-      const asked = performance.now();
       assert.equal((await fetch(`${url}/api/session`)).status, 200);
-      answered.push(performance.now() - asked);
+      answeredAt.push(performance.now());
       await sleep(20);
     }
     const response = await uploading;
+    answeredAt.push(performance.now());
+    const waits = answeredAt.slice(1).map((at, i) => at - answeredAt[i]!);
     assert.equal(response.status, 201, await response.clone().text());
     ({ dataset } = (await response.json()) as { dataset: Dataset });
     assert.equal(dataset.conversations, lines.length);
     assert.equal(dataset.stats.tokenCounter, 'tokenizer');
     // Counting these tokens on the event loop held it for seconds; a generous bound for a busy machine.
-    assert.ok(answered.length >= 5, `the upload took only ${answered.length} session requests`);
-    assert.ok(
-      Math.max(...answered) < 1000,
-      `the session route waited ${Math.max(...answered).toFixed(0)} ms`,
-    );
+    assert.ok(waits.length >= 5, `the upload took only ${waits.length} session requests`);
+    const longest = Math.max(...waits);
+    assert.ok(longest < 1000, `the session route was not answered for ${longest.toFixed(0)} ms`);
     assert.deepEqual(readdirSync(join(home, 'uploads')), [], 'the uploaded file is removed');
   });
 
