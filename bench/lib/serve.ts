@@ -1,5 +1,5 @@
-// The real server for the serve benchmarks: buildApp on a loopback port with one model (`bench`) and an API key
-// made over HTTP, and a streamed chat read the way a client reads it.
+// The real server for the serve benchmarks: buildApp on a loopback port with a model (`bench`, the default) and
+// an API key made over HTTP, and a streamed chat read the way a client reads it.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,11 +12,23 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-/** The real server on a loopback port with the model as its only one, and an API key made over HTTP. */
-export async function startBenchServer(modelPath: string): Promise<BenchServer> {
+export interface BenchServerOptions {
+  /** More models, by name; the registry registers files in name order, so names after `bench` leave it the default. */
+  models?: Record<string, string>;
+  /** The API key's scopes; default the OpenAI-compatible API only. */
+  scopes?: string[];
+}
+
+/** The real server on a loopback port with the model as its default one, and an API key made over HTTP. */
+export async function startBenchServer(
+  modelPath: string,
+  options: BenchServerOptions = {},
+): Promise<BenchServer> {
   const home = mkdtempSync(join(tmpdir(), 'ownlm-bench-'));
   mkdirSync(join(home, 'models'));
   copyFileSync(modelPath, join(home, 'models', 'bench.gguf'));
+  for (const [name, path] of Object.entries(options.models ?? {}))
+    copyFileSync(path, join(home, 'models', `${name}.gguf`));
   const app = await buildApp({ home, logLevel: 'warn' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -34,7 +46,7 @@ export async function startBenchServer(modelPath: string): Promise<BenchServer> 
   const key = await fetch(`${url}/api/keys`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
-    body: JSON.stringify({ name: 'bench' }),
+    body: JSON.stringify({ name: 'bench', scopes: options.scopes }),
   });
   if (key.status !== 201) throw new Error(`API key: ${key.status} ${await key.text()}`);
   const { secret } = (await key.json()) as { secret: string };
