@@ -120,14 +120,16 @@ function settingSchema(setting: Setting): TSchema {
   }
 }
 
-/** The settings of a config table, camelCased, without the keys that name inputs and the output folder. */
-function tableSettings(config: ConfigFile): Record<string, TSchema> {
+/** The keys of a config table that are settings: all but those naming its inputs and the output folder. */
+function settingKeys(config: ConfigFile): string[] {
   const paths = new Set([...Object.values(config.paths), 'out']);
-  return Object.fromEntries(
-    Object.entries(config.table as Record<string, Setting>)
-      .filter(([key]) => !paths.has(key))
-      .map(([key, setting]) => [camel(key), settingSchema(setting)]),
-  );
+  return Object.keys(config.table).filter((key) => !paths.has(key));
+}
+
+/** The settings of a config table as parameters, camelCased. */
+function tableSettings(config: ConfigFile): Record<string, TSchema> {
+  const table = config.table as Record<string, Setting>;
+  return Object.fromEntries(settingKeys(config).map((key) => [camel(key), settingSchema(table[key]!)]));
 }
 
 /** The config file of a job: its settings under the table's keys, its inputs' paths and `run` as the output. */
@@ -136,13 +138,9 @@ function configOf(
   params: Params,
   paths: Record<string, string>,
 ): Record<string, unknown> {
-  const settings = Object.keys(config.table).filter(
-    (key) => key !== 'out' && !Object.values(config.paths).includes(key),
-  );
+  const given = settingKeys(config).filter((key) => params[camel(key)] !== undefined);
   return {
-    ...Object.fromEntries(
-      settings.filter((key) => params[camel(key)] !== undefined).map((key) => [key, params[camel(key)]]),
-    ),
+    ...Object.fromEntries(given.map((key) => [key, params[camel(key)]])),
     ...Object.fromEntries(Object.entries(config.paths).map(([input, key]) => [key, paths[input]])),
     out: 'run',
   };
