@@ -103,7 +103,15 @@ describe('fine-tuning studio end to end', () => {
       });
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    app = await buildApp({ home, logLevel: 'warn', jobWorkers: 1, threads: 1, webhookBackoffMs: 50 });
+    // The webhook receiver is on loopback, which the server reaches only when allowed.
+    app = await buildApp({
+      home,
+      logLevel: 'warn',
+      jobWorkers: 1,
+      threads: 1,
+      webhookBackoffMs: 50,
+      outboundAllow: ['127.0.0.1'],
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 

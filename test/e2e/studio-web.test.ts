@@ -60,7 +60,8 @@ describe('the fine-tuning studio in a browser', () => {
   before(async () => {
     ensureChromium();
     mkdirSync(screenshots, { recursive: true });
-    server = await startTestServer(home, { hourlyRate: 1.2 });
+    // The webhook receiver is on loopback, which the server reaches only when allowed.
+    server = await startTestServer(home, { hourlyRate: 1.2, outboundAllow: ['127.0.0.1'] });
     // A TCP proxy in front of the server: destroying its sockets is a real dropped connection for the browser.
     const target = new URL(server.url);
     proxy = createTcpServer((client) => {
