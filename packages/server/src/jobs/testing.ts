@@ -95,3 +95,15 @@ export const tinyPretrain = {
   keepCheckpoints: 2,
   threads: 1,
 };
+
+/** A pretrain long enough (seconds of training) to be stopped well after its first checkpoint, at step 10. */
+export const slowPretrain = {
+  ...tinyPretrain,
+  hiddenSize: 64,
+  intermediateSize: 128,
+  context: 64,
+  batchSize: 8,
+  steps: 600,
+  evalEvery: 50,
+  checkpointEvery: 10,
+};

@@ -14,21 +14,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import type { ServerConfig } from '../config.ts';
 import type { JobEventView } from '../jobs/events.ts';
-import { oneConversation, pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
+import { oneConversation, pretrainJobs, slowPretrain, type PretrainJobs } from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 import { signUp } from '../testing/users.ts';
-
-/** Long enough (seconds of training) to be stopped well after its first checkpoint, at step 10. */
-const slowParams = {
-  ...tinyPretrain,
-  hiddenSize: 64,
-  intermediateSize: 128,
-  context: 64,
-  batchSize: 8,
-  steps: 600,
-  evalEvery: 50,
-  checkpointEvery: 10,
-};
 
 interface StreamFrame {
   id: number | null;
@@ -256,7 +244,7 @@ describe('jobs API with local workers', () => {
   let uninterrupted: JobView;
 
   test('a job runs in a child process to the end: result, progress, tokens, wall time and cost', async () => {
-    const job = await create({ ...inputs, ...slowParams }, 'uninterrupted');
+    const job = await create({ ...inputs, ...slowPretrain }, 'uninterrupted');
     assert.equal(job.state, 'queued');
     uninterrupted = await until(job.id, (j) => j.state !== 'queued' && j.state !== 'running');
     assert.equal(uninterrupted.state, 'succeeded', uninterrupted.error ?? '');
@@ -303,7 +291,7 @@ describe('jobs API with local workers', () => {
   });
 
   test('SIGKILL of the command after its first checkpoint: it resumes and ends as an uninterrupted run', async () => {
-    const job = await create({ ...inputs, ...slowParams }, 'killed');
+    const job = await create({ ...inputs, ...slowPretrain }, 'killed');
     await afterFirstCheckpoint(job.id, () => {
       commandPid(job.id).then((pid) => process.kill(pid, 'SIGKILL'));
     });
@@ -343,7 +331,7 @@ describe('jobs API with local workers', () => {
   });
 
   test('a server restarted mid-job finishes the job and keeps every event stored before', async () => {
-    const job = await create({ ...inputs, ...slowParams }, 'restarted');
+    const job = await create({ ...inputs, ...slowPretrain }, 'restarted');
     const live = call('GET', `/api/jobs/${job.id}/stream`);
     await afterFirstCheckpoint(job.id, () => undefined);
     await app.close();
@@ -369,7 +357,7 @@ describe('jobs API with local workers', () => {
   });
 
   test('cancel stops a running job within seconds; retry resumes it from its checkpoint; SSE replays', async () => {
-    const job = await create({ ...inputs, ...slowParams }, 'cancelled');
+    const job = await create({ ...inputs, ...slowPretrain }, 'cancelled');
     // A live stream from the start, read to its end (it ends when the job does).
     const live = call('GET', `/api/jobs/${job.id}/stream`);
     await afterFirstCheckpoint(job.id, () => undefined);

@@ -18,7 +18,13 @@ import { OWNLM_CLI, runJobCommand } from '../jobs/child.ts';
 import type { JobEventView } from '../jobs/events.ts';
 import { linkJobInputs } from '../jobs/job-folder.ts';
 import { jobArguments, layOutJob } from '../jobs/job-types.ts';
-import { oneConversation, pretrainJobs, tinyPretrain, type PretrainJobs } from '../jobs/testing.ts';
+import {
+  oneConversation,
+  pretrainJobs,
+  slowPretrain,
+  tinyPretrain,
+  type PretrainJobs,
+} from '../jobs/testing.ts';
 import type { JobView } from '../jobs/view.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
 import { signUp } from '../testing/users.ts';
@@ -367,17 +373,7 @@ describe('worker API', () => {
       assert.equal(events.filter((e) => e.type === 'metrics' && 'loss' in e.data).length, 12);
       assert.equal(done.tokensProcessed, 12 * tinyPretrain.batchSize * tinyPretrain.context);
 
-      const slow = await createJob({
-        ...inputs,
-        ...tinyPretrain,
-        hiddenSize: 64,
-        intermediateSize: 128,
-        context: 64,
-        batchSize: 8,
-        steps: 600,
-        checkpointEvery: 10,
-        evalEvery: 50,
-      });
+      const slow = await createJob({ ...inputs, ...slowPretrain });
       await until(slow.id, (_, event) => event?.type === 'checkpoint');
       await app.inject({ method: 'POST', url: `/api/jobs/${slow.id}/cancel`, headers: admin });
       const cancelled = await until(slow.id, (j) => j.state !== 'running');
@@ -393,14 +389,7 @@ describe('worker API', () => {
   test('a remote worker killed mid-job: another one takes over after the lease and resumes from the uploaded checkpoint', async () => {
     const params = {
       ...inputs,
-      ...tinyPretrain,
-      hiddenSize: 64,
-      intermediateSize: 128,
-      context: 64,
-      batchSize: 8,
-      steps: 600,
-      checkpointEvery: 10,
-      evalEvery: 50,
+      ...slowPretrain,
       // Kept, so the first checkpoint is still there to compare with its uploaded copy.
       keepCheckpoints: 100,
     };
