@@ -28,9 +28,11 @@ import { modelRoutes } from './routes/models.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { quickstartRoutes } from './routes/quickstart.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { safetyRoutes } from './routes/safety.ts';
 import { v1Routes } from './routes/v1.ts';
 import { workerRoutes } from './routes/worker.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { SafetyPolicies } from './safety/policies.ts';
 import { createLlamaRuntime } from './serve/llama-runtime.ts';
 import { WebhookDispatcher } from './webhooks/delivery.ts';
 import { listenToJobChanges } from './webhooks/job-listener.ts';
@@ -105,6 +107,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     jobHub: new JobHub(),
     jobCompletions: { finetune: registerFinetuneOutputs, quickstart: registerQuickstartModel },
     outbound: new Outbound({ allow: config.outboundAllow }),
+    safety: SafetyPolicies.of(database.db),
   };
   app.decorate('ctx', ctx);
   const webhooks = new WebhookDispatcher({
@@ -150,6 +153,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     await api.register(reportRoutes(ctx), { prefix: '/api' });
     await api.register(jobRoutes(ctx), { prefix: '/api' });
     await api.register(workerRoutes(ctx), { prefix: '/api' });
+    await api.register(safetyRoutes(ctx), { prefix: '/api/admin' });
     await api.register(v1Routes(ctx), { prefix: '/v1' });
   });
 

@@ -13,6 +13,8 @@ const statusByCode = {
   payload_too_large: 413,
   misdirected: 421,
   context_length_exceeded: 400,
+  // Blocked by the platform's safety policy (Azure OpenAI's code for a filtered prompt).
+  content_filter: 400,
   rate_limited: 429,
   server_error: 500,
   not_supported: 501,

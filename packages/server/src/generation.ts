@@ -1,6 +1,7 @@
 // One generation for a client at the other end of an HTTP response, the same for the /v1 completions and the chat
-// answers: the length is bounded by the model's context, the runtime generates, a client that disconnects aborts
-// the generation, and the tokens it used are recorded as usage once it finishes.
+// answers: the safety policy in force checks the input first and the output as it streams (./safety/filters.ts),
+// the length is bounded by the model's context, the runtime generates, a client that disconnects aborts the
+// generation, and the tokens it used are recorded as usage once it finishes.
 import type { FastifyReply } from 'fastify';
 import type { Actor } from './auth/actor.ts';
 import type { AppContext } from './context.ts';
@@ -8,13 +9,8 @@ import { AppError } from './errors.ts';
 import type { RequestedLength } from './openai/requests.ts';
 import { refuseOversizedPrompt } from './prompt-size.ts';
 import type { RegisteredModel } from './registry/registry.ts';
-import type {
-  FinishReason,
-  GenerationEvent,
-  GenerationOptions,
-  RuntimeMessage,
-  TokenUsage,
-} from './serve/runtime.ts';
+import { generationFilters, type FilteredEvent, type InjectionWarning } from './safety/filters.ts';
+import type { GenerationEvent, GenerationOptions, RuntimeMessage, TokenUsage } from './serve/runtime.ts';
 import { recordUsage, type UsageRecord } from './usage.ts';
 
 export interface GenerationRequest {
@@ -35,16 +31,20 @@ export interface GenerationRequest {
   usage: Pick<UsageRecord, 'model' | 'source'>;
 }
 
-/** The end of a generation, as its client is told. */
+/** The end of a generation, as its client is told: `content_filter` when the output filter stopped it. */
 export interface GenerationFinish {
   type: 'finish';
-  finishReason: FinishReason;
+  finishReason: Extract<FilteredEvent, { type: 'finish' }>['finishReason'];
   usage: TokenUsage;
   /** Cancelled while the client is still there: the model was unloaded, and the client should retry. */
   unloaded: boolean;
+  /** With `content_filter`: the categories that stopped the output. */
+  filteredCategories?: string[];
 }
 
-export type ClientGenerationEvent = Extract<GenerationEvent, { type: 'text-delta' }> | GenerationFinish;
+/** A prompt injection detected in the input comes first, before any text. */
+export type ClientGenerationEvent =
+  InjectionWarning | Extract<GenerationEvent, { type: 'text-delta' }> | GenerationFinish;
 
 /** The length to generate: what the client asked for, checked against the model's context, or all of it. */
 async function lengthFor(
@@ -82,13 +82,14 @@ async function* promptNamed(events: AsyncIterable<GenerationEvent>): AsyncGenera
 
 /**
  * Text deltas, then exactly one finish (or an error). Nothing runs until the first event is asked for, so an
- * error before it (the requested length, an unknown model file, a full queue) can still be an HTTP error.
- * Stopping early ends the generation and gives its sequence back.
+ * error before it (a blocked input, the requested length, an unknown model file, a full queue) can still be an
+ * HTTP error. Stopping early ends the generation and gives its sequence back.
  */
 export async function* generate(request: GenerationRequest): AsyncGenerator<ClientGenerationEvent> {
   const { ctx, actor, model, input, sampling } = request;
   const response = request.reply.raw;
   const disconnected = new AbortController();
+  const filtered = new AbortController();
   const onClose = () => {
     if (!response.writableFinished) disconnected.abort();
   };
@@ -96,6 +97,17 @@ export async function* generate(request: GenerationRequest): AsyncGenerator<Clie
   if (response.destroyed) onClose();
   try {
     await refuseOversizedPrompt(ctx, model, input);
+    const filters = await generationFilters({
+      ctx,
+      actor,
+      model,
+      input,
+      usage: request.usage,
+      log: request.reply.log,
+      signal: disconnected.signal,
+    });
+    const warning = await filters?.checkInput();
+    if (warning) yield warning;
     const options: GenerationOptions = {
       maxTokens: await lengthFor(ctx, model, request.maxTokens),
       temperature: sampling.temperature,
@@ -103,12 +115,13 @@ export async function* generate(request: GenerationRequest): AsyncGenerator<Clie
       ...(sampling.seed === undefined ? {} : { seed: sampling.seed }),
       stop: sampling.stop,
       ...(sampling.responseFormat ? { responseFormat: sampling.responseFormat } : {}),
-      signal: disconnected.signal,
+      signal: AbortSignal.any([disconnected.signal, filtered.signal]),
     };
-    const events =
+    const generated =
       'messages' in input
         ? ctx.runtime.chat(model.versionId, input.messages, options)
         : promptNamed(ctx.runtime.complete(model.versionId, input.prompt, options));
+    const events = filters ? filters.filterOutput(generated, () => filtered.abort()) : generated;
     for await (const event of events) {
       if (event.type === 'text-delta') {
         yield event;

@@ -43,6 +43,7 @@ export {
 } from './data/config.ts';
 export { DataError, type DataErrorCode } from './data/errors.ts';
 export { serveRequests, WorkerPool } from './data/worker-pool.ts';
+export { emptyPiiCounts, scrubPii } from './data/pii.ts';
 export { renderReportMarkdown, type CorpusReport } from './data/report.ts';
 export { runTraining, type RunOptions, type RunResult } from './train/trainer.ts';
 export {

@@ -1,7 +1,8 @@
 // Answering in a chat: the chat's history goes to the runtime and the answer streams back as Server-Sent Events
-// (`message-created` for the user's message when there is one, `text-delta`s, then `message-finished` with the
-// saved answer, or `error`). The answer is saved even when the client disconnects (finish reason `cancelled`);
-// the generation and its usage are those of the /v1 API (../generation.ts).
+// (`message-created` for the user's message when there is one, `injection-detected` when the safety policy
+// found one in it, `text-delta`s, then `message-finished` with the saved answer — and a `notice` when the
+// output filter withheld the rest — or `error`). The answer is saved even when the client disconnects (finish
+// reason `cancelled`); the generation and its usage are those of the /v1 API (../generation.ts).
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
@@ -11,6 +12,7 @@ import { openEventStream, type EventStream } from '../event-stream.ts';
 import { generate, type GenerationFinish } from '../generation.ts';
 import { defaultModelFor, resolveModel } from '../registry/models.ts';
 import type { RegisteredModel } from '../registry/registry.ts';
+import { withheldNotice } from '../safety/filters.ts';
 import type { RuntimeMessage } from '../serve/runtime.ts';
 import { addAnswer, chatMessages, findChat, messageView, type MessageView } from './chats.ts';
 
@@ -92,6 +94,8 @@ async function answer({ ctx, actor, chatId, reply }: AnswerRequest, stream: Even
       usage: { model: model.name, source: 'chat' },
     })) {
       if (event.type === 'finish') finish = event;
+      else if (event.type === 'injection-detected')
+        await stream.send('injection-detected', { score: event.score, reasons: event.reasons });
       else {
         text += event.text;
         if (event.text) await stream.send('text-delta', { text: event.text });
@@ -120,6 +124,7 @@ async function answer({ ctx, actor, chatId, reply }: AnswerRequest, stream: Even
         await stream.send('message-finished', {
           message: messageView(saved),
           finishReason: finish.finishReason,
+          ...(finish.filteredCategories ? { notice: withheldNotice(finish.filteredCategories) } : {}),
         });
     } catch (error) {
       failure ??= messageOf(error, reply.log);

@@ -372,3 +372,85 @@ export const evalReports = pgTable(
   },
   (t) => [index('eval_reports_version_idx').on(t.versionId)],
 );
+
+/** An admin's own rule in a safety policy: phrases and regular expressions flagging one moderation category. */
+export interface SafetyRule {
+  category: string;
+  words: string[];
+  patterns: string[];
+}
+
+/**
+ * What the platform checks before and after a generation, for every model (`platform`) or for one (`model`,
+ * by name, alias or version id); the most specific enabled policy applies. `groupId` is for a group scope.
+ */
+export const safetyPolicies = pgTable(
+  'safety_policies',
+  {
+    id: text('id').primaryKey(),
+    scope: text('scope', { enum: ['platform', 'model'] }).notNull(),
+    model: text('model'),
+    groupId: text('group_id'),
+    enabled: boolean('enabled').notNull().default(true),
+    inputFilter: boolean('input_filter').notNull().default(true),
+    outputFilter: boolean('output_filter').notNull().default(true),
+    /** The shipped rules (with PII values on outputs and payloads hidden in encodings). */
+    rules: boolean('rules').notNull().default(true),
+    /** The shipped classifier. */
+    classifier: boolean('classifier').notNull().default(true),
+    /** Score at or above which a category is flagged. */
+    threshold: doublePrecision('threshold').notNull().default(0.5),
+    /** A registered model asked Llama Guard style; null for none. */
+    guardModel: text('guard_model'),
+    /** Prompt-injection detection on the input: off, a warning, or a block. */
+    injection: text('injection', { enum: ['off', 'warn', 'block'] })
+      .notNull()
+      .default('warn'),
+    customRules: jsonb('custom_rules').$type<SafetyRule[]>().notNull().default([]),
+    /** What a flagged text does: `block` it, or only `flag` it for the admins' queue. */
+    action: text('action', { enum: ['block', 'flag'] })
+      .notNull()
+      .default('block'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('safety_policies_scope_unique').on(
+      t.scope,
+      sql`coalesce(${t.model}, '')`,
+      sql`coalesce(${t.groupId}, '')`,
+    ),
+  ],
+);
+
+/**
+ * Every input or output a safety policy blocked or flagged (and every injection warning), for the admins'
+ * flag queue. The excerpt is bounded and has PII values replaced.
+ */
+export const moderationEvents = pgTable(
+  'moderation_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: text('user_id').references(() => users.id, { onDelete: 'set null' }),
+    apiKeyId: text('api_key_id'),
+    /** The model name the client asked for, and the version that served it. */
+    model: text('model').notNull(),
+    versionId: text('version_id'),
+    policyId: text('policy_id'),
+    source: text('source', { enum: ['chat', 'api'] }).notNull(),
+    direction: text('direction', { enum: ['input', 'output'] }).notNull(),
+    /** `blocked`, `flagged` (let through) or `warned` (an injection marked untrusted). */
+    action: text('action', { enum: ['blocked', 'flagged', 'warned'] }).notNull(),
+    categories: text('categories').array().notNull(),
+    /** The evidence: rule ids, `classifier/<label>`, `guard/<code>`, with scores. */
+    reasons: jsonb('reasons').$type<{ id: string; score: number }[]>().notNull(),
+    excerpt: text('excerpt').notNull(),
+    reviewedAt: timestamp('reviewed_at', { withTimezone: true }),
+    reviewedBy: text('reviewed_by'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('moderation_events_created_idx').on(t.createdAt),
+    index('moderation_events_open_idx').on(t.reviewedAt, t.id),
+  ],
+);

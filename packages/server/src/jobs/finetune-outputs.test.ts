@@ -19,6 +19,7 @@ import type { AppContext } from '../context.ts';
 import { openPglite, type DatabaseHandle } from '../db/database.ts';
 import { datasets, users } from '../db/schema.ts';
 import { Outbound } from '../outbound/outbound.ts';
+import { SafetyPolicies } from '../safety/policies.ts';
 import { ModelRegistry } from '../registry/registry.ts';
 import { reportRoutes } from '../routes/reports.ts';
 import { createLlamaRuntime } from '../serve/llama-runtime.ts';
@@ -101,6 +102,7 @@ describe('fine-tune outputs and reports', () => {
       jobHub: new JobHub(),
       jobCompletions: {},
       outbound: new Outbound({ allow: [] }),
+      safety: SafetyPolicies.of(handle.db),
     };
     app = Fastify();
     await app.register(fastifyCookie);

@@ -8,7 +8,7 @@ import { AppError } from '../errors.ts';
 import { openEventStream } from '../event-stream.ts';
 import type { ClientGenerationEvent, GenerationFinish } from '../generation.ts';
 import type { RegisteredModel } from '../registry/registry.ts';
-import type { FinishReason, TokenUsage } from '../serve/runtime.ts';
+import type { TokenUsage } from '../serve/runtime.ts';
 import type { EmbeddingRequest, SamplingRequest } from './requests.ts';
 
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
@@ -44,7 +44,7 @@ const usageObject = (usage: TokenUsage) => ({
   total_tokens: usage.promptTokens + usage.completionTokens,
 });
 
-type ClientFinishReason = Exclude<FinishReason, 'cancelled'>;
+type ClientFinishReason = Exclude<GenerationFinish['finishReason'], 'cancelled'>;
 
 /** The response shapes of one endpoint: chat (`chat.completion[.chunk]`) or legacy (`text_completion`). */
 export interface CompletionShape {
@@ -106,6 +106,12 @@ export interface Completion {
   prefix: string;
 }
 
+/**
+ * A prompt injection detected in the input, told in a response header (the body keeps OpenAI's shape): the
+ * detector's score.
+ */
+export const INJECTION_HEADER = 'x-ownlm-prompt-injection';
+
 /** A cancellation the client did not cause (the model was unloaded) is an error it should retry. */
 const unloaded = () =>
   new AppError('overloaded', 'the model was unloaded while generating this answer; retry the request');
@@ -141,7 +147,8 @@ export async function answerCompletion(
   async function whole() {
     let text = prefix;
     for await (const event of generation) {
-      if (event.type === 'text-delta') text += event.text;
+      if (event.type === 'injection-detected') reply.header(INJECTION_HEADER, event.score.toFixed(2));
+      else if (event.type === 'text-delta') text += event.text;
       else if (event.finishReason === 'cancelled') cancelled(event);
       else
         return {
@@ -157,6 +164,9 @@ export async function answerCompletion(
 
   async function streamed() {
     let next = await generation.next();
+    // A warning comes before any text, so its header goes out with the stream's.
+    for (; !next.done && next.value.type === 'injection-detected'; next = await generation.next())
+      reply.header(INJECTION_HEADER, next.value.score.toFixed(2));
     if (!next.done && next.value.type === 'finish' && next.value.finishReason === 'cancelled')
       return cancelled(next.value);
     const stream = openEventStream(reply);
@@ -173,6 +183,7 @@ export async function answerCompletion(
     try {
       for (; stream.open && !next.done; next = await generation.next()) {
         const event = next.value;
+        if (event.type === 'injection-detected') continue;
         if (event.type === 'text-delta') {
           if (event.text) await stream.sendData(chunk([shape.choice({ text: event.text })]));
           continue;

@@ -16,6 +16,7 @@ import { openPglite, type DatabaseHandle } from '../db/database.ts';
 import { messages, users } from '../db/schema.ts';
 import { JobHub } from '../jobs/events.ts';
 import { Outbound } from '../outbound/outbound.ts';
+import { SafetyPolicies } from '../safety/policies.ts';
 import type { ModelRegistry, RegisteredModel } from '../registry/registry.ts';
 import type { GenerationEvent, GenerationOptions, Runtime } from '../serve/runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -309,6 +310,7 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
       jobHub: new JobHub(),
       jobCompletions: {},
       outbound: new Outbound({ allow: [] }),
+      safety: SafetyPolicies.of(handle.db),
     };
     app = Fastify();
     app.decorateRequest('actor', null);

@@ -20,6 +20,7 @@ import { openPglite } from '../db/database.ts';
 import { users } from '../db/schema.ts';
 import { JobHub } from '../jobs/events.ts';
 import { Outbound } from '../outbound/outbound.ts';
+import { SafetyPolicies } from '../safety/policies.ts';
 import { ModelRegistry } from '../registry/registry.ts';
 import { createLlamaRuntime } from '../serve/llama-runtime.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -433,6 +434,7 @@ test('with no model registered, statistics estimate tokens as characters / 4 and
       jobHub: new JobHub(),
       jobCompletions: {},
       outbound: new Outbound({ allow: [] }),
+      safety: SafetyPolicies.of(handle.db),
     };
     app.decorateRequest('actor', null);
     app.addHook('onRequest', async (request) => {

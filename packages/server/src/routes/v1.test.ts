@@ -10,6 +10,7 @@ import type { AppContext } from '../context.ts';
 import type { Database } from '../db/database.ts';
 import { AppError } from '../errors.ts';
 import type { ModelRegistry, RegisteredModel } from '../registry/registry.ts';
+import { SafetyPolicies } from '../safety/policies.ts';
 import type { GenerationEvent, GenerationOptions, Runtime, RuntimeMessage } from '../serve/runtime.ts';
 import type { UsageRecord } from '../usage.ts';
 import { v1Routes } from './v1.ts';
@@ -120,7 +121,13 @@ before(async () => {
     if (error instanceof AppError) return reply.status(error.status).send(error.toOpenAI());
     return reply.send(error);
   });
-  const ctx = { config: {}, db, registry, runtime } as unknown as AppContext;
+  const ctx = {
+    config: {},
+    db,
+    registry,
+    runtime,
+    safety: new SafetyPolicies(async () => []),
+  } as unknown as AppContext;
   await app.register(v1Routes(ctx), { prefix: '/v1' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1`;

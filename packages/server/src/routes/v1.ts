@@ -1,7 +1,8 @@
-// The OpenAI-compatible /v1 (docs/FORMATS.md#openai-http-api): models, chat and legacy completions, and
-// embeddings, so the official clients work unchanged. Request bodies are parsed by ../openai/requests.ts and
+// The OpenAI-compatible /v1 (docs/FORMATS.md#openai-http-api): models, chat and legacy completions, embeddings
+// and moderations, so the official clients work unchanged. Request bodies are parsed by ../openai/requests.ts and
 // answered in the shapes of ../openai/responses.ts; completions run through ../generation.ts (which aborts the
 // generation when the client disconnects); every generation and embedding is recorded as usage.
+import { builtinModerationPolicy, moderate } from '@ownlm/studio';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
@@ -9,6 +10,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { resolveModel, usableModels } from '../registry/models.ts';
 import { generate, type GenerationRequest } from '../generation.ts';
+import { moderationResponse, parseModerationRequest } from '../openai/moderations.ts';
 import {
   parseChatRequest,
   parseCompletionRequest,
@@ -24,6 +26,7 @@ import {
   modelObject,
   type CompletionShape,
 } from '../openai/responses.ts';
+import { askGuard } from '../safety/filters.ts';
 import { recordUsage } from '../usage.ts';
 
 /** The /v1 routes; registered by buildApp under the `/v1` prefix, behind API-key or session authentication. */
@@ -71,6 +74,26 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
       const parsed = parseCompletionRequest(request.body);
       const prefix = parsed.echo ? parsed.prompt : '';
       return complete(request, reply, parsed, { prompt: parsed.prompt }, completionShape, prefix);
+    });
+
+    app.post('/moderations', access('inference'), async (request) => {
+      const parsed = parseModerationRequest(request.body);
+      if (parsed.guardModel === null) {
+        const policy = builtinModerationPolicy('input');
+        return moderationResponse(
+          parsed.model,
+          parsed.inputs.map((text) => moderate(text, policy)),
+        );
+      }
+      const guardModel = await resolveModel({ ctx, actor: actorOf(request), reference: parsed.guardModel });
+      // A guard's answer is a few tokens: it runs to the end even if the client leaves.
+      const signal = new AbortController().signal;
+      const results = [];
+      for (const text of parsed.inputs)
+        results.push(
+          await askGuard({ ctx, guardModel, conversation: [{ role: 'user', content: text }], signal }),
+        );
+      return moderationResponse(parsed.model, results);
     });
 
     app.post('/embeddings', access('inference'), async (request) => {
