@@ -137,6 +137,39 @@ describe('ownlm redteam', () => {
     assert.match(run.stderr, /answered 401: invalid API key; pass an API key with --key or OWNLM_API_KEY/);
   });
 
+  it("counts an ownlm server's own filters: a 400 content_filter blocks the input, a content_filter finish the output", async () => {
+    let requests = 0;
+    const server = createServer((_, response) => {
+      requests += 1;
+      response.setHeader('content-type', 'application/json');
+      if (requests % 2 === 1) {
+        response.statusCode = 400;
+        response.end(JSON.stringify({ error: { message: 'blocked', code: 'content_filter' } }));
+      } else
+        response.end(
+          JSON.stringify({
+            choices: [{ message: { content: 'Partial.' }, finish_reason: 'content_filter' }],
+          }),
+        );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    after(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out = join(dir, 'server-filters');
+    const run = await redteam([
+      ...['--model', 'm', '--server', url, '--limit', '1', '--filters', 'none'],
+      ...['--concurrency', '1', '--out', out],
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(readFileSync(join(out, 'redteam-report.json'), 'utf8')) as RedteamReport;
+    const outcomes = report.results.map((r) => r.outcome);
+    assert.equal(outcomes.length, 10);
+    assert.deepEqual(
+      outcomes,
+      outcomes.map((_, i) => (i % 2 === 0 ? 'blocked-input' : 'blocked-output')),
+    );
+  });
+
   it('runs a GGUF here through the runtime the server uses, with your own system prompt and suite', async () => {
     const { gguf } = await tinyModel();
     const out = join(dir, 'gguf');

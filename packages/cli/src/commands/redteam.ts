@@ -40,10 +40,13 @@ function firstOfEach(prompts: RedteamPrompt[], limit: number): RedteamPrompt[] {
 
 interface ChatCompletion {
   choices?: { message?: { content?: string | null }; finish_reason?: string }[];
-  error?: { message?: string };
+  error?: { message?: string; code?: string };
 }
 
-/** Asks a server's /v1/chat/completions, greedy; a `content_filter` finish is the server's own filter. */
+/**
+ * Asks a server's /v1/chat/completions, greedy; a `content_filter` refusal or finish is the server's own input
+ * or output filter.
+ */
 function serverGenerate(server: string, key: string | undefined, model: string, maxTokens: number) {
   const url = new URL('/v1/chat/completions', server);
   return async (messages: RedteamMessage[]): Promise<RedteamAnswer> => {
@@ -53,6 +56,8 @@ function serverGenerate(server: string, key: string | undefined, model: string, 
       body: JSON.stringify({ model, messages, max_tokens: maxTokens, temperature: 0 }),
     });
     const body = (await response.json().catch(() => ({}))) as ChatCompletion;
+    // The server's input filter refuses a prompt with a 400 whose code is content_filter.
+    if (response.status === 400 && body.error?.code === 'content_filter') return { blockedBy: 'input' };
     if (!response.ok)
       throw new Error(
         `${url} answered ${response.status}: ${body.error?.message ?? response.statusText}` +

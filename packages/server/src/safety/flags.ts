@@ -106,15 +106,12 @@ export function parseFlagFilter(query: Record<string, unknown>): FlagFilter {
       throw new AppError('invalid_request', `${name} must be a whole number from 1 to ${max}`, name);
     return number;
   };
-  const category = one('category');
   return {
     state: choice('state', ['open', 'reviewed', 'all'] as const) ?? 'open',
-    ...(choice('direction', FLAG_DIRECTIONS) ? { direction: choice('direction', FLAG_DIRECTIONS) } : {}),
-    ...(choice('action', FLAG_ACTIONS) ? { action: choice('action', FLAG_ACTIONS) } : {}),
-    ...(category ? { category } : {}),
-    ...(integer('before', Number.MAX_SAFE_INTEGER)
-      ? { before: integer('before', Number.MAX_SAFE_INTEGER) }
-      : {}),
+    direction: choice('direction', FLAG_DIRECTIONS),
+    action: choice('action', FLAG_ACTIONS),
+    category: one('category'),
+    before: integer('before', Number.MAX_SAFE_INTEGER),
     limit: integer('limit', 200) ?? 50,
   };
 }
