@@ -11,6 +11,7 @@ import { registerAuthentication } from './auth/authenticate.ts';
 import { configWithDefaults, modelsDirectory, pgliteDirectory, type ServerConfig } from './config.ts';
 import type { AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
+import { removeInterruptedUploads } from './datasets/datasets.ts';
 import { AppError } from './errors.ts';
 import { registerHostCheck } from './host-check.ts';
 import { JobHub } from './jobs/events.ts';
@@ -66,6 +67,7 @@ function toAppError(error: FastifyError): AppError {
 
 export async function buildApp(options: Partial<ServerConfig> & { home: string }): Promise<FastifyInstance> {
   const config = configWithDefaults(options);
+  await removeInterruptedUploads(config.home, new Date());
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,

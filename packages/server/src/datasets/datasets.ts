@@ -5,7 +5,7 @@
 // runtime's tokenizer process, so a large one never holds the event loop; previews read one page (./line-index.ts).
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import {
@@ -115,8 +115,27 @@ export function validateValidationFraction(raw: unknown): number {
 }
 
 /** Where a dataset's file waits while it is stored: an upload's body, synthesized conversations. */
+const uploadsDirectory = (home: string) => join(home, 'uploads');
+
 function pendingFile(ctx: AppContext): string {
-  return join(ctx.config.home, 'uploads', `${randomBytes(12).toString('hex')}.jsonl`);
+  return join(uploadsDirectory(ctx.config.home), `${randomBytes(12).toString('hex')}.jsonl`);
+}
+
+/**
+ * Removes the files of `<home>/uploads` last written before `startedAt`: a server that stopped while storing a
+ * dataset left its file there. Files written since belong to a server running on the same home now.
+ */
+export async function removeInterruptedUploads(home: string, startedAt: Date): Promise<void> {
+  const folder = uploadsDirectory(home);
+  const entries = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const file = join(folder, entry.name);
+    if ((await lstat(file)).mtime < startedAt) await rm(file, { force: true });
+  }
 }
 
 /**
@@ -128,7 +147,7 @@ export async function receiveDatasetFile(
   body: Readable,
   limitBytes: number,
 ): Promise<string> {
-  await mkdir(join(ctx.config.home, 'uploads'), { recursive: true });
+  await mkdir(uploadsDirectory(ctx.config.home), { recursive: true });
   const file = pendingFile(ctx);
   let received = 0;
   const limiter = new Transform({
@@ -422,7 +441,7 @@ export async function synthesizeDataset(options: {
   }
   // Stored the way an upload is: written as OpenAI chat JSONL first, then read in a worker thread.
   const file = pendingFile(options.ctx);
-  await mkdir(join(options.ctx.config.home, 'uploads'), { recursive: true });
+  await mkdir(uploadsDirectory(options.ctx.config.home), { recursive: true });
   try {
     await writeFile(file, conversations.map((c) => `${toJsonLine(c)}\n`).join(''), { flag: 'wx' });
     return await storeFile(options.ctx, options.actor, {
