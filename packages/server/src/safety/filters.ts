@@ -14,6 +14,7 @@ import {
   parseGuardVerdict,
   shippedClassifier,
   type GuardMessage,
+  type InjectionResult,
   type ModerationPolicy,
   type ModerationResult,
 } from '@ownlm/studio';
@@ -76,6 +77,14 @@ export async function askGuard(options: {
   ))
     if (event.type === 'text-delta') answer += event.text;
   return guardModeration(parseGuardVerdict(answer));
+}
+
+/** Prompt-injection detection as a policy runs it: rules and heuristics, its classifier, its threshold. */
+export function injectionVerdict(policy: ActivePolicy, text: string): InjectionResult {
+  return detectInjection(text, {
+    classifier: policy.row.classifier ? shippedClassifier() : null,
+    threshold: policy.row.threshold,
+  });
 }
 
 /** What a chat shows under an answer the output filter stopped. */
@@ -167,10 +176,7 @@ function bind(policy: ActivePolicy, request: FilterRequest): GenerationFilters {
         if (result.flagged) await judgeInput(result, newest);
       }
       if (row.injection === 'off') return null;
-      const injection = detectInjection(newest, {
-        classifier: row.classifier ? shippedClassifier() : null,
-        threshold: row.threshold,
-      });
+      const injection = injectionVerdict(policy, newest);
       if (injection.label !== 'injection') return null;
       const blocked = row.injection === 'block';
       await record({
