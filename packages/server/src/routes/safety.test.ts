@@ -205,7 +205,9 @@ describe('safety policies in force', () => {
   });
 
   test('a bad output stops the generation with content_filter; the bad sentence is never sent', async () => {
-    answer = ['Hello ', 'there. ', 'Now the ', BAD, ' itself. ', 'And more.'];
+    // A clean first sentence long enough to be checked and released on its own, then a bad one.
+    const clean = `Hello there, ${'and welcome to the service desk '.repeat(5).trim()}.`;
+    answer = ['Hello ', clean.slice('Hello '.length), ' Now the ', BAD, ' itself. ', 'And more.'];
     const stream = await client.chat.completions.create({
       model: 'tiny',
       messages: [{ role: 'user', content: 'Say hello' }],
@@ -217,12 +219,12 @@ describe('safety policies in force', () => {
       text += chunk.choices[0]?.delta.content ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;
     }
-    assert.equal(text, 'Hello there.');
+    assert.equal(text, clean);
     assert.equal(finish, 'content_filter');
     assert.equal(lastSignal?.aborted, true, 'the generation was stopped');
 
     const whole = await client.completions.create({ model: 'tiny', prompt: 'Say hello', max_tokens: 20 });
-    assert.equal(whole.choices[0]!.text, 'Hello there.');
+    assert.equal(whole.choices[0]!.text, clean);
     assert.equal(whole.choices[0]!.finish_reason, 'content_filter');
 
     const events = await chatEvents('Say hello');
@@ -233,7 +235,7 @@ describe('safety policies in force', () => {
       finished.data.notice,
       "The rest of this answer was withheld by the platform's safety policy: violence.",
     );
-    assert.equal((finished.data.message as { content: string }).content, 'Hello there.');
+    assert.equal((finished.data.message as { content: string }).content, clean);
     assert.ok(!events.some((e) => JSON.stringify(e).includes('zorblax')));
     const outputs = await flags('?direction=output');
     assert.equal(outputs.length, 3);

@@ -1,8 +1,9 @@
 // The safety policy in force for a model, applied to one generation (../generation.ts, so chat answers and /v1
 // alike): the input is checked before the model runs — every user message against the rules and classifier
 // (verdicts cached, so a long chat is not re-read each turn), the newest one also by the guard model and for
-// prompt injection — and the output as it streams: text is held back to the next sentence end, checked with
-// the text before it, and released only when clean; a bad one stops the generation. Blocks, flags and
+// prompt injection — and the output as it streams: text is held back to a sentence end (160 characters at
+// least), checked with the end of the text before it, and released only when clean; a bad one stops the
+// generation. Blocks, flags and
 // injection warnings go to the admins' flag queue.
 import {
   detectInjection,
@@ -48,7 +49,9 @@ export type FilteredEvent =
     };
 
 /** Characters of checked output read again with the next sentence, so a phrase across two is still seen. */
-const OVERLAP = 200;
+const OVERLAP = 100;
+/** Held-back output shorter than this waits for more sentences before it is checked. */
+const MIN_PENDING = 160;
 /** Held-back output checked even without a sentence end, so a long unpunctuated run is not held forever. */
 const MAX_PENDING = 400;
 /** Tokens a guard model may answer with (`unsafe` and a line of codes). */
@@ -240,7 +243,9 @@ function bind(policy: ActivePolicy, request: FilterRequest): GenerationFilters {
         if (event.type === 'text-delta') {
           if (stoppedBy) continue;
           pending += event.text;
-          const end = lastSentenceEnd(pending);
+          // Checked at a sentence end once enough has accumulated (a check costs about as much for one
+          // sentence as for a few), or without one when too much has.
+          const end = pending.length < MIN_PENDING ? 0 : lastSentenceEnd(pending);
           if (end === 0 && pending.length < MAX_PENDING) continue;
           const rest = end === 0 ? '' : pending.slice(end);
           pending = end === 0 ? pending : pending.slice(0, end);
