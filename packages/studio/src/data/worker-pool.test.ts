@@ -17,6 +17,7 @@ const processorConfig: ProcessorConfig = {
   scrubPii: true,
 };
 const documentWorker = new URL('./document-worker.ts', import.meta.url);
+const fixtureWorker = new URL('./worker-pool-fixture.ts', import.meta.url);
 
 function batch(n: number): DocumentBatch {
   const texts = Array.from(
@@ -63,6 +64,38 @@ describe('WorkerPool', () => {
     await none.run(batch(1));
     assert.deepEqual(handled, [1, 1]);
     await none.close();
+  });
+
+  it('replaces a worker that dies, failing only the requests it held', async () => {
+    const pool = new WorkerPool(fixtureWorker, null, 2);
+    const threads = () => Promise.all([pool.run<number>('thread'), pool.run<number>('thread')]);
+    try {
+      await pool.ready;
+      const before = await threads();
+      const [exited, other] = await Promise.allSettled([pool.run('exit'), pool.run<number>('thread')]);
+      assert.equal(exited.status, 'rejected');
+      assert.match(String(exited.reason), /the worker thread running this request crashed \(exit code 3\)/);
+      assert.equal(other.status, 'fulfilled', 'the other worker answers');
+      const after = await threads();
+      assert.ok(after.includes(other.value), 'the other worker still serves');
+      assert.ok(
+        !after.every((thread) => before.includes(thread)),
+        'a new thread took the place of the dead one',
+      );
+      assert.equal(pool.inFlight, 0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails when its module cannot start, instead of starting it again and again', async () => {
+    const pool = new WorkerPool(fixtureWorker, 'fail-start', 1);
+    try {
+      await assert.rejects(pool.run('thread'), /worker thread failed to start: this module cannot start/);
+      await assert.rejects(pool.run('thread'), /failed to start/);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('rejects requests once closed', async () => {

@@ -31,6 +31,11 @@ function startWorker(module: URL, workerData: unknown): Worker {
   return new Worker(code, { eval: true, workerData, execArgv: [] });
 }
 
+/**
+ * Workers answering requests. A worker that dies (an uncaught error, running out of memory, `process.exit`) fails
+ * the requests it held and is replaced, losing whatever state it kept; one that dies before it serves requests
+ * fails the pool, since its module cannot start.
+ */
 export class WorkerPool {
   private readonly workers: Worker[];
   private readonly pending = new Map<
@@ -46,23 +51,15 @@ export class WorkerPool {
   readonly ready = new Promise<void>((resolve) => (this.started = resolve));
 
   /** Starts `size` workers running `module`, which must call `serveRequests`; call `close` when done. */
-  constructor(module: URL, workerData: unknown, size: number, options: WorkerPoolOptions = {}) {
+  constructor(
+    private readonly module: URL,
+    private readonly workerData: unknown,
+    size: number,
+    options: WorkerPoolOptions = {},
+  ) {
     this.inline = options.inline ?? null;
-    this.workers = Array.from({ length: size }, () => startWorker(module, workerData));
-    this.load = this.workers.map(() => 0);
-    for (const worker of this.workers) {
-      worker.on('message', (reply: Reply) => {
-        if (reply !== 'ready') this.settle(reply);
-        else {
-          this.inline = null;
-          this.started();
-        }
-      });
-      worker.on('error', (error) => this.fail(error));
-      worker.on('exit', (code) => {
-        if (code !== 0) this.fail(new Error(`worker thread exited with code ${code}`));
-      });
-    }
+    this.load = Array.from({ length: size }, () => 0);
+    this.workers = this.load.map((_, slot) => this.start(slot));
   }
 
   /** Requests waiting for a reply. */
@@ -112,6 +109,47 @@ export class WorkerPool {
           ? new DataError(reply.error.code, reply.error.message)
           : new Error(reply.error.message),
       );
+  }
+
+  private start(slot: number): Worker {
+    const worker = startWorker(this.module, this.workerData);
+    let serving = false;
+    let crash: Error | undefined;
+    worker.on('message', (reply: Reply) => {
+      if (reply !== 'ready') this.settle(reply);
+      else {
+        serving = true;
+        this.inline = null;
+        this.started();
+      }
+    });
+    // 'exit' always follows 'error'.
+    worker.on('error', (error) => (crash ??= error));
+    worker.on('exit', (code) => {
+      const cause = crash?.message ?? `exit code ${code}`;
+      if (this.failure) this.rejectRequests(slot, this.failure);
+      else if (!serving) this.fail(new Error(`worker thread failed to start: ${cause}`, { cause: crash }));
+      else {
+        this.rejectRequests(
+          slot,
+          new Error(`the worker thread running this request crashed (${cause})`, {
+            cause: crash,
+          }),
+        );
+        this.workers[slot] = this.start(slot);
+      }
+    });
+    return worker;
+  }
+
+  /** Rejects the requests sent to the worker in `slot`. */
+  private rejectRequests(slot: number, error: Error): void {
+    for (const [id, entry] of this.pending)
+      if (entry.worker === slot) {
+        this.pending.delete(id);
+        entry.reject(error);
+      }
+    this.load[slot] = 0;
   }
 
   private fail(error: Error): void {
