@@ -15,6 +15,7 @@ import {
 import { AppError } from '../errors.ts';
 import {
   inspectAdapterFile,
+  inspectedOnce,
   inspectModelFile,
   residentBytes,
   type AdapterFile,
@@ -136,6 +137,9 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
   const contextCap = options.contextSize ?? 4096;
   const entries = new Map<string, Entry>();
   let closed = false;
+  // Every generation asks for its model's info, loaded or not: a header is parsed once per file, not per request.
+  const modelFile = inspectedOnce(inspectModelFile);
+  const adapterFile = inspectedOnce(inspectAdapterFile);
 
   async function resolveFile(modelId: string): Promise<{ file: ModelFile; adapter: AdapterFile | null }> {
     const resolved = await options.resolveModel(modelId);
@@ -145,9 +149,9 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
         `model '${modelId}' not found; list the models with GET /v1/models`,
         'model',
       );
-    const file = inspectModelFile(resolved.path);
+    const file = modelFile(resolved.path);
     if (resolved.adapterPath === undefined) return { file, adapter: null };
-    const adapter = inspectAdapterFile(resolved.adapterPath);
+    const adapter = adapterFile(resolved.adapterPath);
     if (adapter.architecture !== file.architecture)
       throw new AppError(
         'server_error',

@@ -2,7 +2,7 @@
 // values come from elsewhere: the chat template rendered by the studio's Jinja tokenizer, token counts from
 // llama.cpp itself, greedy continuations from the engine on the same weights.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -293,6 +293,24 @@ test('a malformed GGUF is refused within a second by an error naming the file', 
     runtime({ resolveModel: async () => ({ path: cutShort }) }).info('x'),
     /cut-short\.gguf/,
   );
+});
+
+test("a model's file header is read once, and again when the file's size or modification time changes", async () => {
+  const path = join(dir, 'info.gguf');
+  copyFileSync(files.gguf, path);
+  const written = new Date('2025-01-01T00:00:00Z');
+  utimesSync(path, written, written);
+  const served = runtime({ resolveModel: async () => ({ path }) });
+  const info = await served.info('x');
+  // Bytes that are no GGUF, with the same size and modification time: an info that read the header would fail.
+  writeFileSync(path, Buffer.alloc(readFileSync(path).length));
+  utimesSync(path, written, written);
+  for (let request = 0; request < 3; request++) assert.deepEqual(await served.info('x'), info);
+  const rewritten = new Date(written.getTime() + 1000);
+  utimesSync(path, rewritten, rewritten);
+  await assert.rejects(served.info('x'), /info\.gguf is not a valid GGUF/);
+  copyFileSync(files.gguf, path);
+  assert.deepEqual(await served.info('x'), info);
 });
 
 test('unknown models, prompts longer than the context, embeddings and tokenization', async () => {

@@ -1,7 +1,7 @@
 // What the runtime needs to know about a GGUF before llama.cpp opens it, read by ownlm's hardened parser:
 // llama.cpp and node-llama-cpp's reader can spin for minutes on a bad header (docs/ARCHITECTURE.md#serving), so
 // they only ever see files this parser accepted.
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { readGgufHeader, type GgufHeader, type GgufValue } from '@ownlm/studio';
 import { AppError } from '../errors.ts';
 
@@ -138,6 +138,27 @@ export function inspectModelFile(path: string): ModelFile {
     kvBytesPerPosition: layers * kvHeads * (keyLength + valueLength) * 2,
     vocabSize: tokens?.type === 'array' ? tokens.value.length : 0,
     maxTokenBytes: longestEntry(tokens),
+  };
+}
+
+/**
+ * `inspect` remembered per path: a file is read again only once its size or modification time has changed.
+ * Failures are not remembered, so a missing or bad file is refused by `inspect` each time.
+ */
+export function inspectedOnce<T>(inspect: (path: string) => T): (path: string) => T {
+  const inspected = new Map<string, { size: number; mtimeMs: number; value: T }>();
+  return (path) => {
+    let stats: Stats;
+    try {
+      stats = statSync(path);
+    } catch {
+      return inspect(path);
+    }
+    const known = inspected.get(path);
+    if (known?.size === stats.size && known.mtimeMs === stats.mtimeMs) return known.value;
+    const value = inspect(path);
+    inspected.set(path, { size: stats.size, mtimeMs: stats.mtimeMs, value });
+    return value;
   };
 }
 
