@@ -18,6 +18,7 @@ import { JobHub } from './jobs/events.ts';
 import { registerFinetuneOutputs } from './jobs/finetune-outputs.ts';
 import { LocalWorkers } from './jobs/local-worker.ts';
 import { registerQuickstartModel } from './jobs/quickstart.ts';
+import { registerRedteamReport } from './jobs/redteam.ts';
 import { Outbound } from './outbound/outbound.ts';
 import { ModelRegistry } from './registry/registry.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -107,7 +108,11 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     registry,
     runtime,
     jobHub: new JobHub(),
-    jobCompletions: { finetune: registerFinetuneOutputs, quickstart: registerQuickstartModel },
+    jobCompletions: {
+      finetune: registerFinetuneOutputs,
+      quickstart: registerQuickstartModel,
+      redteam: registerRedteamReport,
+    },
     outbound: new Outbound({ allow: config.outboundAllow }),
     safety: SafetyPolicies.of(database.db),
   };

@@ -242,5 +242,10 @@ export {
   type RedteamOutcome,
   type RedteamReport,
 } from './safety/redteam.ts';
-export { renderRedteamHtml, renderRedteamMarkdown, writeRedteamReport } from './safety/redteam-render.ts';
+export {
+  redteamReportFiles,
+  renderRedteamHtml,
+  renderRedteamMarkdown,
+  writeRedteamReport,
+} from './safety/redteam-render.ts';
 export { compileRules, loadRules, shippedRules, type RuleDefinition, type RuleSet } from './safety/rules.ts';

@@ -222,7 +222,8 @@ export type JobType =
   | 'finetune'
   | 'eval'
   | 'export'
-  | 'quickstart';
+  | 'quickstart'
+  | 'redteam';
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /**
@@ -356,11 +357,17 @@ export const notifications = pgTable(
   (t) => [index('notifications_user_idx').on(t.userId, t.id)],
 );
 
-/** Before/after evaluation of a fine-tune: perplexities and side-by-side answers (the report JSON). */
+/**
+ * A job's report JSON: a fine-tune's before/after evaluation (perplexities and side-by-side answers), or a
+ * red-team run's outcomes.
+ */
 export const evalReports = pgTable(
   'eval_reports',
   {
     id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['finetune', 'redteam'] })
+      .notNull()
+      .default('finetune'),
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),

@@ -11,7 +11,8 @@ import { datasets } from '../db/schema.ts';
 import { saveReport } from '../reports/reports.ts';
 import type { JobView } from './view.ts';
 
-function readJson(path: string, what: string): Record<string, unknown> {
+/** A JSON object read from a job's file; a failure names the file. */
+export function readJson(path: string, what: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));

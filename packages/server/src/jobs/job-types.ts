@@ -336,6 +336,33 @@ const definitions: Record<JobType, JobTypeDefinition> = {
     args: () => ['--home', 'run'],
     artifacts: ['model'],
   },
+  // The model run in llama.cpp in the job folder behind ownlm's own filters; the report is stored by
+  // jobs/redteam.ts. (A model behind the server's safety policy is red-teamed with `ownlm redteam --server`.)
+  redteam: {
+    summary:
+      "the red-team suite against a model version behind ownlm's rules and classifier, with its report (`ownlm redteam`)",
+    inputs: { model: { source: 'model', help: 'the model: a model version id (GET /api/models)' } },
+    settings: {
+      filters: literals(['both', 'rules', 'classifier', 'none'], {
+        default: 'both',
+        description: "ownlm's filters in front of and behind the model: rules, classifier, both or none",
+      }),
+      limit: positiveInteger('only the first N prompts of each category and kind, for a quick run'),
+      maxTokens: positiveInteger('tokens per answer (default 200)'),
+    },
+    command: ['redteam'],
+    events: true,
+    args: (paths, params) => [
+      '--model',
+      String(params.model),
+      '--gguf',
+      paths.model!,
+      '--out',
+      'run/redteam',
+    ],
+    output: () => 'run/redteam',
+    artifacts: ['out'],
+  },
 };
 
 export const JOB_TYPES = Object.keys(definitions) as JobType[];

@@ -182,6 +182,7 @@ describe('jobs API with local workers', () => {
       'finetune',
       'pretrain',
       'quickstart',
+      'redteam',
       'tokenizer-train',
     ]);
     const finetune = types.finetune!;

@@ -1,4 +1,5 @@
-// Fine-tune reports for their owner: `GET /api/reports/:id` as JSON, `:id.md` and `:id.html` as downloads.
+// Job reports (fine-tune, red-team) for their owner: `GET /api/reports/:id` as JSON, `:id.md` and `:id.html` as
+// downloads.
 import type { FastifyPluginAsync } from 'fastify';
 import { access } from '../auth/access.ts';
 import { actorOf } from '../auth/actor.ts';
@@ -15,10 +16,11 @@ export function reportRoutes(ctx: AppContext): FastifyPluginAsync {
       const [, reportId, extension] = /^([^.]*)(?:\.(md|html))?$/.exec(request.params.file) ?? [];
       const found = await getReport({ ctx, actor, reportId: reportId ?? request.params.file });
       if (extension !== 'md' && extension !== 'html') return { report: found.report };
+      const name = found.kind === 'redteam' ? 'redteam-report' : 'report';
       return reply
         .type(TYPES[extension])
-        .header('content-disposition', `attachment; filename="report-${found.id}.${extension}"`)
-        .send(renderReport(found.report, extension));
+        .header('content-disposition', `attachment; filename="${name}-${found.id}.${extension}"`)
+        .send(renderReport(found, extension));
     });
   };
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "eval_reports" ADD COLUMN "kind" text DEFAULT 'finetune' NOT NULL;
