@@ -1,7 +1,8 @@
 // The local Runtime: GGUF models in llama.cpp through node-llama-cpp, in this process. Which models are in memory
 // is ./llama-models.ts (loading, least-recently-used unloading under the memory budget); chat and completion are
 // ./llama-generation.ts (prompts, slots, grammars, stop strings, streaming); embeddings and tokenization are here,
-// tokenization in the tokenizer process (./tokenizer-process.ts).
+// tokenization (of embedding inputs too) in the tokenizer process (./tokenizer-process.ts).
+import type { Token } from 'node-llama-cpp';
 import { AppError } from '../errors.ts';
 import { createLlamaGeneration } from './llama-generation.ts';
 import { createModelCache, type ModelCacheOptions } from './llama-models.ts';
@@ -29,22 +30,35 @@ export function createLlamaRuntime(options: LlamaRuntimeOptions): LlamaRuntime {
     embed(modelId, inputs) {
       return models.withModel(modelId, async (held) => {
         const context = await held.embeddingContext();
-        const { contextSize } = held.model;
+        const { contextSize, file } = held.model;
+        const tooLong = (index: number, size: string, fits = '') =>
+          new AppError(
+            'context_length_exceeded',
+            `input ${index} is ${size}; model '${modelId}' embeds at most ${contextSize - 1} tokens${fits}`,
+            'input',
+          );
+        // No token stands for more than maxTokenBytes bytes, so a longer input cannot fit: it is refused before
+        // it takes the tokenizer process's time.
+        const byteLimit = contextSize * file.maxTokenBytes;
+        for (const [index, input] of inputs.entries()) {
+          const bytes = Buffer.byteLength(input);
+          if (bytes > byteLimit)
+            throw tooLong(index, `${bytes} bytes`, `, which hold at most ${byteLimit} bytes of text`);
+        }
+        // Tokenized in the tokenizer process, once: node-llama-cpp tokenizes a string on this thread.
+        const tokenized: Token[][] = [];
         let promptTokens = 0;
         for (const [index, input] of inputs.entries()) {
-          const length = context.calculateInputLength(input);
-          if (length >= contextSize)
-            throw new AppError(
-              'context_length_exceeded',
-              `input ${index} is ${length} tokens; model '${modelId}' embeds at most ${contextSize - 1}`,
-              'input',
-            );
+          const tokens = (await tokenizer.tokenize(file.path, { text: input, special: false })) as Token[];
+          const length = context.calculateInputLength(tokens);
+          if (length >= contextSize) throw tooLong(index, `${length} tokens`);
+          tokenized.push(tokens);
           promptTokens += length;
         }
         const run = held.model.embeddingQueue.then(async () => {
           const vectors: Float32Array[] = [];
-          for (const input of inputs)
-            vectors.push(Float32Array.from((await context.getEmbeddingFor(input)).vector));
+          for (const tokens of tokenized)
+            vectors.push(Float32Array.from((await context.getEmbeddingFor(tokens)).vector));
           return vectors;
         });
         held.model.embeddingQueue = run.catch(noop);

@@ -1,10 +1,11 @@
 // The runtime tokenizes in its tokenizer process, on the tiny chat Llama: the event loop stays free while
-// megabytes are tokenized, the ids and counts are llama.cpp's own (tokenizing in this thread is the reference),
-// counts of many texts sent in several batches come back in order, and no token of the vocabulary stands for
-// more bytes than the model file's maxTokenBytes.
+// megabytes are tokenized or offered for embedding, the ids and counts are llama.cpp's own (tokenizing in this
+// thread is the reference), counts of many texts sent in several batches come back in order, and no token of the
+// vocabulary stands for more bytes than the model file's maxTokenBytes.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { getLlama, type LlamaModel } from 'node-llama-cpp';
+import type { AppError } from '../errors.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
 import { createLlamaRuntime, type LlamaRuntime } from './llama-runtime.ts';
 import { inspectModelFile } from './model-file.ts';
@@ -24,9 +25,8 @@ after(async () => {
   await reference.dispose();
 });
 
-test("tokenizing megabytes leaves the event loop free; the ids are llama.cpp's", async () => {
-  await served.tokenize('tiny', 'the process and the model are ready');
-  const text = 'Greta follows the road north; at night she meets Hugo. '.repeat(40_000);
+/** The longest time the event loop went without a timer tick while `operation` ran. */
+async function longestHold(operation: () => Promise<unknown>): Promise<number> {
   let longestGap = 0;
   let last = performance.now();
   const tick = () => {
@@ -35,14 +35,45 @@ test("tokenizing megabytes leaves the event loop free; the ids are llama.cpp's",
     last = now;
   };
   const timer = setInterval(tick, 5);
-  const ids = await served.tokenize('tiny', text);
-  // A tokenization that held the event loop ends with no tick after it: the time since the last one counts.
-  tick();
-  clearInterval(timer);
+  try {
+    await operation();
+  } finally {
+    // An operation that held the event loop ends with no tick after it: the time since the last one counts.
+    tick();
+    clearInterval(timer);
+  }
+  return longestGap;
+}
+
+test("tokenizing megabytes leaves the event loop free; the ids are llama.cpp's", async () => {
+  await served.tokenize('tiny', 'the process and the model are ready');
+  const text = 'Greta follows the road north; at night she meets Hugo. '.repeat(40_000);
+  let ids: number[] = [];
+  const held = await longestHold(async () => (ids = await served.tokenize('tiny', text)));
   // In this thread llama.cpp takes over a second for these 2.2 MB (0.5 s per 900 KB measured); here the event
   // loop only copies the ids back.
-  assert.ok(longestGap < 300, `the event loop was held ${longestGap.toFixed(0)} ms`);
+  assert.ok(held < 300, `the event loop was held ${held.toFixed(0)} ms`);
   assert.deepEqual(ids, reference.tokenize(text, false));
+});
+
+test('embedding inputs are measured off the event loop: megabytes are refused by their bytes', async () => {
+  await served.embed('tiny', ['the embedding context is ready']);
+  const text = 'Greta follows the road north; at night she meets Hugo. '.repeat(40_000);
+  const held = await longestHold(() =>
+    assert.rejects(served.embed('tiny', ['Hugo', text]), (error: AppError) => {
+      assert.equal(error.code, 'context_length_exceeded');
+      assert.match(
+        error.message,
+        /^input 1 is 2200000 bytes; .* at most 63 tokens, which hold at most 832 bytes/,
+      );
+      return true;
+    }),
+  );
+  // Measuring these 2.2 MB on this thread tokenized them, for over a second.
+  assert.ok(held < 300, `the event loop was held ${held.toFixed(0)} ms`);
+  // Within the bytes' bound, the tokens are counted exactly.
+  const long = 'Anna sees the moon. '.repeat(30);
+  await assert.rejects(served.embed('tiny', ['Hugo', long]), /^AppError: input 1 is \d+ tokens; /);
 });
 
 test("counts of many texts, sent in batches, are each text's tokens in order", async () => {
