@@ -59,9 +59,9 @@ export async function registerUser(db: Database, body: unknown): Promise<Session
     const [{ n } = { n: 0 }] = await tx.select({ n: count() }).from(users);
     const [user] = await tx
       .insert(users)
-      .values({ id: newId('usr'), email, name, passwordHash, role: n === 0 ? 'admin' : 'user' })
+      .values({ id: newId('usr'), email, name, passwordHash, role: n === 0 ? 'admin' : 'member' })
       .returning();
-    return { id: user!.id, email: user!.email, name: user!.name, role: user!.role };
+    return sessionUser(user!);
   });
 }
 
@@ -74,12 +74,19 @@ export async function signIn(db: Database, body: unknown): Promise<SessionUser> 
     .where(sql`lower(${users.email}) = lower(${email})`);
   const ok = await verifyPassword(user?.passwordHash ?? (await decoyPasswordHash()), password);
   if (!user || !ok) throw new AppError('unauthorized', 'wrong e-mail or password');
-  return { id: user.id, email: user.email, name: user.name, role: user.role };
+  return sessionUser(user);
 }
 
-export async function userById(db: Database, id: string): Promise<SessionUser | null> {
-  const [user] = await db.select().from(users).where(eq(users.id, id));
-  return user ? { id: user.id, email: user.email, name: user.name, role: user.role } : null;
+/** The account as a session carries it; pending and suspended accounts sign in to nothing. */
+function sessionUser(user: typeof users.$inferSelect): SessionUser {
+  if (user.role === 'pending')
+    throw new AppError(
+      'forbidden',
+      'your account waits for an admin to approve it; try again once they have',
+    );
+  if (user.role === 'suspended')
+    throw new AppError('forbidden', 'this account is suspended; ask an admin of this platform');
+  return { id: user.id, email: user.email, name: user.name, role: user.role };
 }
 
 /**

@@ -6,7 +6,8 @@ import { AppError } from '../errors.ts';
 
 export interface Actor {
   userId: string;
-  role: 'admin' | 'user';
+  /** Only active accounts act: pending and suspended ones are refused before any route runs. */
+  role: 'admin' | 'member';
   /** The API key that authenticated the request; null for a browser session. */
   apiKeyId: string | null;
   /** What the API key opens; absent for a browser session, which opens everything the role allows. */

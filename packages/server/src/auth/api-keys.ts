@@ -106,8 +106,10 @@ export async function authenticateApiKey(db: Database, secret: string): Promise<
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(and(eq(apiKeys.secretHash, sha256Hex(secret)), isNull(apiKeys.revokedAt)));
-  if (!row) return null;
+  // A suspended or pending account's keys stop working at the next request.
+  if (!row || (row.role !== 'admin' && row.role !== 'member')) return null;
+  const role = row.role;
   // Last use is for the owner's overview; an update per request is cheap next to a generation.
   await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.key.id));
-  return { userId: row.key.userId, role: row.role, apiKeyId: row.key.id, scopes: row.key.scopes };
+  return { userId: row.key.userId, role, apiKeyId: row.key.id, scopes: row.key.scopes };
 }

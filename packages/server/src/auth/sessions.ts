@@ -11,7 +11,7 @@ export interface SessionUser {
   id: string;
   email: string;
   name: string;
-  role: 'admin' | 'user';
+  role: 'admin' | 'member';
 }
 
 export interface ActiveSession {
@@ -41,8 +41,10 @@ export async function findSession(db: Database, token: string): Promise<ActiveSe
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, new Date())));
-  if (!row) return null;
-  const { id, email, name, role } = row.user;
+  const role = row?.user.role;
+  // A suspended or pending account's sessions stop working at the next request.
+  if (!row || (role !== 'admin' && role !== 'member')) return null;
+  const { id, email, name } = row.user;
   return { user: { id, email, name, role }, csrfToken: row.session.csrfToken, tokenHash };
 }
 

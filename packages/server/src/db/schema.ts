@@ -11,12 +11,20 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+/**
+ * `admin` runs the platform; `member` uses it; `pending` waits for an admin's approval (approval sign-up);
+ * `suspended` keeps its data but signs in to nothing, its sessions and keys refused at once.
+ */
+export type Role = 'admin' | 'member' | 'pending' | 'suspended';
 
 export const users = pgTable(
   'users',
@@ -25,7 +33,9 @@ export const users = pgTable(
     email: text('email').notNull(),
     name: text('name').notNull(),
     passwordHash: text('password_hash').notNull(),
-    role: text('role', { enum: ['admin', 'user'] }).notNull(),
+    role: text('role', { enum: ['admin', 'member', 'pending', 'suspended'] }).notNull(),
+    /** Set when an admin resets the password: the next sign-in must choose a new one. */
+    mustChangePassword: boolean('must_change_password').notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('users_email_unique').on(sql`lower(${t.email})`)],
@@ -122,7 +132,29 @@ export const modelAliases = pgTable('model_aliases', {
   versionId: text('version_id')
     .notNull()
     .references(() => modelVersions.id, { onDelete: 'cascade' }),
+  /**
+   * A canary: `canaryPercent` of the alias's users (the same users every time) get this version instead;
+   * rolled back automatically when its error or negative-feedback rate passes a threshold over at least
+   * `rollbackMinSample` answers.
+   */
+  canaryVersionId: text('canary_version_id').references(() => modelVersions.id, { onDelete: 'set null' }),
+  canaryPercent: integer('canary_percent').notNull().default(0),
+  canaryStartedAt: timestamp('canary_started_at', { withTimezone: true }),
+  rollbackErrorRate: doublePrecision('rollback_error_rate'),
+  rollbackNegativeRate: doublePrecision('rollback_negative_rate'),
+  rollbackMinSample: integer('rollback_min_sample').notNull().default(50),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** What an admin has priced a version at, in micro-credits (10⁻⁶ of a credit) per million tokens. */
+export const modelPrices = pgTable('model_prices', {
+  versionId: text('version_id')
+    .primaryKey()
+    .references(() => modelVersions.id, { onDelete: 'cascade' }),
+  promptPerMillion: bigint('prompt_per_million', { mode: 'number' }).notNull().default(0),
+  completionPerMillion: bigint('completion_per_million', { mode: 'number' }).notNull().default(0),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedBy: text('updated_by').references(() => users.id, { onDelete: 'set null' }),
 });
 
 export interface ChatSettings {
@@ -162,6 +194,8 @@ export const messages = pgTable(
     role: text('role', { enum: ['system', 'user', 'assistant'] }).notNull(),
     content: text('content').notNull(),
     model: text('model'),
+    /** The version that wrote an answer (an alias's canary split answers with one of two). */
+    versionId: text('version_id'),
     promptTokens: integer('prompt_tokens').notNull().default(0),
     completionTokens: integer('completion_tokens').notNull().default(0),
     finishReason: text('finish_reason'),
@@ -182,13 +216,28 @@ export const usageRecords = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     apiKeyId: text('api_key_id'),
+    /** The name the caller asked for (an alias, a name, `name:version`). */
     model: text('model').notNull(),
+    /** The version that answered (an alias's canary split answers with one of two). */
+    versionId: text('version_id'),
     source: text('source', { enum: ['chat', 'api'] }).notNull(),
     promptTokens: integer('prompt_tokens').notNull(),
     completionTokens: integer('completion_tokens').notNull(),
+    /** How it ended: answered, failed, cancelled by the client, stopped by a filter, or refused before it ran. */
+    status: text('status', { enum: ['ok', 'error', 'cancelled', 'filtered', 'refused'] })
+      .notNull()
+      .default('ok'),
+    /** The refusal's or failure's error code (`insufficient_quota`, `rate_limited`, …). */
+    errorCode: text('error_code'),
+    firstTokenMs: integer('first_token_ms'),
+    totalMs: integer('total_ms'),
     createdAt: createdAt(),
   },
-  (t) => [index('usage_user_created_idx').on(t.userId, t.createdAt)],
+  (t) => [
+    index('usage_user_created_idx').on(t.userId, t.createdAt),
+    index('usage_created_idx').on(t.createdAt),
+    index('usage_version_created_idx').on(t.versionId, t.createdAt),
+  ],
 );
 
 /** A conversation dataset: its files (train.jsonl, validation.jsonl in OpenAI chat form) live in `path`. */
@@ -460,4 +509,203 @@ export const moderationEvents = pgTable(
     index('moderation_events_created_idx').on(t.createdAt),
     index('moderation_events_open_idx').on(t.reviewedAt, t.id),
   ],
+);
+
+/** Settings an admin changes at run time (sign-up mode, review policy, …), one JSON value per key. */
+export const platformSettings = pgTable('platform_settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedBy: text('updated_by').references(() => users.id, { onDelete: 'set null' }),
+});
+
+/** A single-use sign-up link; the link holds the token, the row its SHA-256. */
+export const invitations = pgTable(
+  'invitations',
+  {
+    id: text('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    /** When set, only this address may accept it. */
+    email: text('email'),
+    role: text('role', { enum: ['admin', 'member'] })
+      .notNull()
+      .default('member'),
+    groupIds: text('group_ids')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    usedBy: text('used_by').references(() => users.id, { onDelete: 'set null' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('invitations_token_unique').on(t.tokenHash)],
+);
+
+/** A feature a group may grant its members. */
+export type Feature = 'finetune' | 'api_keys' | 'builder' | 'knowledge';
+
+/**
+ * A group grants its members models (aliases, version ids or `*` for every model everyone may use), features, a
+ * monthly credit grant and rate limits; a member's permissions are the union of their groups'.
+ */
+export const groups = pgTable(
+  'groups',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    models: text('models')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    features: text('features')
+      .array()
+      .$type<Feature[]>()
+      .notNull()
+      .default(sql`'{}'`),
+    /** Micro-credits granted to each member at the start of every month. */
+    monthlyCredits: bigint('monthly_credits', { mode: 'number' }).notNull().default(0),
+    requestsPerMinute: integer('requests_per_minute'),
+    tokensPerMinute: integer('tokens_per_minute'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('groups_name_unique').on(sql`lower(${t.name})`)],
+);
+
+export const groupMembers = pgTable(
+  'group_members',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
+);
+
+/**
+ * The credit ledger: append-only rows in micro-credits (10⁻⁶ of a credit), positive to the user, negative from
+ * them; a balance is the sum of a user's rows. A request reserves its worst case (`reservation`) and settles
+ * with a `release` of it and the `usage` it really had.
+ */
+export const creditLedger = pgTable(
+  'credit_ledger',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', {
+      enum: ['grant', 'monthly', 'reservation', 'release', 'usage', 'job', 'refund', 'adjustment'],
+    }).notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    reason: text('reason').notNull().default(''),
+    /** The admin who made a grant or adjustment; null for the platform itself. */
+    actorId: text('actor_id').references(() => users.id, { onDelete: 'set null' }),
+    /** What the row is for: a request id, a job id, `<yyyy-mm>:<group id>` for a monthly grant. */
+    reference: text('reference'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('credit_ledger_user_idx').on(t.userId, t.createdAt),
+    uniqueIndex('credit_ledger_monthly_unique')
+      .on(t.userId, t.reference)
+      .where(sql`${t.kind} = 'monthly'`),
+  ],
+);
+
+/** Requests and tokens per key (`user:<id>`, `key:<id>`, `login:<address>` …) per minute, shared by processes. */
+export const rateLimitCounters = pgTable(
+  'rate_limit_counters',
+  {
+    key: text('key').notNull(),
+    windowStart: timestamp('window_start', { withTimezone: true }).notNull(),
+    requests: integer('requests').notNull().default(0),
+    tokens: integer('tokens').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.windowStart] }), index('rate_limit_window_idx').on(t.windowStart)],
+);
+
+/** Append-only: every admin action and security event, with who, what, from where and when. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    actorId: text('actor_id').references(() => users.id, { onDelete: 'set null' }),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    address: text('address'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('audit_created_idx').on(t.createdAt),
+    index('audit_action_idx').on(t.action, t.createdAt),
+    index('audit_actor_idx').on(t.actorId, t.createdAt),
+  ],
+);
+
+/** An admin opened a user's conversation, with the reason they typed. */
+export const conversationReviews = pgTable(
+  'conversation_reviews',
+  {
+    id: text('id').primaryKey(),
+    chatId: text('chat_id')
+      .notNull()
+      .references(() => chats.id, { onDelete: 'cascade' }),
+    adminId: text('admin_id').references(() => users.id, { onDelete: 'set null' }),
+    reason: text('reason').notNull(),
+    /** Whether the organisation's policy kept it from the user. */
+    silent: boolean('silent').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('conversation_reviews_chat_idx').on(t.chatId)],
+);
+
+/** A message a user or an admin flagged for the admins' queue. */
+export const messageFlags = pgTable(
+  'message_flags',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: text('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    flaggedBy: text('flagged_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    reason: text('reason').notNull().default(''),
+    state: text('state', { enum: ['open', 'resolved'] })
+      .notNull()
+      .default('open'),
+    resolvedBy: text('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    resolution: text('resolution'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('message_flags_state_idx').on(t.state, t.createdAt)],
+);
+
+/** A user's thumbs up (1) or down (-1) on an answer, with an optional comment; one per user and answer. */
+export const messageFeedback = pgTable(
+  'message_feedback',
+  {
+    messageId: text('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    rating: smallint('rating').notNull(),
+    comment: text('comment').notNull().default(''),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.userId] })],
 );

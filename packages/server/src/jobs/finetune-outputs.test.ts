@@ -86,7 +86,7 @@ describe('fine-tune outputs and reports', () => {
     for (const id of ['usr_a', 'usr_b'])
       await handle.db
         .insert(users)
-        .values({ id, email: `${id}@example.com`, name: id, passwordHash: 'x', role: 'user' });
+        .values({ id, email: `${id}@example.com`, name: id, passwordHash: 'x', role: 'member' });
     await handle.db.insert(datasets).values({
       ...{ id: 'ds_1', userId: 'usr_a', name: 'support', sourceFormat: 'openai', path: join(home, 'ds') },
       ...{ conversations: 20, stats: {}, rejected: [], rejectedCount: 0 },
@@ -113,7 +113,7 @@ describe('fine-tune outputs and reports', () => {
         (
           await createApiKey({
             ctx,
-            actor: { userId, role: 'user', apiKeyId: null },
+            actor: { userId, role: 'member', apiKeyId: null },
             name: 'test',
             scopes: ['platform'],
           })

@@ -29,8 +29,8 @@ import {
 } from './queue.ts';
 import type { JobView } from './view.ts';
 
-const ada: Actor = { userId: 'usr_ada', role: 'user', apiKeyId: null };
-const bob: Actor = { userId: 'usr_bob', role: 'user', apiKeyId: null };
+const ada: Actor = { userId: 'usr_ada', role: 'member', apiKeyId: null };
+const bob: Actor = { userId: 'usr_bob', role: 'member', apiKeyId: null };
 
 async function addUsers(handle: DatabaseHandle): Promise<void> {
   for (const actor of [ada, bob])
@@ -39,7 +39,7 @@ async function addUsers(handle: DatabaseHandle): Promise<void> {
       email: `${actor.userId}@example.com`,
       name: actor.userId,
       passwordHash: 'x',
-      role: 'user',
+      role: 'member',
     });
 }
 

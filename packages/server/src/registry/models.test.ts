@@ -18,8 +18,8 @@ import { tinyModel } from '../testing/tiny-model.ts';
 import { listModels, publishModel, resolveModel, setModelAlias } from './models.ts';
 import { ModelRegistry } from './registry.ts';
 
-const alice: Actor = { userId: 'usr_alice', role: 'user', apiKeyId: null };
-const bob: Actor = { userId: 'usr_bob', role: 'user', apiKeyId: null };
+const alice: Actor = { userId: 'usr_alice', role: 'member', apiKeyId: null };
+const bob: Actor = { userId: 'usr_bob', role: 'member', apiKeyId: null };
 const admin: Actor = { userId: 'usr_admin', role: 'admin', apiKeyId: null };
 
 const notFound = (error: unknown) => error instanceof AppError && error.code === 'model_not_found';

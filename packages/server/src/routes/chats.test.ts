@@ -294,7 +294,7 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
     handle = await openPglite('memory://');
     await handle.db
       .insert(users)
-      .values({ id: userId, email: 'c@example.com', name: 'C', passwordHash: 'x', role: 'user' });
+      .values({ id: userId, email: 'c@example.com', name: 'C', passwordHash: 'x', role: 'member' });
     const registry = {
       resolve: async () => model,
       defaultModel: async () => model,
@@ -315,7 +315,7 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
     app = Fastify();
     app.decorateRequest('actor', null);
     app.addHook('onRequest', async (request) => {
-      request.actor = { userId, role: 'user', apiKeyId: null };
+      request.actor = { userId, role: 'member', apiKeyId: null };
     });
     await app.register(chatRoutes(ctx), { prefix: '/api' });
     url = await app.listen({ host: '127.0.0.1', port: 0 });

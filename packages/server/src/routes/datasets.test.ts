@@ -424,7 +424,7 @@ test('with no model registered, statistics estimate tokens as characters / 4 and
   try {
     await handle.db
       .insert(users)
-      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
+      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'member' });
     const registry = new ModelRegistry(handle.db, join(dir, 'models'), () => {});
     const ctx: AppContext = {
       config: configWithDefaults({ home: dir }),
@@ -438,7 +438,7 @@ test('with no model registered, statistics estimate tokens as characters / 4 and
     };
     app.decorateRequest('actor', null);
     app.addHook('onRequest', async (request) => {
-      request.actor = { userId: 'usr_a', role: 'user', apiKeyId: null };
+      request.actor = { userId: 'usr_a', role: 'member', apiKeyId: null };
     });
     await app.register(datasetRoutes(ctx), { prefix: '/api' });
     const line = chat('Twelve chars', 'Exactly 16 chars', 'Four');

@@ -74,7 +74,7 @@ before(async () => {
   app = Fastify();
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request) => {
-    request.actor = { userId: 'u1', role: 'user', apiKeyId: 'k1' };
+    request.actor = { userId: 'u1', role: 'member', apiKeyId: 'k1' };
     enforceAccess(request);
   });
   app.setErrorHandler((error, _request, reply) => {

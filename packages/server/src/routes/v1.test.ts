@@ -114,7 +114,7 @@ before(async () => {
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request) => {
     request.actor =
-      request.headers.authorization === 'Bearer good' ? { userId: 'u1', role: 'user', apiKeyId: 'k1' } : null;
+      request.headers.authorization === 'Bearer good' ? { userId: 'u1', role: 'member', apiKeyId: 'k1' } : null;
     enforceAccess(request);
   });
   app.setErrorHandler((error, _request, reply) => {

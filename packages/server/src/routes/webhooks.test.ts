@@ -384,7 +384,7 @@ test('two servers on one database send each delivery once', async () => {
   try {
     await handle.db
       .insert(userRows)
-      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
+      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'member' });
     await handle.db
       .insert(webhooks)
       .values({ id: 'wh_1', userId: 'usr_a', url: target.url, secret: 'whsec_test', events: [] });
@@ -427,7 +427,7 @@ test('each delivery checks the address again: loopback, by address or by a name 
   try {
     await handle.db
       .insert(userRows)
-      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'user' });
+      .values({ id: 'usr_a', email: 'a@example.com', name: 'A', passwordHash: 'x', role: 'member' });
     for (const [index, url] of urls.entries())
       await handle.db
         .insert(webhooks)
