@@ -1,6 +1,7 @@
 // The web app in a real browser (Debian's chromium driven by playwright-core) against the real server, started
 // in-process on a temporary data folder with a tiny model trained by the test setup: sign up, chat with a streamed
-// answer, reload, search, export, API keys, the phone layout, and the XSS payload list rendered as a message.
+// answer, reload, search, export, API keys, the phone layout, the XSS payload list rendered as a message, and an
+// admin's safety policy blocking a message and flagging it for review.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -248,6 +249,36 @@ describe('the web app in a browser', () => {
     }
   });
 
+  test('safety: an admin sets a policy, a blocked message says why, and the flag is reviewed in the queue', async () => {
+    await page.goto(server.url);
+    await page.getByRole('link', { name: 'Safety (admin)' }).click();
+    await page.getByRole('heading', { name: 'Safety', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'New policy' }).click();
+    const form = page.getByRole('form', { name: 'New policy' });
+    await form.getByLabel('shipped classifier').uncheck();
+    await form.getByRole('button', { name: 'Add a rule' }).click();
+    await form.getByLabel('Words and phrases').fill('zorblax protocol');
+    await form.getByRole('button', { name: 'Create policy' }).click();
+    await page.locator('strong', { hasText: 'The whole platform' }).waitFor();
+    await shot('07-safety-policy');
+
+    await page.goto(server.url);
+    await composer().fill('Explain the zorblax protocol');
+    await composer().press('Enter');
+    await page.getByRole('alert').getByText("blocked by the platform's safety policy: violence").waitFor();
+
+    await page.getByRole('link', { name: 'Safety (admin)' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'Explain the zorblax protocol' });
+    await row.getByText('input blocked').waitFor();
+    await shot('08-flag-queue');
+    await row.getByRole('button', { name: 'Mark reviewed' }).click();
+    await page.getByText('Nothing here.').waitFor();
+    await page.getByRole('button', { name: 'Delete The whole platform' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No policies yet.').waitFor();
+    assert.deepEqual(pageErrors, []);
+  });
+
   test('account: a password change, then signing out everywhere ends this browser session too', async () => {
     await page.goto(server.url);
     await page.locator('.account-name').click();
@@ -260,7 +291,7 @@ describe('the web app in a browser', () => {
     await page.getByLabel('New password').fill('a new long passphrase');
     await page.getByRole('button', { name: 'Change password' }).click();
     await page.getByRole('status').getByText('Your password is changed').waitFor();
-    await shot('07-account');
+    await shot('09-account');
     await page.getByRole('button', { name: 'Sign out everywhere' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Sign out everywhere' }).click();
     await page.getByLabel('Password').waitFor();

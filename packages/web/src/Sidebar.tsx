@@ -1,5 +1,6 @@
 // The signed-in sidebar: the notifications bell, the chats (ChatList), today's token usage, links to the studio's
-// pages (datasets, fine-tunes, jobs, models, webhooks) and the API keys page, and sign-out. On a phone it is a
+// pages (datasets, fine-tunes, jobs, models, webhooks), the API keys page, the admin pages for admins, and
+// sign-out. On a phone it is a
 // drawer over the page.
 import { NotificationsBell } from './account/Notifications.tsx';
 import { ChatList } from './chat/ChatList.tsx';
@@ -78,6 +79,15 @@ export function Sidebar({
         <Link to="/keys" className="foot-link" aria-current={page === 'keys' ? 'page' : undefined}>
           API keys
         </Link>
+        {app.user.role === 'admin' && (
+          <Link
+            to="/admin/safety"
+            className="foot-link"
+            aria-current={page === 'admin-safety' ? 'page' : undefined}
+          >
+            Safety (admin)
+          </Link>
+        )}
         <div className="account">
           <Link
             to="/account"

@@ -88,8 +88,67 @@ export interface QuickstartStatus {
 export type ChatStreamEvent =
   | { type: 'message-created'; message: Message }
   | { type: 'text-delta'; text: string }
-  | { type: 'message-finished'; message: Message; finishReason: string }
+  /** The safety policy found a prompt injection in the message: it is marked untrusted. */
+  | { type: 'injection-detected'; score: number }
+  /** `notice`: the safety policy withheld the rest of the answer (finish reason `content_filter`). */
+  | { type: 'message-finished'; message: Message; finishReason: string; notice?: string }
   | { type: 'error'; message: string };
+
+// Safety (admins): policies and the flag queue (packages/server/src/routes/safety.ts).
+
+export interface SafetyRule {
+  category: string;
+  words: string[];
+  patterns: string[];
+}
+
+export interface SafetyPolicy {
+  id: string;
+  /** `platform`: every model; `model`: the one `model` names (name, alias or version id). */
+  scope: 'platform' | 'model';
+  model: string | null;
+  enabled: boolean;
+  inputFilter: boolean;
+  outputFilter: boolean;
+  rules: boolean;
+  classifier: boolean;
+  threshold: number;
+  guardModel: string | null;
+  injection: 'off' | 'warn' | 'block';
+  customRules: SafetyRule[];
+  action: 'block' | 'flag';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type SafetyPolicyFields = Partial<Omit<SafetyPolicy, 'id' | 'createdAt' | 'updatedAt'>>;
+
+export interface Flag {
+  id: number;
+  userId: string | null;
+  apiKeyId: string | null;
+  model: string;
+  source: 'chat' | 'api';
+  direction: 'input' | 'output';
+  action: 'blocked' | 'flagged' | 'warned';
+  categories: string[];
+  reasons: { id: string; score: number; excerpt?: string }[];
+  excerpt: string;
+  reviewedAt: string | null;
+  createdAt: string;
+}
+
+export interface FlagCounts {
+  open: number;
+  total: number;
+  byKind: { direction: Flag['direction']; action: Flag['action']; count: number }[];
+}
+
+export interface FlagFilter {
+  state: 'open' | 'reviewed' | 'all';
+  direction?: Flag['direction'];
+  action?: Flag['action'];
+}
 
 // The fine-tuning studio (packages/server/STUDIO-API.md).
 

@@ -14,6 +14,9 @@ import { ChatSettingsPanel, defaultSettings } from './ChatSettingsPanel.tsx';
 import { Composer } from './Composer.tsx';
 import { MessageView } from './MessageView.tsx';
 
+const INJECTION_NOTICE =
+  'Your message reads like instructions aimed at the model (a prompt injection). It was marked untrusted, and the admins can review it.';
+
 /** Replaces the message with the same id, or the placeholder `replaceId`, or appends. */
 function upsert(messages: Message[], message: Message, replaceId?: string): Message[] {
   const index = messages.findIndex((m) => m.id === message.id || m.id === replaceId);
@@ -42,6 +45,8 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
   const [streamText, setStreamText] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [error, setError] = useState<string | null>(null);
+  /** What the safety policy said about the last exchange (an injection warning, a withheld answer). */
+  const [notice, setNotice] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [showSettings, setShowSettings] = useState(false);
   const chatRef = useRef<Chat | null>(null);
@@ -125,6 +130,7 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
     const controller = new AbortController();
     abortRef.current = controller;
     setError(null);
+    setNotice(null);
     setStreamText('');
     setStatus('Generating an answer…');
     stickToBottom.current = true;
@@ -165,9 +171,11 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
             frame = 0;
             setStreamText(text);
           });
-        } else if (event.type === 'message-finished') {
+        } else if (event.type === 'injection-detected') setNotice(INJECTION_NOTICE);
+        else if (event.type === 'message-finished') {
           finished = true;
           setMessages((m) => upsert(m, event.message));
+          if (event.notice) setNotice(event.notice);
         } else setError(event.message);
       }
     } catch (e) {
@@ -401,6 +409,11 @@ export function ChatPage({ chatId }: { chatId: string | null }) {
           )}
         </div>
       </div>
+      {notice && (
+        <p role="status" className="chat-notice warning">
+          {notice}
+        </p>
+      )}
       <ErrorMessage message={error} className="chat-error" />
       <p className="visually-hidden" aria-live="polite">
         {status}

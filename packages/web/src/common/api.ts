@@ -10,6 +10,9 @@ import type {
   Dataset,
   DatasetFormat,
   Estimate,
+  Flag,
+  FlagCounts,
+  FlagFilter,
   Job,
   JobEvent,
   JobRequest,
@@ -20,6 +23,8 @@ import type {
   Notification,
   QuickstartStatus,
   Report,
+  SafetyPolicy,
+  SafetyPolicyFields,
   Session,
   SyntheticRequest,
   Usage,
@@ -112,8 +117,14 @@ async function* answerEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<C
     const payload = JSON.parse(data) as Record<string, unknown>;
     if (event === 'message-created') yield { type: event, message: payload.message as Message };
     else if (event === 'text-delta') yield { type: event, text: String(payload.text ?? '') };
+    else if (event === 'injection-detected') yield { type: event, score: Number(payload.score) };
     else if (event === 'message-finished') {
-      yield { type: event, message: payload.message as Message, finishReason: String(payload.finishReason) };
+      yield {
+        type: event,
+        message: payload.message as Message,
+        finishReason: String(payload.finishReason),
+        ...(typeof payload.notice === 'string' ? { notice: payload.notice } : {}),
+      };
     } else if (event === 'error') {
       const error = payload.error as { message?: string } | undefined;
       yield { type: event, message: String(payload.message ?? error?.message ?? 'The answer failed.') };
@@ -125,6 +136,7 @@ const chatPath = (id: string) => `/api/chats/${encodeURIComponent(id)}`;
 const datasetPath = (id: string) => `/api/datasets/${encodeURIComponent(id)}`;
 const jobPath = (id: string) => `/api/jobs/${encodeURIComponent(id)}`;
 const reportPath = (id: string) => `/api/reports/${encodeURIComponent(id)}`;
+const safetyPolicyPath = (id: string) => `/api/admin/safety/policies/${encodeURIComponent(id)}`;
 
 export const api = {
   session: async () => remember(await json<Session>('GET', '/api/session')),
@@ -206,6 +218,20 @@ export const api = {
 
   report: (id: string) => json<{ report: Report }>('GET', reportPath(id)),
   reportUrl: (id: string, format: 'md' | 'html') => `${reportPath(id)}.${format}`,
+
+  safetyPolicies: () => json<{ policies: SafetyPolicy[] }>('GET', '/api/admin/safety/policies'),
+  createSafetyPolicy: (fields: SafetyPolicyFields) =>
+    json<{ policy: SafetyPolicy }>('POST', '/api/admin/safety/policies', fields),
+  updateSafetyPolicy: (id: string, fields: SafetyPolicyFields) =>
+    json<{ policy: SafetyPolicy }>('PATCH', safetyPolicyPath(id), fields),
+  deleteSafetyPolicy: (id: string) => json<null>('DELETE', safetyPolicyPath(id)),
+  flags: (filter: FlagFilter) =>
+    json<{ flags: Flag[]; counts: FlagCounts }>(
+      'GET',
+      `/api/admin/flags?${new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined))}`,
+    ),
+  reviewFlag: (id: number, reviewed: boolean) =>
+    json<{ flag: Flag }>('PATCH', `/api/admin/flags/${id}`, { reviewed }),
 
   webhooks: () => json<{ webhooks: Webhook[] }>('GET', '/api/webhooks'),
   createWebhook: (url: string, events: string[]) =>

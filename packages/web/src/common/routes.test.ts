@@ -14,6 +14,7 @@ test('paths map to pages, ids decoded, and back', () => {
   assert.deepEqual(parseRoute('/finetune'), { page: 'finetune' });
   assert.deepEqual(parseRoute('/models'), { page: 'models' });
   assert.deepEqual(parseRoute('/webhooks'), { page: 'webhooks' });
+  assert.deepEqual(parseRoute('/admin/safety'), { page: 'admin-safety' });
   // Unknown paths open a new chat rather than an empty page.
   assert.deepEqual(parseRoute('/jobs/1/extra'), { page: 'chat', chatId: null });
 });

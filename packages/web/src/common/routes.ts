@@ -8,7 +8,8 @@ export type Route =
   | { page: 'finetune' }
   | { page: 'jobs'; jobId: string | null }
   | { page: 'models' }
-  | { page: 'webhooks' };
+  | { page: 'webhooks' }
+  | { page: 'admin-safety' };
 
 export function parseRoute(path: string): Route {
   if (path === '/keys') return { page: 'keys' };
@@ -16,6 +17,7 @@ export function parseRoute(path: string): Route {
   if (path === '/finetune') return { page: 'finetune' };
   if (path === '/models') return { page: 'models' };
   if (path === '/webhooks') return { page: 'webhooks' };
+  if (path === '/admin/safety') return { page: 'admin-safety' };
   const studio = /^\/(datasets|jobs)(?:\/([^/]+))?$/.exec(path);
   if (studio) {
     const id = studio[2] ? decodeURIComponent(studio[2]) : null;

@@ -198,7 +198,8 @@ export function JobPage({ id }: { id: string }) {
                 )}
                 {reportId && (
                   <li>
-                    Before/after report: <a href={api.reportUrl(reportId, 'html')}>HTML</a> ·{' '}
+                    {job.type === 'redteam' ? 'Red-team report' : 'Before/after report'}:{' '}
+                    <a href={api.reportUrl(reportId, 'html')}>HTML</a> ·{' '}
                     <a href={api.reportUrl(reportId, 'md')} download>
                       Markdown
                     </a>
