@@ -16,9 +16,9 @@ type ById = { Params: { id: string } };
 
 export function safetyRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/safety/policies', access('admin'), async (request) => ({
-      policies: await listSafetyPolicies({ ctx, actor: actorOf(request) }),
-    }));
+    app.get('/safety/policies', access('admin'), async (request) =>
+      listSafetyPolicies({ ctx, actor: actorOf(request) }),
+    );
 
     app.post('/safety/policies', access('admin'), async (request, reply) => {
       const policy = await createSafetyPolicy({ ctx, actor: actorOf(request), body: request.body });

@@ -9,24 +9,14 @@ import { test } from 'node:test';
 import { readLabelledExamples, readRedteamSuite, safetyDataDir, safetyDataFiles } from '@ownlm/studio';
 import type { RegisteredModel } from '../registry/registry.ts';
 import { injectionVerdict } from './filters.ts';
-import { SafetyPolicies, type SafetyPolicyRow } from './policies.ts';
+import { POLICY_DEFAULTS, SafetyPolicies, type SafetyPolicyRow } from './policies.ts';
 
-/** A platform policy with the table's defaults and `fields`. */
+/** A platform policy with the defaults and `fields`. */
 const policyRow = (fields: Partial<SafetyPolicyRow>): SafetyPolicyRow => ({
   id: 'sp_test',
   scope: 'platform',
-  model: null,
   groupId: null,
-  enabled: true,
-  inputFilter: true,
-  outputFilter: true,
-  rules: true,
-  classifier: true,
-  threshold: 0.5,
-  guardModel: null,
-  injection: 'warn',
-  customRules: [],
-  action: 'block',
+  ...POLICY_DEFAULTS,
   createdAt: new Date(0),
   updatedAt: new Date(0),
   ...fields,

@@ -228,7 +228,22 @@ async function modelReference(ctx: AppContext, value: unknown, param: string): P
   return value;
 }
 
-type PolicyFields = Omit<SafetyPolicyRow, 'id' | 'createdAt' | 'updatedAt' | 'groupId'>;
+export type PolicyFields = Omit<SafetyPolicyRow, 'id' | 'createdAt' | 'updatedAt' | 'groupId'>;
+
+/** What a new policy is unless its body says otherwise: the shipped rules and classifier on both directions. */
+export const POLICY_DEFAULTS: Omit<PolicyFields, 'scope'> = {
+  model: null,
+  enabled: true,
+  inputFilter: true,
+  outputFilter: true,
+  rules: true,
+  classifier: true,
+  threshold: 0.5,
+  guardModel: null,
+  injection: 'warn',
+  customRules: [],
+  action: 'block',
+};
 
 const POLICY_FIELDS = [
   'scope',
@@ -315,13 +330,15 @@ async function uniqueScope<T>(work: () => Promise<T>, fields: Partial<PolicyFiel
   }
 }
 
-export async function listSafetyPolicies(options: {
-  ctx: AppContext;
-  actor: Actor;
-}): Promise<SafetyPolicyView[]> {
+/** The policies, with what the admin page needs to write one: the defaults and the categories a rule may flag. */
+export async function listSafetyPolicies(options: { ctx: AppContext; actor: Actor }): Promise<{
+  policies: SafetyPolicyView[];
+  defaults: typeof POLICY_DEFAULTS;
+  categories: readonly string[];
+}> {
   requireAdmin(options.actor, 'read safety policies');
   const rows = await options.ctx.db.select().from(safetyPolicies).orderBy(safetyPolicies.createdAt);
-  return rows.map(policyView);
+  return { policies: rows.map(policyView), defaults: POLICY_DEFAULTS, categories: moderationCategories };
 }
 
 export async function createSafetyPolicy(options: {
@@ -336,7 +353,7 @@ export async function createSafetyPolicy(options: {
     () =>
       ctx.db
         .insert(safetyPolicies)
-        .values({ id: newId('sp'), ...(fields as PolicyFields) })
+        .values({ id: newId('sp'), ...POLICY_DEFAULTS, ...(fields as PolicyFields) })
         .returning(),
     fields,
   );

@@ -12,42 +12,6 @@ import { useAction, useLoad } from '../common/requests.ts';
 import { jobPath, navigate } from '../common/router.tsx';
 import type { FlagFilter, Model, SafetyPolicy, SafetyPolicyFields, SafetyRule } from '../types.ts';
 
-/** The moderation categories a rule may flag (the server's, packages/studio/src/safety/categories.ts). */
-const CATEGORIES = [
-  'harassment',
-  'harassment/threatening',
-  'hate',
-  'hate/threatening',
-  'illicit',
-  'illicit/violent',
-  'self-harm',
-  'self-harm/intent',
-  'self-harm/instructions',
-  'sexual',
-  'sexual/minors',
-  'violence',
-  'violence/graphic',
-  'pii',
-  'prompt_injection',
-  'jailbreak',
-];
-
-/** What a new policy starts as: the shipped rules and classifier on both directions, blocking. */
-const NEW_POLICY: SafetyPolicyFields = {
-  scope: 'platform',
-  model: null,
-  enabled: true,
-  inputFilter: true,
-  outputFilter: true,
-  rules: true,
-  classifier: true,
-  threshold: 0.5,
-  guardModel: null,
-  injection: 'warn',
-  customRules: [],
-  action: 'block',
-};
-
 const modelLabel = (m: Model) => `${m.name}:${m.version}`;
 const lines = (text: string) =>
   text
@@ -70,7 +34,7 @@ export function SafetyPage() {
 }
 
 function Policies() {
-  const loaded = useLoad(() => api.safetyPolicies().then((r) => r.policies), []);
+  const loaded = useLoad(() => api.safetyPolicies(), []);
   const [editing, setEditing] = useState<SafetyPolicy | 'new' | null>(null);
   const action = useAction();
   const confirmDelete = useConfirm((policy: SafetyPolicy) => ({
@@ -98,18 +62,19 @@ function Policies() {
         where false positives cost more than misses, block with the rules and flag with the classifier.
       </p>
       <ErrorMessage message={action.error ?? loaded.error} />
-      {editing !== null && (
+      {editing !== null && loaded.value && (
         <PolicyForm
-          policy={editing === 'new' ? null : editing}
+          policy={editing === 'new' ? { scope: 'platform', ...loaded.value.defaults } : editing}
+          categories={loaded.value.categories}
           onDone={() => {
             setEditing(null);
             loaded.reload();
           }}
         />
       )}
-      {loaded.value?.length === 0 && <p className="muted">No policies yet.</p>}
+      {loaded.value?.policies.length === 0 && <p className="muted">No policies yet.</p>}
       <ul className="webhook-list">
-        {loaded.value?.map((policy) => (
+        {loaded.value?.policies.map((policy) => (
           <li key={policy.id} className="card">
             <div className="section-head">
               <div>
@@ -157,11 +122,21 @@ function policySummary(p: SafetyPolicy): string {
     .join(' · ');
 }
 
-function PolicyForm({ policy, onDone }: { policy: SafetyPolicy | null; onDone: () => void }) {
+/** Edits a stored policy, or a new one (starting from the server's defaults). */
+function PolicyForm({
+  policy,
+  categories,
+  onDone,
+}: {
+  policy: SafetyPolicy | SafetyPolicyFields;
+  categories: string[];
+  onDone: () => void;
+}) {
   const app = useApp();
+  const stored = 'id' in policy ? policy : null;
   const [fields, setFields] = useState<SafetyPolicyFields>(() => {
-    if (!policy) return NEW_POLICY;
-    const { id: _id, createdAt: _created, updatedAt: _updated, ...current } = policy;
+    if (!stored) return policy;
+    const { id: _id, createdAt: _created, updatedAt: _updated, ...current } = stored;
     return current;
   });
   const action = useAction();
@@ -180,7 +155,7 @@ function PolicyForm({ policy, onDone }: { policy: SafetyPolicy | null; onDone: (
     void action.run(async () => {
       const { scope, model, ...rest } = fields;
       const body = { scope, ...(scope === 'model' ? { model } : {}), ...rest };
-      if (policy) await api.updateSafetyPolicy(policy.id, body);
+      if (stored) await api.updateSafetyPolicy(stored.id, body);
       else await api.createSafetyPolicy(body);
       onDone();
     });
@@ -194,7 +169,7 @@ function PolicyForm({ policy, onDone }: { policy: SafetyPolicy | null; onDone: (
   );
 
   return (
-    <form className="card form-grid" onSubmit={save} aria-label={policy ? 'Edit policy' : 'New policy'}>
+    <form className="card form-grid" onSubmit={save} aria-label={stored ? 'Edit policy' : 'New policy'}>
       <label className="field">
         <span>Applies to</span>
         <select value={fields.scope} onChange={(e) => set('scope', e.target.value as 'platform' | 'model')}>
@@ -274,7 +249,7 @@ function PolicyForm({ policy, onDone }: { policy: SafetyPolicy | null; onDone: (
                 value={rule.category}
                 onChange={(e) => setRule(i, { ...rule, category: e.target.value })}
               >
-                {CATEGORIES.map((c) => (
+                {categories.map((c) => (
                   <option key={c}>{c}</option>
                 ))}
               </select>
@@ -324,7 +299,7 @@ function PolicyForm({ policy, onDone }: { policy: SafetyPolicy | null; onDone: (
           Cancel
         </button>
         <button type="submit" className="primary" disabled={action.busy}>
-          {policy ? 'Save policy' : 'Create policy'}
+          {stored ? 'Save policy' : 'Create policy'}
         </button>
       </div>
     </form>

@@ -219,7 +219,11 @@ export const api = {
   report: (id: string) => json<{ report: Report }>('GET', reportPath(id)),
   reportUrl: (id: string, format: 'md' | 'html') => `${reportPath(id)}.${format}`,
 
-  safetyPolicies: () => json<{ policies: SafetyPolicy[] }>('GET', '/api/admin/safety/policies'),
+  safetyPolicies: () =>
+    json<{ policies: SafetyPolicy[]; defaults: SafetyPolicyFields; categories: string[] }>(
+      'GET',
+      '/api/admin/safety/policies',
+    ),
   createSafetyPolicy: (fields: SafetyPolicyFields) =>
     json<{ policy: SafetyPolicy }>('POST', '/api/admin/safety/policies', fields),
   updateSafetyPolicy: (id: string, fields: SafetyPolicyFields) =>
