@@ -1,7 +1,8 @@
 // One generation for a client at the other end of an HTTP response, the same for the /v1 completions and the chat
 // answers: the safety policy in force checks the input first and the output as it streams (./safety/filters.ts),
 // the length is bounded by the model's context, the runtime generates, a client that disconnects aborts the
-// generation, and the tokens it used are recorded as usage once it finishes.
+// generation, and every request is recorded as usage once it ends (tokens, how it ended, first-token and total
+// time), refused ones included.
 import type { FastifyReply } from 'fastify';
 import type { Actor } from './auth/actor.ts';
 import type { AppContext } from './context.ts';
@@ -10,7 +11,13 @@ import type { RequestedLength } from './openai/requests.ts';
 import { refuseOversizedPrompt } from './prompt-size.ts';
 import type { RegisteredModel } from './registry/registry.ts';
 import { generationFilters, type FilteredEvent, type InjectionWarning } from './safety/filters.ts';
-import type { GenerationEvent, GenerationOptions, RuntimeMessage, TokenUsage } from './serve/runtime.ts';
+import type {
+  FinishReason,
+  GenerationEvent,
+  GenerationOptions,
+  RuntimeMessage,
+  TokenUsage,
+} from './serve/runtime.ts';
 import { recordUsage, type UsageRecord } from './usage.ts';
 
 export interface GenerationRequest {
@@ -80,6 +87,12 @@ async function* promptNamed(events: AsyncIterable<GenerationEvent>): AsyncGenera
   }
 }
 
+/** How a generation ended, as its usage row says. */
+function statusOf(finishReason: FinishReason | 'content_filter'): UsageRecord['status'] {
+  if (finishReason === 'content_filter') return 'filtered';
+  return finishReason === 'cancelled' ? 'cancelled' : 'ok';
+}
+
 /**
  * Text deltas, then exactly one finish (or an error). Nothing runs until the first event is asked for, so an
  * error before it (a blocked input, the requested length, an unknown model file, a full queue) can still be an
@@ -88,6 +101,15 @@ async function* promptNamed(events: AsyncIterable<GenerationEvent>): AsyncGenera
 export async function* generate(request: GenerationRequest): AsyncGenerator<ClientGenerationEvent> {
   const { ctx, actor, model, input, sampling } = request;
   const response = request.reply.raw;
+  const started = performance.now();
+  const outcome: Pick<UsageRecord, 'status' | 'errorCode' | 'firstTokenMs'> & { usage: TokenUsage } = {
+    // What it is when the client stops reading before the end.
+    status: 'cancelled',
+    errorCode: null,
+    firstTokenMs: null,
+    usage: { promptTokens: 0, completionTokens: 0 },
+  };
+  let running = false;
   const disconnected = new AbortController();
   const filtered = new AbortController();
   const onClose = () => {
@@ -117,6 +139,7 @@ export async function* generate(request: GenerationRequest): AsyncGenerator<Clie
       ...(sampling.responseFormat ? { responseFormat: sampling.responseFormat } : {}),
       signal: AbortSignal.any([disconnected.signal, filtered.signal]),
     };
+    running = true;
     const generated =
       'messages' in input
         ? ctx.runtime.chat(model.versionId, input.messages, options)
@@ -124,19 +147,36 @@ export async function* generate(request: GenerationRequest): AsyncGenerator<Clie
     const events = filters ? filters.filterOutput(generated, () => filtered.abort()) : generated;
     for await (const event of events) {
       if (event.type === 'text-delta') {
+        outcome.firstTokenMs ??= Math.round(performance.now() - started);
         yield event;
         continue;
       }
-      await recordUsage(
-        ctx.db,
-        { userId: actor.userId, apiKeyId: actor.apiKeyId, ...request.usage, ...event.usage },
-        request.reply.log,
-      );
+      Object.assign(outcome, { status: statusOf(event.finishReason), usage: event.usage });
       yield { ...event, unloaded: event.finishReason === 'cancelled' && !disconnected.signal.aborted };
       return;
     }
     throw new AppError('server_error', 'the generation ended without finishing');
+  } catch (error) {
+    // Refused: stopped before the runtime ran (a blocked input, a length, a full queue); failed: after.
+    outcome.status = running ? 'error' : 'refused';
+    outcome.errorCode = error instanceof AppError ? error.code : 'server_error';
+    throw error;
   } finally {
     response.off('close', onClose);
+    await recordUsage(
+      ctx.db,
+      {
+        userId: actor.userId,
+        apiKeyId: actor.apiKeyId,
+        ...request.usage,
+        versionId: model.versionId,
+        ...outcome.usage,
+        status: outcome.status,
+        errorCode: outcome.errorCode,
+        firstTokenMs: outcome.firstTokenMs,
+        totalMs: Math.round(performance.now() - started),
+      },
+      request.reply.log,
+    );
   }
 }

@@ -1,4 +1,6 @@
-// Token usage per request, for the user's daily counts; chat answers and /v1 calls record alike.
+// Every generation and embedding request as a usage row — who (user, key), what (the model asked for and the
+// version that answered), the tokens, how it ended and how long it took — for the user's daily counts, credits
+// and the admins' analytics; chat answers and /v1 calls record alike.
 import { and, eq, gte, sum } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Actor } from './auth/actor.ts';
@@ -6,22 +8,10 @@ import type { AppContext } from './context.ts';
 import type { Database } from './db/database.ts';
 import { usageRecords } from './db/schema.ts';
 
-export interface UsageRecord {
-  userId: string;
-  apiKeyId: string | null;
-  /** The model name the caller asked for. */
-  model: string;
-  source: 'chat' | 'api';
-  promptTokens: number;
-  completionTokens: number;
-}
+export type UsageRecord = Omit<typeof usageRecords.$inferInsert, 'id' | 'createdAt'>;
 
-/**
- * Records the tokens a request used; one that used none is not recorded. A failure is logged, not thrown: the
- * client has had its answer by then.
- */
+/** Records one request. A failure is logged, not thrown: the client has had its answer by then. */
 export async function recordUsage(db: Database, record: UsageRecord, log: FastifyBaseLogger): Promise<void> {
-  if (record.promptTokens === 0 && record.completionTokens === 0) return;
   try {
     await db.insert(usageRecords).values(record);
   } catch (error) {

@@ -279,7 +279,12 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
   let handle: DatabaseHandle;
   let url: string;
   const userId = 'user_1';
-  const model = { versionId: 'mv_1', name: 'scripted', ownerId: null } as RegisteredModel;
+  const model = {
+    versionId: 'mv_1',
+    name: 'scripted',
+    ownerId: null,
+    aliases: [],
+  } as unknown as RegisteredModel;
   let seenSignal: AbortSignal | null = null;
 
   /** Writes one piece, then waits until aborted and finishes as cancelled, as the llama runtime does. */
@@ -301,6 +306,7 @@ describe('chat API: one answer at a time, and a client that disconnects', () => 
     } as unknown as ModelRegistry;
     const runtime = {
       chat: (_id: string, _m: unknown, o: GenerationOptions) => untilAborted(o),
+      info: async () => ({ contextLength: 64, maxTokenBytes: 16 }),
     } as unknown as Runtime;
     const ctx: AppContext = {
       config: configWithDefaults({ home: tmpdir() }),

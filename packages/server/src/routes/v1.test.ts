@@ -114,7 +114,9 @@ before(async () => {
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request) => {
     request.actor =
-      request.headers.authorization === 'Bearer good' ? { userId: 'u1', role: 'member', apiKeyId: 'k1' } : null;
+      request.headers.authorization === 'Bearer good'
+        ? { userId: 'u1', role: 'member', apiKeyId: 'k1' }
+        : null;
     enforceAccess(request);
   });
   app.setErrorHandler((error, _request, reply) => {
@@ -220,9 +222,18 @@ test('chat, not streamed: the response shape, usage, the options the runtime got
   assert.equal(lastOptions?.temperature, 0);
   assert.equal(lastOptions?.seed, 3);
   assert.deepEqual(lastOptions?.stop, ['x']);
-  assert.deepEqual(usage, [
-    { userId: 'u1', apiKeyId: 'k1', model: 'tiny', source: 'api', promptTokens: 5, completionTokens: 2 },
-  ]);
+  assert.deepEqual(
+    usage.map(({ firstTokenMs, totalMs, ...record }) => {
+      assert.ok(firstTokenMs !== null && totalMs! >= firstTokenMs!, 'first-token and total times');
+      return record;
+    }),
+    [
+      {
+        ...{ userId: 'u1', apiKeyId: 'k1', model: 'tiny', versionId: 'mv_1', source: 'api' },
+        ...{ promptTokens: 5, completionTokens: 2, status: 'ok', errorCode: null },
+      },
+    ],
+  );
   // Without max_tokens, the whole context.
   await (await post('/chat/completions', chatBody())).json();
   assert.equal(lastOptions?.maxTokens, 64);

@@ -115,6 +115,7 @@ export function v1Routes(ctx: AppContext): FastifyPluginAsync {
           userId: actor.userId,
           apiKeyId: actor.apiKeyId,
           model: parsed.model,
+          versionId: model.versionId,
           source: 'api',
           promptTokens,
           completionTokens: 0,
