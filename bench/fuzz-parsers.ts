@@ -1,11 +1,12 @@
-// fuzz-parsers: mutated GGUF, safetensors, tokenizer.json and conversation JSONL files (seeds made by ownlm's own
-// writers, mutated structure-aware: lengths and counts at their edges, invalid and nested type tags, truncation
-// at every boundary, JSON of the wrong types, repeated keys, deep nesting, huge numbers) through the hardened
-// parsers and the server's model-file check, each input in a child process under a 5 s watchdog. It passes when
-// every input is accepted or rejected with a typed error naming the file: no other exception, crash, hang or
-// large allocation. The first input of each distinct failure is kept in the target's regression folder, which
-// the tests replay (packages/studio/src/fuzz/fuzz.test.ts, packages/server/src/serve/model-file.test.ts).
-// No peer: this measures robustness, not speed; inputs per second are printed to size CI runs.
+// fuzz-parsers: mutated GGUF, safetensors, tokenizer.json, config.json, adapter_config.json and conversation
+// JSONL files (seeds made by ownlm's own writers, mutated structure-aware: lengths and counts at their edges,
+// invalid and nested type tags, truncation at every boundary, JSON of the wrong types, repeated keys, deep
+// nesting, huge numbers) through the hardened parsers and the server's model-file check, each input in a
+// child process under a 5 s watchdog. It passes when every input is accepted or rejected with a typed error
+// naming the file: no other exception, crash, hang or large allocation. The first input of each distinct
+// failure is kept in the target's regression folder, which the tests replay
+// (packages/studio/src/fuzz/fuzz.test.ts, packages/server/src/serve/model-file.test.ts). No peer: this
+// measures robustness, not speed; inputs per second are printed to size CI runs.
 // Usage: npm run bench -- fuzz-parsers [--count N] [--seed S] [--jobs J] [--no-keep]
 import { parseArgs } from 'node:util';
 import { distinctFailures, runFuzz } from '../packages/studio/src/fuzz/harness.ts';

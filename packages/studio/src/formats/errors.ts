@@ -27,3 +27,17 @@ export class FormatError extends Error {
     this.name = 'FormatError';
   }
 }
+
+/**
+ * A value read from a file as an error message quotes it: a scalar as JSON (cut at 80 characters; a 64-bit
+ * integer as its digits), a container by its kind. A whole value is never stringified: JSON.stringify overflows
+ * its stack on one nested deep enough, and throws on a bigint.
+ */
+export function quoteValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

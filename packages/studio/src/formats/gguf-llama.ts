@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { llamaConfig, type LlamaConfig } from '@ownlm/engine';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { FormatError } from './errors.ts';
+import { FormatError, quoteValue } from './errors.ts';
 import {
   dequantizeTensor,
   GGML_TYPES,
@@ -350,11 +350,6 @@ export function scalar(header: GgufHeader, key: string): GgufScalar | undefined 
   return v && v.type !== 'array' ? v.value : undefined;
 }
 
-/** A scalar as an error message quotes it (JSON.stringify cannot take the bigints of 64-bit values). */
-export function showScalar(value: GgufScalar | undefined): string {
-  return typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? 'nothing');
-}
-
 /**
  * The Hugging Face config of a `llama` GGUF from its header alone. Features the engine lacks (RoPE scaling,
  * partial rotary dimensions) are refused rather than silently computed differently.
@@ -366,7 +361,7 @@ export function llamaGgufConfig(header: GgufHeader): LlamaConfig {
   if (arch !== 'llama')
     throw fail(
       'key "general.architecture"',
-      `${showScalar(arch)} is not supported (only "llama" is)`,
+      `${quoteValue(arch)} is not supported (only "llama" is)`,
       'unsupported',
     );
   for (const key of ['llama.rope.scaling.type', 'llama.rope.scaling.factor']) {

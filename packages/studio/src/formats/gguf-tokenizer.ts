@@ -5,9 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LLAMA3_PATTERN, QWEN2_CPP_PATTERN } from '../tokenizer/pretokenize.ts';
-import { FormatError } from './errors.ts';
+import { FormatError, quoteValue } from './errors.ts';
 import type { GgufHeader } from './gguf.ts';
-import { scalar, showScalar, stringArray, TokenType } from './gguf-llama.ts';
+import { scalar, stringArray, TokenType } from './gguf-llama.ts';
 import { sortedJson } from './hf-folder.ts';
 
 const byteLevel = (useRegex: boolean) => ({
@@ -43,7 +43,7 @@ export function writeGgufTokenizerFiles(header: GgufHeader, dir: string): void {
   if (model !== 'gpt2')
     throw fail(
       'tokenizer.ggml.model',
-      `${showScalar(model)} (only gpt2, byte-level BPE, is supported)`,
+      `${quoteValue(model)} (only gpt2, byte-level BPE, is supported)`,
       'unsupported',
     );
   const pre = scalar(header, 'tokenizer.ggml.pre') ?? 'default';
@@ -52,7 +52,7 @@ export function writeGgufTokenizerFiles(header: GgufHeader, dir: string): void {
   if (!preTokenizer)
     throw fail(
       'tokenizer.ggml.pre',
-      `${showScalar(pre)} is not a pre-tokenizer ownlm reproduces (${Object.keys(PRE_TOKENIZERS).join(', ')})`,
+      `${quoteValue(pre)} is not a pre-tokenizer ownlm reproduces (${Object.keys(PRE_TOKENIZERS).join(', ')})`,
       'unsupported',
     );
   const tokens = stringArray(header, 'tokenizer.ggml.tokens');

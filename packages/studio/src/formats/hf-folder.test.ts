@@ -132,6 +132,11 @@ test('config.json: Llama-family readers accepted, what the engine would compute 
   refuse({ num_attention_heads: 3 }, 'invalid', 'must be a multiple of num_key_value_heads');
   refuse({ num_hidden_layers: '2' }, 'invalid', 'num_hidden_layers must be a positive integer');
   refuse({ tie_word_embeddings: 'yes' }, 'invalid', 'tie_word_embeddings: must be true or false');
+  // Values are quoted without walking them: JSON.stringify overflowed its stack on a deep one, threw on a bigint.
+  const deep: unknown = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+  refuse({ architectures: [deep] }, 'unsupported', 'architectures: an array is not a Llama-family model');
+  refuse({ rope_scaling: { rope_type: { deep } } }, 'unsupported', 'RoPE scaling an object is not');
+  refuse({ hidden_act: 2n ** 64n }, 'unsupported', 'hidden_act: 18446744073709551616 (only silu');
 });
 
 test('weights are checked against config.json: missing, misshapen and foreign tensors are named', () => {

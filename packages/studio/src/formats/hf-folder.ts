@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { llamaConfig, type LlamaConfig } from '@ownlm/engine';
 import { abandonOutput, finishOutput, startOutput } from '../tokenizer/publish.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { FormatError } from './errors.ts';
+import { FormatError, quoteValue } from './errors.ts';
 import { expectedShapes, type HfTensor } from './gguf-llama.ts';
 import {
   readSafetensorsShards,
@@ -99,10 +99,10 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Llam
   )
     throw unsupported(
       'architectures',
-      `${JSON.stringify(architecture ?? json.model_type)} is not a Llama-family model (${LLAMA_ARCHITECTURES.join(', ')})`,
+      `${quoteValue(architecture ?? json.model_type)} is not a Llama-family model (${LLAMA_ARCHITECTURES.join(', ')})`,
     );
   if (json.hidden_act !== undefined && json.hidden_act !== 'silu')
-    throw unsupported('hidden_act', `${JSON.stringify(json.hidden_act)} (only silu is supported)`);
+    throw unsupported('hidden_act', `${quoteValue(json.hidden_act)} (only silu is supported)`);
   if (json.mlp_bias === true) throw unsupported('mlp_bias', 'MLP biases are not supported');
   if (
     typeof json.sliding_window === 'number' &&
@@ -116,7 +116,7 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Llam
   if (scaling !== null && ropeType !== undefined && ropeType !== 'default')
     throw unsupported(
       json.rope_scaling ? 'rope_scaling' : 'rope_parameters',
-      `RoPE scaling ${JSON.stringify(ropeType)} is not supported`,
+      `RoPE scaling ${quoteValue(ropeType)} is not supported`,
     );
   const optional = (key: string) => (json[key] === null ? undefined : json[key]);
   const input: Record<string, unknown> = {

@@ -273,6 +273,11 @@ describe('PEFT adapter rejections name the file and the field', () => {
       'modules_to_save',
       /not supported/,
     );
+    // Values are quoted without walking them: JSON.stringify overflowed its stack on a deep one.
+    const deep = folder({ config: (c) => (c.r = 'deep') });
+    const text = readFileSync(join(deep, cfg), 'utf8');
+    writeFileSync(join(deep, cfg), text.replace('"deep"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`));
+    rejects(deep, cfg, 'r', /must be a positive integer, got an array$/);
   });
 
   test('the tensors', () => {

@@ -16,7 +16,7 @@ import {
   type LoraOptions,
   type LoraTarget,
 } from '@ownlm/engine';
-import { FormatError } from './errors.ts';
+import { FormatError, quoteValue } from './errors.ts';
 import { sortedJson } from './hf-folder.ts';
 import { readSafetensors, writeAtomically, writeSafetensors } from './safetensors.ts';
 
@@ -86,7 +86,8 @@ export function writePeftAdapter(dir: string, adapter: LoraWeights, options: { b
   writeAtomically(join(dir, PEFT_CONFIG_FILE), [Buffer.from(json, 'utf8')]);
 }
 
-function readConfig(file: string): PeftAdapterConfig {
+/** Reads and validates adapter_config.json, refusing what ownlm would load wrongly (see the opening comment). */
+export function readPeftAdapterConfig(file: string): PeftAdapterConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -108,14 +109,14 @@ function readConfig(file: string): PeftAdapterConfig {
   const unsupported = (field: string, detail: string) => new FormatError('unsupported', file, field, detail);
 
   if (c.peft_type !== 'LORA')
-    throw unsupported('peft_type', `${JSON.stringify(c.peft_type)}; only LORA adapters are read`);
+    throw unsupported('peft_type', `${quoteValue(c.peft_type)}; only LORA adapters are read`);
   if (!Number.isInteger(c.r) || (c.r as number) <= 0)
-    throw invalid('r', `must be a positive integer, got ${JSON.stringify(c.r)}`);
+    throw invalid('r', `must be a positive integer, got ${quoteValue(c.r)}`);
   if (typeof c.lora_alpha !== 'number' || !(c.lora_alpha > 0))
-    throw invalid('lora_alpha', `must be a positive number, got ${JSON.stringify(c.lora_alpha)}`);
+    throw invalid('lora_alpha', `must be a positive number, got ${quoteValue(c.lora_alpha)}`);
   const dropout = c.lora_dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
-    throw invalid('lora_dropout', `must be a number in [0, 1), got ${JSON.stringify(dropout)}`);
+    throw invalid('lora_dropout', `must be a number in [0, 1), got ${quoteValue(dropout)}`);
   const rslora = c.use_rslora ?? false;
   if (typeof rslora !== 'boolean') throw invalid('use_rslora', 'must be true or false');
   if (c.base_model_name_or_path != null && typeof c.base_model_name_or_path !== 'string')
@@ -126,7 +127,7 @@ function readConfig(file: string): PeftAdapterConfig {
   else if (Array.isArray(c.target_modules) && c.target_modules.length > 0) {
     for (const t of c.target_modules) {
       if (!LORA_TARGETS.includes(t as LoraTarget))
-        throw unsupported('target_modules', `${JSON.stringify(t)} is not one of ${LORA_TARGETS.join(', ')}`);
+        throw unsupported('target_modules', `${quoteValue(t)} is not one of ${LORA_TARGETS.join(', ')}`);
     }
     targets = LORA_TARGETS.filter((t) => (c.target_modules as unknown[]).includes(t));
   } else
@@ -140,7 +141,7 @@ function readConfig(file: string): PeftAdapterConfig {
   if (c.fan_in_fan_out === true)
     throw unsupported('fan_in_fan_out', 'transposed (Conv1D) weights are not supported');
   if ((c.bias ?? 'none') !== 'none')
-    throw unsupported('bias', `${JSON.stringify(c.bias)}; only "none" is supported`);
+    throw unsupported('bias', `${quoteValue(c.bias)}; only "none" is supported`);
   if (c.layers_to_transform != null)
     throw unsupported('layers_to_transform', 'per-layer adapters are not supported');
   for (const key of ['rank_pattern', 'alpha_pattern']) {
@@ -170,7 +171,7 @@ const KEY = /^base_model\.model\.model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\
  * and every layer must be present; without, the shapes must agree with r and across layers.
  */
 export function readPeftAdapter(dir: string, modelConfig?: LlamaConfig): PeftAdapter {
-  const config = readConfig(join(dir, PEFT_CONFIG_FILE));
+  const config = readPeftAdapterConfig(join(dir, PEFT_CONFIG_FILE));
   const file = join(dir, PEFT_WEIGHTS_FILE);
   const { tensors: stored } = readSafetensors(file);
   const fail = (field: string, detail: string) => new FormatError('invalid', file, field, detail);

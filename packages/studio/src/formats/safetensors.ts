@@ -8,7 +8,7 @@
 // Node supports (x64, arm64), as the format requires.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { FormatError } from './errors.ts';
+import { FormatError, quoteValue } from './errors.ts';
 import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from './quant.ts';
 
 /** dtype name → bits per element, in the reference `Dtype` enum order (the writer's alignment order). */
@@ -236,11 +236,7 @@ export function parseSafetensorsHeader(
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       throw fail(field, 'must be an object with dtype, shape and data_offsets');
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (!isSafetensorsDtype(dtype))
-      throw fail(
-        `${field}.dtype`,
-        `unknown dtype ${typeof dtype === 'string' ? JSON.stringify(dtype.slice(0, 80)) : `of type ${typeof dtype}`}`,
-      );
+    if (!isSafetensorsDtype(dtype)) throw fail(`${field}.dtype`, `unknown dtype ${quoteValue(dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw fail(`${field}.shape`, 'must be an array of non-negative integers');
     if (

@@ -3,7 +3,7 @@
 // structure-aware mutator, and feeds a mutant to the parser and to what reads the parser's result on the way
 // to a model (GGUF import, tensor decoding, encoding with a loaded tokenizer), as ownlm's commands do.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LlamaModel, Random, type LlamaConfigInput } from '@ownlm/engine';
 import { importConversationsFile } from '../finetune/import-conversations.ts';
@@ -16,8 +16,8 @@ import { GgmlType, readGgufHeader, writeGguf, type GgufValue } from '../formats/
 import { readLlamaGguf, writeLlamaGguf } from '../formats/gguf-llama.ts';
 import { writeGgufLoraAdapter } from '../formats/gguf-lora.ts';
 import { writeGgufTokenizerFiles } from '../formats/gguf-tokenizer.ts';
-import { writeHfFolder } from '../formats/hf-folder.ts';
-import { writePeftAdapter } from '../formats/peft-adapter.ts';
+import { readModelConfig, writeHfFolder } from '../formats/hf-folder.ts';
+import { readPeftAdapterConfig, writePeftAdapter } from '../formats/peft-adapter.ts';
 import { parseSafetensors, readSafetensors, serializeSafetensors } from '../formats/safetensors.ts';
 import { encodeBf16 } from '../formats/quant.ts';
 import { LLAMA3_PATTERN } from '../tokenizer/pretokenize.ts';
@@ -198,6 +198,88 @@ export const safetensorsTarget: FuzzTarget = {
   },
 };
 
+/** Mutants of JSON documents: mostly structure-aware, one in ten by their bytes. */
+function jsonMutators(seeds: readonly Uint8Array[]): ((random: Random) => Uint8Array)[] {
+  return seeds.map((seed) => {
+    const mutator = new JsonMutator(toJsonNode(JSON.parse(new TextDecoder().decode(seed))));
+    const mutateText = (random: Random) => Buffer.from(mutator.mutate(random));
+    return (random) => (random.int(10) === 0 ? mutateBytes(seed, [], random) : mutateText(random));
+  });
+}
+
+/** A JSON file of a seed folder, changed by `edit`, as seed bytes. */
+function editedJson(file: string, edit: (json: Record<string, unknown>) => void): Buffer {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  edit(json);
+  return Buffer.from(JSON.stringify(json, null, 2));
+}
+
+/**
+ * A Hugging Face model folder's config.json, read as `ownlm import`, fine-tuning and preflights read a base
+ * model's: as ownlm writes it, and as transformers v5 writes a Mistral (rope_parameters, null optional keys).
+ */
+export const hfConfigTarget: FuzzTarget = {
+  name: 'hf-config',
+  fileName: 'config.json',
+  async makeSeeds(dir) {
+    const tiny = await tinyModel(dir);
+    const folder = join(dir, 'hf');
+    writeHfFolder(folder, {
+      config: tiny.model.config,
+      tensors: hfTensors(tiny.model),
+      tokenizerDir: tiny.tokenizerDir,
+      dtype: 'f32',
+      overwrite: true,
+    });
+    const file = join(folder, 'config.json');
+    const mistral = editedJson(file, (json) => {
+      json.architectures = ['MistralForCausalLM'];
+      json.model_type = 'mistral';
+      json.rope_parameters = { rope_type: 'default', rope_theta: json.rope_theta };
+      delete json.rope_theta;
+      delete json.rope_scaling;
+      json.sliding_window = null;
+      json.head_dim = null;
+    });
+    return [readFileSync(file), mistral];
+  },
+  mutators: jsonMutators,
+  run(path) {
+    readModelConfig(dirname(path));
+  },
+};
+
+/** A PEFT adapter's adapter_config.json: as ownlm writes it, and with PEFT's other accepted spellings. */
+export const peftConfigTarget: FuzzTarget = {
+  name: 'peft-adapter-config',
+  fileName: 'adapter_config.json',
+  async makeSeeds(dir) {
+    const tiny = await tinyModel(dir);
+    const folder = join(dir, 'peft-config');
+    const lora = new LlamaModel(tiny.model.config, { seed: 1 }).attachLora({
+      rank: 2,
+      alpha: 4,
+      targets: ['q_proj', 'v_proj'],
+    });
+    writePeftAdapter(folder, lora, { baseModel: 'tiny' });
+    const file = join(folder, 'adapter_config.json');
+    const allLinear = editedJson(file, (json) => {
+      json.target_modules = 'all-linear';
+      json.use_rslora = true;
+      json.lora_dropout = 0.05;
+      json.rank_pattern = {};
+      json.alpha_pattern = {};
+      json.modules_to_save = [];
+      json.layers_to_transform = null;
+    });
+    return [readFileSync(file), allLinear];
+  },
+  mutators: jsonMutators,
+  run(path) {
+    readPeftAdapterConfig(path);
+  },
+};
+
 const SAMPLE_TEXT = "Anna sees the moon<|im_end|> 'll héllo e\u0301 \u{1d54f}\t\n 12345 ſ <|endoftext|>";
 
 /**
@@ -242,13 +324,7 @@ export const tokenizerTarget: FuzzTarget = {
     writeFileSync(join(dir, 'tokenizer-llama3.json'), llama3);
     return [trained, llama3];
   },
-  mutators(seeds) {
-    return seeds.map((seed) => {
-      const mutator = new JsonMutator(toJsonNode(JSON.parse(new TextDecoder().decode(seed))));
-      const mutateText = (random: Random) => Buffer.from(mutator.mutate(random));
-      return (random) => (random.int(10) === 0 ? mutateBytes(seed, [], random) : mutateText(random));
-    });
-  },
+  mutators: jsonMutators,
   run(path) {
     const tokenizer = Tokenizer.fromJson(readFileSync(path), {}, path);
     const ids = tokenizer.encode(SAMPLE_TEXT);
@@ -349,5 +425,7 @@ export const studioTargets: readonly TargetRef[] = [
   ggufTarget,
   safetensorsTarget,
   tokenizerTarget,
+  hfConfigTarget,
+  peftConfigTarget,
   conversationsTarget,
 ].map(({ name }) => ({ module: import.meta.url, name, regressions: join(regressions, name) }));

@@ -3,6 +3,7 @@
 // components ownlm does not implement are refused, naming the file and the field, rather than encoded
 // differently.
 import { DataError } from '../data/errors.ts';
+import { quoteValue } from '../formats/errors.ts';
 import { BYTE_TO_CHAR } from './byte-level.ts';
 import {
   compilePattern,
@@ -85,7 +86,7 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
   const root = object(json, where('the top level'));
   const model = object(root.model, where('model'));
   if (model.type !== 'BPE')
-    throw unsupported(where(`model.type ${show(model.type)} (only BPE is supported)`));
+    throw unsupported(where(`model.type ${quoteValue(model.type)} (only BPE is supported)`));
   if (model.byte_fallback === true)
     throw unsupported(where('model.byte_fallback true (SentencePiece-style BPE)'));
   if (model.dropout != null && model.dropout !== 0) throw unsupported(where('model.dropout'));
@@ -123,7 +124,9 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
     const b = vocab.get(right);
     const merged = vocab.get(`${left}${right}`);
     if (a === undefined || b === undefined || merged === undefined) {
-      throw invalid(`${field} ${show(`${left} ${right}`)} uses or makes a token that is not in model.vocab`);
+      throw invalid(
+        `${field} ${quoteValue(`${left} ${right}`)} uses or makes a token that is not in model.vocab`,
+      );
     }
     // Repeated merges keep their first (lowest) rank, as in tokenizers.
     if (!ranks.has(a * PAIR_SHIFT + b)) ranks.set(a * PAIR_SHIFT + b, rank);
@@ -161,7 +164,7 @@ export function readTokenizerJson(text: string, source: string): TokenizerModel 
     };
     const existing = idToTokenText[token.id];
     if (existing !== undefined && existing !== token.content) {
-      throw invalid(`${field}: id ${token.id} is already model.vocab's ${show(existing)}`);
+      throw invalid(`${field}: id ${token.id} is already model.vocab's ${quoteValue(existing)}`);
     }
     idToTokenText[token.id] = token.content;
     maxId = Math.max(maxId, token.id);
@@ -230,7 +233,7 @@ function normalizer(value: unknown, where: string): 'NFC' | 'NFD' | 'NFKC' | 'NF
     return used[0] ?? null;
   }
   if (n.type === 'NFC' || n.type === 'NFD' || n.type === 'NFKC' || n.type === 'NFKD') return n.type;
-  throw unsupported(`${where}.type ${show(n.type)}`);
+  throw unsupported(`${where}.type ${quoteValue(n.type)}`);
 }
 
 function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
@@ -252,7 +255,7 @@ function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
       const pattern = object(p.pattern, `${where}.pattern`);
       const behavior = p.behavior;
       if (behavior !== 'Isolated' && behavior !== 'Removed')
-        throw unsupported(`${where}.behavior ${show(behavior)}`);
+        throw unsupported(`${where}.behavior ${quoteValue(behavior)}`);
       if (p.invert === true) throw unsupported(`${where}.invert true`);
       let regex: RegExp;
       if (typeof pattern.Regex === 'string') regex = compilePattern(pattern.Regex, `${where}.pattern.Regex`);
@@ -261,7 +264,7 @@ function preTokenizerSteps(value: unknown, where: string): PreTokenizerStep[] {
       return [{ kind: 'split', regex, behavior }];
     }
     default:
-      throw unsupported(`${where}.type ${show(p.type)}`);
+      throw unsupported(`${where}.type ${quoteValue(p.type)}`);
   }
 }
 
@@ -281,7 +284,7 @@ function decoderCheck(value: unknown, where: string): void {
     array(d.decoders, `${where}.decoders`).forEach((part, i) =>
       decoderCheck(part, `${where}.decoders[${i}]`),
     );
-  } else if (d.type !== 'ByteLevel') throw unsupported(`${where}.type ${show(d.type)}`);
+  } else if (d.type !== 'ByteLevel') throw unsupported(`${where}.type ${quoteValue(d.type)}`);
 }
 
 /** Ids the post-processor puts before and after a single sequence. */
@@ -299,7 +302,7 @@ function postProcessorIds(
     );
     return [parts.flatMap((x) => x[0]), parts.flatMap((x) => x[1])];
   }
-  if (p.type !== 'TemplateProcessing') throw unsupported(`${where}.type ${show(p.type)}`);
+  if (p.type !== 'TemplateProcessing') throw unsupported(`${where}.type ${quoteValue(p.type)}`);
   const specialTokens = object(p.special_tokens ?? {}, `${where}.special_tokens`);
   const before: number[] = [];
   const after: number[] = [];
@@ -313,7 +316,7 @@ function postProcessorIds(
     const special = object(entry.SpecialToken, `${where}.single[${i}].SpecialToken`);
     if (typeof special.id !== 'string')
       throw invalid(`${where}.single[${i}].SpecialToken.id must be a string`);
-    const field = `${where}.special_tokens[${show(special.id)}]`;
+    const field = `${where}.special_tokens[${quoteValue(special.id)}]`;
     const spec = object(
       Object.hasOwn(specialTokens, special.id) ? specialTokens[special.id] : undefined,
       field,
@@ -366,16 +369,8 @@ function array(value: unknown, where: string): unknown[] {
 
 function checkId(value: unknown, where: string): asserts value is number {
   if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_TOKEN_ID) {
-    throw invalid(`${where} must be a token id between 0 and ${MAX_TOKEN_ID} (got ${show(value)})`);
+    throw invalid(`${where} must be a token id between 0 and ${MAX_TOKEN_ID} (got ${quoteValue(value)})`);
   }
-}
-
-/** A value from the file as an error shows it: short scalars as they are, containers by kind. */
-function show(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value !== null && typeof value === 'object') return 'an object';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 function checkComponentSize(value: unknown, where: string): void {
