@@ -191,9 +191,21 @@ describe('safety policies in force', () => {
       event: 'error',
       data: { message: "blocked by the platform's safety policy: violence" },
     });
+    // A blocked message earlier in the conversation still blocks it, saying which.
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [
+          { role: 'user', content: `The ${BAD}?` },
+          { role: 'assistant', content: 'Hm.' },
+          { role: 'user', content: 'Go on.' },
+        ],
+      }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /an earlier message/.test(e.message),
+    );
     assert.equal(calls.length, 0, 'the runtime was never asked');
 
-    const [chatFlag, apiFlag] = await flags();
+    const [, chatFlag, apiFlag] = await flags();
     assert.deepEqual(
       [apiFlag!.source, apiFlag!.direction, apiFlag!.action, apiFlag!.categories],
       ['api', 'input', 'blocked', ['violence']],

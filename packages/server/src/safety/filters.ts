@@ -150,8 +150,8 @@ function bind(policy: ActivePolicy, request: FilterRequest): GenerationFilters {
     return askGuard({ ctx, guardModel, conversation, signal });
   }
 
-  /** Acts on a flagged text: records it, and throws when the policy blocks. */
-  async function judgeInput(result: ModerationResult, text: string): Promise<void> {
+  /** Acts on a flagged text (the newest message or an earlier one): records it, and throws when the policy blocks. */
+  async function judgeInput(result: ModerationResult, text: string, earlier = false): Promise<void> {
     const categories = flaggedCategories(result);
     const blocked = row.action === 'block';
     await record({
@@ -161,7 +161,12 @@ function bind(policy: ActivePolicy, request: FilterRequest): GenerationFilters {
       reasons: result.reasons,
       text,
     });
-    if (blocked) throw new AppError('content_filter', blockedMessage(categories), param);
+    if (blocked)
+      throw new AppError(
+        'content_filter',
+        `${blockedMessage(categories)}${earlier ? ' (an earlier message of this conversation: edit or remove it to go on)' : ''}`,
+        param,
+      );
   }
 
   return {
@@ -170,7 +175,7 @@ function bind(policy: ActivePolicy, request: FilterRequest): GenerationFilters {
         // Earlier messages were judged when they were the newest; only a block of one still matters.
         for (const text of userTexts.slice(0, -1)) {
           const earlier = ctx.safety.inputVerdict(policy, text);
-          if (earlier.flagged && row.action === 'block') await judgeInput(earlier, text);
+          if (earlier.flagged && row.action === 'block') await judgeInput(earlier, text, true);
         }
         const results = [ctx.safety.inputVerdict(policy, newest)];
         const verdict = await guard([{ role: 'user', content: newest }]);
