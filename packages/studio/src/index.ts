@@ -88,6 +88,7 @@ export { preflight, largestFittingBatch, type Preflight } from './train/prefligh
 export { evaluateText, type TextEvaluation, type EvaluateOptions } from './train/evaluate.ts';
 export { loadModelFolder, importModel, type LoadedModel, type ImportOptions } from './train/import.ts';
 export { exportModel, exportLoadedModel, type ExportFormat, type ExportReport } from './train/export.ts';
+export { quoteValue } from './formats/errors.ts';
 export { readGgufHeader, type GgufHeader, type GgufValue } from './formats/gguf.ts';
 export {
   applyPeftAdapter,

@@ -10,6 +10,7 @@ import {
   ConfigError,
   defaultCorpusConfig,
   finetuneSettings,
+  quoteValue,
   resolveConfig,
   resolveFinetuneConfig,
   trainSettings,
@@ -19,7 +20,7 @@ import {
   type Setting,
 } from '@ownlm/studio';
 import { Type, type SchemaOptions, type TObject, type TSchema } from '@sinclair/typebox';
-import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { and, eq } from 'drizzle-orm';
 import type { Actor } from '../auth/actor.ts';
 import type { AppContext } from '../context.ts';
@@ -395,20 +396,75 @@ export function jobTypesView() {
 const invalid = (field: string, message: string) =>
   new AppError('invalid_request', `params.${field} ${message}`, `params.${field}`);
 
-/** What a failing value should have been, in words a person reads. */
-function expected(error: ValueError, known: readonly string[]): string {
-  if (error.type === ValueErrorType.ObjectAdditionalProperties)
-    return `is not a parameter; known: ${known.join(', ')}`;
-  if (error.type === ValueErrorType.ObjectRequiredProperty) return 'is required';
-  const branches = (error.schema.anyOf ?? []) as TSchema[];
-  const words =
-    branches.length > 0 && branches.every((branch) => 'const' in branch)
-      ? `one of ${branches.map((branch) => branch.const).join(', ')}`
-      : branches.length > 0
-        ? branches.map((branch) => branch.type).join(' or ')
-        : error.message.replace(/^Expected /, '');
-  return `must be ${words}, got ${JSON.stringify(error.value)}`;
+/** The bounds of a number schema in words: "≥ 1", "from 2 to 64", "in [0, 1)"; integers' as inclusive. */
+function boundWords(schema: TSchema, integer: boolean): string {
+  let low: { value: number; open: boolean } | null = null;
+  let high: { value: number; open: boolean } | null = null;
+  if (schema.minimum !== undefined) low = { value: schema.minimum, open: false };
+  if (schema.exclusiveMinimum !== undefined) low = { value: schema.exclusiveMinimum, open: true };
+  if (schema.maximum !== undefined) high = { value: schema.maximum, open: false };
+  if (schema.exclusiveMaximum !== undefined) high = { value: schema.exclusiveMaximum, open: true };
+  if (integer) {
+    if (low?.open) low = { value: Math.floor(low.value) + 1, open: false };
+    if (high?.open) high = { value: Math.ceil(high.value) - 1, open: false };
+    if (low && high) return ` from ${low.value} to ${high.value}`;
+  } else if (low && high)
+    return ` in ${low.open ? '(' : '['}${low.value}, ${high.value}${high.open ? ')' : ']'}`;
+  if (low) return ` ${low.open ? '>' : '≥'} ${low.value}`;
+  if (high) return ` ${high.open ? '<' : '≤'} ${high.value}`;
+  return '';
 }
+
+const constants = (schemas: readonly TSchema[]) =>
+  schemas.every((branch) => 'const' in branch) ? schemas.map((branch) => String(branch.const)) : null;
+
+/** What a value of `schema` is, in the words of the platform's other errors ("a whole number ≥ 1"). */
+function schemaWords(schema: TSchema): string {
+  if (schema.anyOf) {
+    const branches = schema.anyOf as TSchema[];
+    const values = constants(branches);
+    return values ? `one of ${values.join(', ')}` : branches.map(schemaWords).join(' or ');
+  }
+  switch (schema.type) {
+    case 'integer':
+      return `a whole number${boundWords(schema, true)}`;
+    case 'number':
+      return `a number${boundWords(schema, false)}`;
+    case 'string':
+      return schema.minLength ? 'a non-empty string' : 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'null':
+      return 'null';
+    case 'array': {
+      const items = schema.items as TSchema;
+      const values = items.anyOf ? constants(items.anyOf as TSchema[]) : null;
+      const what = values
+        ? `${schema.uniqueItems ? 'distinct ' : ''}values among ${values.join(', ')}`
+        : `${schema.uniqueItems ? 'distinct ' : ''}${items.minLength ? 'non-empty ' : ''}strings`;
+      return `${schema.minItems ? 'a non-empty list' : 'a list'} of ${what}`;
+    }
+    default:
+      throw new Error(`job parameter schemas have no words for type ${String(schema.type)}`);
+  }
+}
+
+/** The error of a parameter's value that is not what its schema (or its input) asks for. */
+function mustBe(jobType: JobType, field: string, value: unknown): AppError {
+  const input = definitions[jobType].inputs[field];
+  let words: string;
+  if (input) {
+    const [what, list] = sourceWords(input.source);
+    words = `the id of a ${what} (${list})`;
+  } else words = schemaWords(schemas[jobType].properties[field]!);
+  return invalid(field, `must be ${words}, got ${quoteValue(value)}`);
+}
+
+/** A scalar, or a list of scalars: no parameter holds more. */
+const flat = (value: unknown) =>
+  typeof value !== 'object' ||
+  value === null ||
+  (Array.isArray(value) && value.every((item) => typeof item !== 'object' || item === null));
 
 const sourceWords = (source: Source) =>
   source === 'dataset'
@@ -456,6 +512,31 @@ async function findInput(
   return { path: jobArtifact(jobDirectory(ctx.config.home, id), row.result?.[product], `params.${name}`) };
 }
 
+/** The type named, and its parameters checked against its schema with its defaults filled in; a 400 otherwise. */
+export function checkJobParams(type: unknown, raw: unknown): { type: JobType; params: Params } {
+  if (typeof type !== 'string' || !JOB_TYPES.includes(type as JobType))
+    throw new AppError('invalid_request', `type must be one of ${JOB_TYPES.join(', ')}`, 'type');
+  const jobType = type as JobType;
+  if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw)))
+    throw new AppError('invalid_request', 'params must be an object', 'params');
+  const schema = schemas[jobType];
+  const notParameter = (field: string) =>
+    invalid(field, `is not a parameter; known: ${Object.keys(schema.properties).join(', ')}`);
+  // TypeBox walks a value recursively: one nested deep enough overflowed the stack, so it is refused first.
+  for (const [field, value] of Object.entries(raw ?? {}))
+    if (!flat(value))
+      throw Object.hasOwn(schema.properties, field) ? mustBe(jobType, field, value) : notParameter(field);
+  const params = Value.Default(schema, Value.Clone(raw ?? {})) as Params;
+  const error = Value.Errors(schema, params).First();
+  if (error) {
+    const field = error.path.split('/')[1] ?? '';
+    if (error.type === ValueErrorType.ObjectAdditionalProperties) throw notParameter(field);
+    if (error.type === ValueErrorType.ObjectRequiredProperty) throw invalid(field, 'is required');
+    throw mustBe(jobType, field, error.value);
+  }
+  return { type: jobType, params };
+}
+
 /**
  * The job's parameters checked against its type's schema, its defaults filled in, the objects its inputs name
  * found among the actor's own, and the rules across settings checked. Throws a 400 naming `params.<field>`.
@@ -466,19 +547,8 @@ export async function validateJobParams(options: {
   type: unknown;
   params: unknown;
 }): Promise<{ type: JobType; params: Params }> {
-  const { ctx, actor, type, params: raw } = options;
-  if (typeof type !== 'string' || !JOB_TYPES.includes(type as JobType))
-    throw new AppError('invalid_request', `type must be one of ${JOB_TYPES.join(', ')}`, 'type');
-  const jobType = type as JobType;
-  if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw)))
-    throw new AppError('invalid_request', 'params must be an object', 'params');
-  const schema = schemas[jobType];
-  const params = Value.Default(schema, Value.Clone(raw ?? {})) as Params;
-  const error = Value.Errors(schema, params).First();
-  if (error) {
-    const field = error.path.split('/')[1] ?? '';
-    throw invalid(field, expected(error, Object.keys(schema.properties)));
-  }
+  const { ctx, actor } = options;
+  const { type: jobType, params } = checkJobParams(options.type, options.params);
   const definition = definitions[jobType];
   const found: Record<string, Found> = {};
   for (const [name, input] of Object.entries(definition.inputs))
