@@ -131,6 +131,7 @@ export async function buildApp(options: Partial<ServerConfig> & { home: string }
     const appError = toAppError(error);
     // Refusals (4xx, 501, 503) are the client's to read; only failures of the server are logged as errors.
     if (appError.code === 'server_error') request.log.error(error);
+    if (appError.retryAfterSeconds !== null) reply.header('retry-after', String(appError.retryAfterSeconds));
     return reply.status(appError.status).send(appError.toOpenAI());
   });
   registerHostCheck(app, config);

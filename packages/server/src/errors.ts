@@ -16,6 +16,8 @@ const statusByCode = {
   // Blocked by the platform's safety policy (Azure OpenAI's code for a filtered prompt).
   content_filter: 400,
   rate_limited: 429,
+  // A session whose password an admin reset opens nothing but the password change until it is changed.
+  password_change_required: 403,
   server_error: 500,
   not_supported: 501,
   overloaded: 503,
@@ -42,12 +44,20 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** The request field at fault, when there is one (OpenAI's `param`). */
   readonly param: string | null;
+  /** For a refusal that ends by itself (a rate limit): when to try again, sent as `Retry-After`. */
+  readonly retryAfterSeconds: number | null;
 
-  constructor(code: ErrorCode, message: string, param: string | null = null) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    param: string | null = null,
+    options: { retryAfterSeconds?: number } = {},
+  ) {
     super(message);
     this.name = 'AppError';
     this.code = code;
     this.param = param;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 
   get status(): number {
