@@ -137,27 +137,40 @@ export const ggufTarget: FuzzTarget = {
   },
 };
 
+/** The tiny model as a Hugging Face folder (BF16 weights) in `dir/hf`. */
+async function hfFolder(dir: string): Promise<string> {
+  const tiny = await tinyModel(dir);
+  const folder = join(dir, 'hf');
+  writeHfFolder(folder, {
+    config: tiny.model.config,
+    tensors: hfTensors(tiny.model),
+    tokenizerDir: tiny.tokenizerDir,
+    dtype: 'bf16',
+    overwrite: true,
+  });
+  return folder;
+}
+
+/** A PEFT adapter of the tiny model (rank 2 on k_proj) in `dir/peft`. */
+async function peftFolder(dir: string): Promise<string> {
+  const tiny = await tinyModel(dir);
+  const folder = join(dir, 'peft');
+  const lora = new LlamaModel(tiny.model.config, { seed: 1 }).attachLora({
+    rank: 2,
+    alpha: 4,
+    targets: ['k_proj'],
+  });
+  writePeftAdapter(folder, lora, { baseModel: 'tiny' });
+  return folder;
+}
+
 /** Every tensor of a safetensors file, read as the checkpoint and Hugging Face readers read them. */
 export const safetensorsTarget: FuzzTarget = {
   name: 'safetensors',
   fileName: 'input.safetensors',
   async makeSeeds(dir) {
-    const tiny = await tinyModel(dir);
-    const folder = join(dir, 'hf');
-    writeHfFolder(folder, {
-      config: tiny.model.config,
-      tensors: hfTensors(tiny.model),
-      tokenizerDir: tiny.tokenizerDir,
-      dtype: 'bf16',
-      overwrite: true,
-    });
-    const peft = join(dir, 'peft');
-    const lora = new LlamaModel(tiny.model.config, { seed: 1 }).attachLora({
-      rank: 2,
-      alpha: 4,
-      targets: ['k_proj'],
-    });
-    writePeftAdapter(peft, lora, { baseModel: 'tiny' });
+    const folder = await hfFolder(dir);
+    const peft = await peftFolder(dir);
     const mixed = serializeSafetensors(
       [
         { name: 'f32', dtype: 'F32', shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },
@@ -222,16 +235,7 @@ export const hfConfigTarget: FuzzTarget = {
   name: 'hf-config',
   fileName: 'config.json',
   async makeSeeds(dir) {
-    const tiny = await tinyModel(dir);
-    const folder = join(dir, 'hf');
-    writeHfFolder(folder, {
-      config: tiny.model.config,
-      tensors: hfTensors(tiny.model),
-      tokenizerDir: tiny.tokenizerDir,
-      dtype: 'f32',
-      overwrite: true,
-    });
-    const file = join(folder, 'config.json');
+    const file = join(await hfFolder(dir), 'config.json');
     const mistral = editedJson(file, (json) => {
       json.architectures = ['MistralForCausalLM'];
       json.model_type = 'mistral';
@@ -254,15 +258,7 @@ export const peftConfigTarget: FuzzTarget = {
   name: 'peft-adapter-config',
   fileName: 'adapter_config.json',
   async makeSeeds(dir) {
-    const tiny = await tinyModel(dir);
-    const folder = join(dir, 'peft-config');
-    const lora = new LlamaModel(tiny.model.config, { seed: 1 }).attachLora({
-      rank: 2,
-      alpha: 4,
-      targets: ['q_proj', 'v_proj'],
-    });
-    writePeftAdapter(folder, lora, { baseModel: 'tiny' });
-    const file = join(folder, 'adapter_config.json');
+    const file = join(await peftFolder(dir), 'adapter_config.json');
     const allLinear = editedJson(file, (json) => {
       json.target_modules = 'all-linear';
       json.use_rslora = true;
