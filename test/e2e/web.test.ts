@@ -251,7 +251,8 @@ describe('the web app in a browser', () => {
 
   test('safety: an admin sets a policy, a blocked message says why, and the flag is reviewed in the queue', async () => {
     await page.goto(server.url);
-    await page.getByRole('link', { name: 'Safety (admin)' }).click();
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Safety' }).click();
     await page.getByRole('heading', { name: 'Safety', exact: true }).waitFor();
     await page.getByRole('button', { name: 'New policy' }).click();
     const form = page.getByRole('form', { name: 'New policy' });
@@ -267,7 +268,7 @@ describe('the web app in a browser', () => {
     await composer().press('Enter');
     await page.getByRole('alert').getByText("blocked by the platform's safety policy: violence").waitFor();
 
-    await page.getByRole('link', { name: 'Safety (admin)' }).click();
+    await page.goto(`${server.url}/admin/safety`);
     const row = page.getByRole('row').filter({ hasText: 'Explain the zorblax protocol' });
     await row.getByText('input blocked').waitFor();
     await shot('08-flag-queue');

@@ -2,7 +2,7 @@
 // what several pages share (user, models, today's usage, the chat list's refresh signal).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { AuthPage } from './account/AuthPage.tsx';
-import { SafetyPage } from './admin/SafetyPage.tsx';
+import { AdminPage } from './admin/AdminPage.tsx';
 import { AccountPage } from './account/AccountPage.tsx';
 import { KeysPage } from './account/KeysPage.tsx';
 import { WebhooksPage } from './account/WebhooksPage.tsx';
@@ -155,8 +155,8 @@ function RoutePage({ route }: { route: Route }) {
       return <ModelsPage />;
     case 'webhooks':
       return <WebhooksPage />;
-    case 'admin-safety':
-      return <SafetyPage />;
+    case 'admin':
+      return <AdminPage tab={route.tab} />;
   }
 }
 

@@ -80,12 +80,8 @@ export function Sidebar({
           API keys
         </Link>
         {app.user.role === 'admin' && (
-          <Link
-            to="/admin/safety"
-            className="foot-link"
-            aria-current={page === 'admin-safety' ? 'page' : undefined}
-          >
-            Safety (admin)
+          <Link to="/admin" className="foot-link" aria-current={page === 'admin' ? 'page' : undefined}>
+            Admin
           </Link>
         )}
         <div className="account">

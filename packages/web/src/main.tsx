@@ -11,6 +11,7 @@ import './styles/markdown.css';
 import './styles/quickstart-keys.css';
 import './styles/studio.css';
 import './styles/notifications.css';
+import './styles/admin.css';
 import './styles/narrow.css';
 
 createRoot(document.getElementById('root')!).render(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chatPath, datasetPath, jobPath, parseRoute } from './routes.ts';
+import { adminPath, chatPath, datasetPath, jobPath, parseRoute } from './routes.ts';
 
 test('paths map to pages, ids decoded, and back', () => {
   assert.deepEqual(parseRoute('/'), { page: 'chat', chatId: null });
@@ -14,7 +14,9 @@ test('paths map to pages, ids decoded, and back', () => {
   assert.deepEqual(parseRoute('/finetune'), { page: 'finetune' });
   assert.deepEqual(parseRoute('/models'), { page: 'models' });
   assert.deepEqual(parseRoute('/webhooks'), { page: 'webhooks' });
-  assert.deepEqual(parseRoute('/admin/safety'), { page: 'admin-safety' });
+  assert.deepEqual(parseRoute('/admin'), { page: 'admin', tab: 'safety' });
+  assert.deepEqual(parseRoute(adminPath('safety')), { page: 'admin', tab: 'safety' });
+  assert.deepEqual(parseRoute('/admin/nothing'), { page: 'chat', chatId: null });
   // Unknown paths open a new chat rather than an empty page.
   assert.deepEqual(parseRoute('/jobs/1/extra'), { page: 'chat', chatId: null });
 });

@@ -9,7 +9,11 @@ export type Route =
   | { page: 'jobs'; jobId: string | null }
   | { page: 'models' }
   | { page: 'webhooks' }
-  | { page: 'admin-safety' };
+  | { page: 'admin'; tab: AdminTab };
+
+/** The admin area's tabs, in the order its tab bar shows them; `/admin` opens the first. */
+export const ADMIN_TABS = ['safety'] as const;
+export type AdminTab = (typeof ADMIN_TABS)[number];
 
 export function parseRoute(path: string): Route {
   if (path === '/keys') return { page: 'keys' };
@@ -17,7 +21,11 @@ export function parseRoute(path: string): Route {
   if (path === '/finetune') return { page: 'finetune' };
   if (path === '/models') return { page: 'models' };
   if (path === '/webhooks') return { page: 'webhooks' };
-  if (path === '/admin/safety') return { page: 'admin-safety' };
+  const admin = /^\/admin(?:\/([^/]+))?$/.exec(path);
+  if (admin) {
+    const tab = ADMIN_TABS.find((t) => t === (admin[1] ?? ADMIN_TABS[0]));
+    if (tab) return { page: 'admin', tab };
+  }
   const studio = /^\/(datasets|jobs)(?:\/([^/]+))?$/.exec(path);
   if (studio) {
     const id = studio[2] ? decodeURIComponent(studio[2]) : null;
@@ -30,3 +38,4 @@ export function parseRoute(path: string): Route {
 export const chatPath = (id: string) => `/chats/${encodeURIComponent(id)}`;
 export const datasetPath = (id: string) => `/datasets/${encodeURIComponent(id)}`;
 export const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
+export const adminPath = (tab: AdminTab) => `/admin/${tab}`;
