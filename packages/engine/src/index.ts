@@ -12,7 +12,8 @@ export { rmsnorm } from './ops/rmsnorm.ts';
 export { rope, ropeTables, type RopeTables, type RopeLayout } from './ops/rope.ts';
 export { causalAttention } from './ops/attention.ts';
 export { swiglu } from './ops/swiglu.ts';
-export { crossEntropy, IGNORE_INDEX } from './ops/cross-entropy.ts';
+export { crossEntropy, sequenceLogProbs, IGNORE_INDEX } from './ops/cross-entropy.ts';
+export { dpoLoss } from './ops/dpo-loss.ts';
 export { dropout } from './ops/dropout.ts';
 
 export {

@@ -2,7 +2,7 @@
 // pre-norm attention and SwiGLU MLP with residuals, a final RMSNorm and the output projection. Parameter
 // names are the Hugging Face checkpoint keys, so safetensors files map one to one.
 import { causalAttention } from '../ops/attention.ts';
-import { crossEntropy, IGNORE_INDEX } from '../ops/cross-entropy.ts';
+import { crossEntropy, IGNORE_INDEX, sequenceLogProbs } from '../ops/cross-entropy.ts';
 import { dropout } from '../ops/dropout.ts';
 import { add } from '../ops/elementwise.ts';
 import { embedding, type TokenIds } from '../ops/embedding.ts';
@@ -226,6 +226,18 @@ export class LlamaModel {
   /** Mean next-token cross-entropy; targets equal to IGNORE_INDEX (−100) are masked out. */
   loss(inputs: TokenIds, targets: Int32Array, options: Omit<ForwardOptions, 'cache' | 'lastOnly'>): Tensor {
     return crossEntropy(this.forward(inputs, options), targets, IGNORE_INDEX);
+  }
+
+  /**
+   * Each sequence's summed log-probability of its targets, [batch]; targets equal to IGNORE_INDEX are skipped.
+   * The completion likelihoods a preference loss (DPO) compares.
+   */
+  sequenceLogProbs(
+    inputs: TokenIds,
+    targets: Int32Array,
+    options: Omit<ForwardOptions, 'cache' | 'lastOnly'>,
+  ): Tensor {
+    return sequenceLogProbs(this.forward(inputs, options), targets, options.batch, IGNORE_INDEX);
   }
 
   /**

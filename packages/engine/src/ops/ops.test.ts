@@ -6,7 +6,8 @@ import { Random } from '../random.ts';
 import { Tensor } from '../tensor.ts';
 import { checkOp } from '../testing/check-op.ts';
 import { causalAttention } from './attention.ts';
-import { crossEntropy } from './cross-entropy.ts';
+import { crossEntropy, sequenceLogProbs } from './cross-entropy.ts';
+import { dpoLoss } from './dpo-loss.ts';
 import { dropout } from './dropout.ts';
 import { add, mean, mul, scale, sum } from './elementwise.ts';
 import { embedding } from './embedding.ts';
@@ -363,6 +364,95 @@ describe('cross-entropy', () => {
   });
   test('a target outside the vocabulary is rejected', () => {
     assert.throws(() => crossEntropy(Tensor.zeros([2, 3]), Int32Array.from([0, 3])), /target 3 at row 1/);
+  });
+});
+
+/** Σ log softmax(row)[target] over the rows of each sequence whose target is not −100, in float64. */
+function naiveSequenceLogProbs(logits: Float32Array, targets: Int32Array, sequences: number, vocab: number) {
+  const seq = targets.length / sequences;
+  return Array.from({ length: sequences }, (_, b) => {
+    let total = 0;
+    for (let r = b * seq; r < (b + 1) * seq; r++) {
+      if (targets[r] === -100) continue;
+      const row = Array.from(logits.subarray(r * vocab, (r + 1) * vocab));
+      const max = Math.max(...row);
+      total += row[targets[r]] - max - Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+    }
+    return total;
+  });
+}
+
+describe('sequence log-probabilities', () => {
+  test('3 sequences of 5 rows, vocab 13, one sequence wholly ignored', () => {
+    const targets = Int32Array.from([-100, 4, 12, 0, -100, ...[-100, -100, -100, -100, -100], 7, 7, 1, 3, 9]);
+    checkOp({
+      inputs: [{ shape: [15, 13], std: 2 }],
+      forward: (logits) => sequenceLogProbs(logits, targets, 3),
+      shape: [3],
+      expected: (logits) => naiveSequenceLogProbs(logits, targets, 3, 13),
+      samples: 40,
+    });
+  });
+  test('the logits gradient reuses the logits buffer only when they have no other consumer', () => {
+    const targets = Int32Array.from([1, 2, -100, 4, 0, 3]);
+    checkOp({
+      inputs: [{ shape: [6, 5] }],
+      forward: (x) => {
+        const logits = scale(x, 1.5);
+        return add(sum(sequenceLogProbs(logits, targets, 2)), sum(logits));
+      },
+      shape: [1],
+      samples: 30,
+    });
+  });
+  test('rows that do not split into the sequences are rejected', () => {
+    assert.throws(
+      () => sequenceLogProbs(Tensor.zeros([5, 3]), new Int32Array(5), 2),
+      /5 rows do not split into 2 sequences/,
+    );
+  });
+});
+
+/** −log σ(β((πc − rc) − (πr − rr))) averaged over pairs, in float64. */
+function naiveDpoLoss(policy: Float32Array, reference: Float32Array, beta: number): number[] {
+  const pairs = policy.length / 2;
+  let total = 0;
+  for (let i = 0; i < pairs; i++) {
+    const z = beta * (policy[i] - reference[i] - (policy[pairs + i] - reference[pairs + i]));
+    total += -Math.log(1 / (1 + Math.exp(-z)));
+  }
+  return [total / pairs];
+}
+
+describe('DPO loss', () => {
+  for (const beta of [0.1, 2.5]) {
+    test(`7 pairs, beta ${beta}`, () => {
+      checkOp({
+        inputs: [
+          { shape: [14], std: 3 },
+          { shape: [14], std: 3, grad: false },
+        ],
+        forward: (policy, reference) => dpoLoss(policy, reference, beta),
+        shape: [1],
+        expected: (policy, reference) => naiveDpoLoss(policy, reference, beta),
+        samples: 14,
+      });
+    });
+  }
+  test('stays finite where a margin overflows exp, with the limiting gradient', () => {
+    const policy = new Tensor(Float32Array.from([900, -900, -900, 900]), [4], { requiresGrad: true });
+    const loss = dpoLoss(policy, Tensor.zeros([4]), 1);
+    // Pair 0 is won by 1800 nats (loss ≈ 0), pair 1 lost by 1800 (loss ≈ 1800); mean 900.
+    assert.equal(loss.item(), 900);
+    loss.backward();
+    assert.deepEqual([...policy.grad!], [0, -0.5, 0, 0.5]);
+  });
+  test('a reference that requires a gradient, a shape mismatch and beta ≤ 0 are rejected', () => {
+    const policy = Tensor.zeros([4], { requiresGrad: true });
+    assert.throws(() => dpoLoss(policy, Tensor.zeros([4], { requiresGrad: true }), 1), /constants/);
+    assert.throws(() => dpoLoss(policy, Tensor.zeros([2]), 1), /does not match/);
+    assert.throws(() => dpoLoss(Tensor.zeros([3]), Tensor.zeros([3]), 1), /\[2·pairs\]/);
+    assert.throws(() => dpoLoss(policy, Tensor.zeros([4]), 0), /beta must be positive/);
   });
 });
 
