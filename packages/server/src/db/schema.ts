@@ -78,6 +78,9 @@ export const apiKeys = pgTable(
       .$type<ApiKeyScope[]>()
       .notNull()
       .default(sql`'{inference}'`),
+    /** The key's own limits per minute, below its owner's; null: only the owner's apply. */
+    requestsPerMinute: integer('requests_per_minute'),
+    tokensPerMinute: integer('tokens_per_minute'),
     createdAt: createdAt(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
@@ -231,6 +234,8 @@ export const usageRecords = pgTable(
     errorCode: text('error_code'),
     firstTokenMs: integer('first_token_ms'),
     totalMs: integer('total_ms'),
+    /** Micro-credits it cost (the ledger's `usage` row for it). */
+    credits: bigint('credits', { mode: 'number' }).notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [
@@ -617,6 +622,13 @@ export const creditLedger = pgTable(
     uniqueIndex('credit_ledger_monthly_unique')
       .on(t.userId, t.reference)
       .where(sql`${t.kind} = 'monthly'`),
+    // A reservation is given back once, by its request or, when that never ended, by the sweep.
+    uniqueIndex('credit_ledger_release_unique')
+      .on(t.reference)
+      .where(sql`${t.kind} = 'release'`),
+    index('credit_ledger_reservation_idx')
+      .on(t.createdAt)
+      .where(sql`${t.kind} = 'reservation'`),
   ],
 );
 
